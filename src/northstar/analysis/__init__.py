@@ -1,0 +1,1 @@
+"""Analyses over computed series: pure functions of frames, no engine."""

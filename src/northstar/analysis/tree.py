@@ -1,0 +1,118 @@
+"""The North Star tree for one period: every node's value, previous value, change and owner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from northstar.spec.expressions import parse_formula
+from northstar.spec.model import Spec
+
+
+@dataclass(frozen=True)
+class TreeNodeValue:
+    metric: str
+    label: str
+    value: float | None
+    previous: float | None
+    owner: str | None = None
+    formula: str | None = None
+    link: str = "root"  # root | formula | driver
+    direction: str | None = None  # for driver links: the hypothesised direction
+    lag: int | None = None
+    children: tuple["TreeNodeValue", ...] = field(default_factory=tuple)
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.change is None or not self.previous:
+            return None
+        return self.change / abs(self.previous)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric, "label": self.label, "value": self.value, "previous": self.previous,
+            "change": self.change, "change_pct": self.change_pct, "owner": self.owner,
+            "formula": self.formula, "link": self.link, "direction": self.direction, "lag": self.lag,
+            "children": [c.to_dict() for c in self.children],
+        }
+
+
+@dataclass(frozen=True)
+class TreeReport:
+    project: str
+    north_star: str
+    customer_value: str | None
+    grain: str
+    period: dt.date
+    previous_period: dt.date
+    root: TreeNodeValue
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project": self.project, "north_star": self.north_star, "customer_value": self.customer_value,
+                "grain": self.grain, "period": self.period.isoformat(),
+                "previous_period": self.previous_period.isoformat(), "root": self.root.to_dict()}
+
+
+def tree_metrics(spec: Spec) -> list[str]:
+    """Every metric in the NSM's tree, root first, each once."""
+    seen: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.append(name)
+        node = spec.north_star.tree.get(name)
+        if node is None:
+            return
+        if node.formula:
+            for child in parse_formula(node.formula).names:
+                visit(child)
+        for driver in node.drivers:
+            visit(driver.metric)
+
+    visit(spec.north_star.metric)
+    return seen
+
+
+def label_of(spec: Spec, name: str) -> str:
+    metric = spec.metrics.get(name)
+    return (metric.label if metric is not None and metric.label else name.replace("_", " ").capitalize())
+
+
+def _clean(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, previous: dt.date) -> TreeReport:
+    """Assemble the tree from {metric: (value, previous value)}."""
+    def node(name: str, link: str, path: tuple[str, ...], direction: str | None = None, lag: int | None = None) -> TreeNodeValue:
+        spec_node = spec.north_star.tree.get(name)
+        children: list[TreeNodeValue] = []
+        if spec_node is not None and name not in path:
+            if spec_node.formula:
+                children += [node(c, "formula", path + (name,)) for c in parse_formula(spec_node.formula).names]
+            children += [node(d.metric, "driver", path + (name,), d.direction, d.lag) for d in spec_node.drivers]
+        value, prev = values.get(name, (None, None))
+        return TreeNodeValue(metric=name, label=label_of(spec, name), value=_clean(value), previous=_clean(prev),
+                             owner=spec_node.owner if spec_node else None,
+                             formula=spec_node.formula if spec_node else None, link=link,
+                             direction=direction, lag=lag, children=tuple(children))
+
+    ns = spec.north_star
+    return TreeReport(project=spec.project, north_star=ns.metric, customer_value=ns.customer_value,
+                      grain=ns.grain, period=period, previous_period=previous,
+                      root=node(ns.metric, "root", ()))

@@ -1,0 +1,177 @@
+"""The `northstar` command: a thin Click layer over `northstar.Project`."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from northstar.errors import DataError, NorthstarError, QueryError, SpecError
+
+FORMATS = click.Choice(["table", "csv", "json"])
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+class State:
+    def __init__(self, spec: str, debug: bool) -> None:
+        self.spec_path = spec
+        self.debug = debug
+
+    def project(self) -> Any:
+        from northstar.project import Project
+
+        return Project.load(self.spec_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--spec", default="northstar.yml", show_default=True, help="The spec file.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="northstar-metric", prog_name="northstar")
+@click.pass_context
+def cli(ctx: click.Context, spec: str, debug: bool) -> None:
+    """Northstar: your North Star Metric, its tree, focus metrics and guardrails, as code."""
+    ctx.obj = State(spec, debug)
+
+
+@cli.command()
+@click.option("--no-data", is_flag=True, help="Check the spec only, without reading data.")
+@click.pass_obj
+def validate(state: State, no_data: bool) -> None:
+    """Check the spec (and its data): exit 0 when valid, 2 with the errors otherwise."""
+    project = state.project()
+    problems = project.validate(data=not no_data)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        stderr.print(str(problem), style="red" if problem.severity == "error" else "yellow", markup=False,
+                     highlight=False)
+    if errors:
+        raise SystemExit(2)
+    stdout.print(f"{state.spec_path}: valid ({len(project.spec.metrics)} metrics, "
+                 f"{len(project.spec.sources)} sources)", markup=False, highlight=False)
+
+
+@cli.command()
+@click.argument("metrics", nargs=-1, required=True)
+@click.option("--grain", type=click.Choice(["day", "week", "month", "quarter"]), help="Default: the North Star's.")
+@click.option("--by", "by", multiple=True, help="Break down by a dimension (repeatable).")
+@click.option("--where", help="Filter on dimensions, e.g. \"country = 'NL'\".")
+@click.option("--from", "start", help="First period (YYYY-MM-DD): the period containing it.")
+@click.option("--to", "end", help="Last period (YYYY-MM-DD): periods starting on or before it.")
+@click.option("--compare", is_flag=True, help="Add the previous period and the same period last year.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[str, ...], where: str | None,
+          start: str | None, end: str | None, compare: bool, fmt: str) -> None:
+    """Metric values per period: `period`, the --by dimensions, one column per metric."""
+    from northstar import output
+
+    project = state.project()
+    frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=start, end=end,
+                          compare=compare)
+    if fmt == "json":
+        click.echo(output.frame_json(frame))
+    elif fmt == "csv":
+        click.echo(output.frame_csv(frame), nl=False)
+    else:
+        stdout.print(output.frame_table(frame))
+
+
+@cli.command()
+@click.option("--period", help="A date in the period to show (default: the last complete period).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def tree(state: State, period: str | None, fmt: str) -> None:
+    """The North Star and its tree: value, previous value, change and owner of each node."""
+    from northstar import output
+
+    report = state.project().tree(period)
+    if fmt == "json":
+        click.echo(output.tree_json(report))
+    else:
+        output.print_tree(stdout, report)
+
+
+@cli.command()
+@click.option("--template", default="media_streaming", show_default=True,
+              help="Sector template: see `northstar init --list`.")
+@click.option("--list", "list_only", is_flag=True, help="List the templates.")
+@click.option("--force", is_flag=True, help="Overwrite an existing spec.")
+@click.pass_obj
+def init(state: State, template: str, list_only: bool, force: bool) -> None:
+    """Write a commented starting spec for your sector."""
+    from northstar.templates import TEMPLATES, template_text
+    from northstar.fileio import write_atomic
+
+    if list_only:
+        for name, summary in TEMPLATES.items():
+            stdout.print(f"{name:18} {summary}", markup=False, highlight=False)
+        return
+    target = Path(state.spec_path)
+    if target.exists() and not force:
+        raise QueryError(f"{target} exists; pass --force to overwrite it, or -f to write another file")
+    write_atomic(target, template_text(template))
+    stdout.print(f"wrote {target} from template '{template}': point its sources at your data, then run "
+                 "`northstar validate`", markup=False, highlight=False)
+
+
+@cli.command()
+@click.option("--dir", "directory", default="northstar-demo", show_default=True, help="Where to write the demo.")
+@click.option("--users", default=5000, show_default=True, type=click.IntRange(50, 5_000_000))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.pass_obj
+def demo(state: State, directory: str, users: int, seed: int) -> None:
+    """Generate a demo music-streaming product, its data and spec, and show its North Star."""
+    from northstar import output
+    from northstar.demo import generate_demo
+    from northstar.project import Project
+    from northstar.summary import print_overview
+
+    out = Path(directory)
+    with stderr.status(f"generating {users:,} users of demo data in {out}/ ..."):
+        summary = generate_demo(out, users=users, seed=seed)
+    stdout.print(f"[bold]Demo written to {out}/[/bold]: {summary.events:,} events of {summary.users:,} users, "
+                 f"{summary.start} to {summary.end}. Spec: {out / 'northstar.yml'}")
+    project = Project.load(out / "northstar.yml")
+    output.print_tree(stdout, project.tree())
+    print_overview(stdout, project)
+    stdout.print(f"\nNext: cd {out} && northstar query listening_minutes --grain week --by platform")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: our errors become one red line and an exit code; tracebacks need --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="northstar", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        stderr.print("aborted", style="red")
+        raise SystemExit(1) from None
+    except NorthstarError as exc:
+        if debug:
+            traceback.print_exc()
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            stderr.print(f"error: {line}", style="red", markup=False, highlight=False)
+        raise SystemExit(2 if isinstance(exc, SpecError | QueryError) else 1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if debug:
+            traceback.print_exc()
+        else:
+            stderr.print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
+                         style="red", markup=False, highlight=False)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,235 @@
+"""The metric engine: plan a query, run the compiled Ibis expressions, assemble the series."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from northstar.engine import assemble as asm
+from northstar.engine.backend import Backend, connect
+from northstar.engine.compile import INSTANT, LOCAL, PERIOD, conversion, first_seen, fuse_metric_queries, retention
+from northstar.engine.plan import MetricQuery, Plan, make_plan
+from northstar.engine.sources import BoundSource, bind_sources
+from northstar.engine.sql_to_ibis import to_ibis
+from northstar.engine.time import event_time, period_of, period_start, same_period_last_year, shift_period
+from northstar.errors import DataError, QueryError
+from northstar.spec.expressions import parse_formula
+from northstar.spec.load import LoadedSpec
+from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric
+
+_ZERO_FILLED = {"count", "count_distinct", "sum"}
+
+
+class MetricEngine:
+    """Computes metric series for one loaded spec on one backend."""
+
+    def __init__(self, loaded: LoadedSpec, backend: Backend | None = None) -> None:
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.backend = backend or connect(self.spec.engine, loaded.base_dir)
+        self._bound: dict[str, BoundSource] = {}
+        self._bounds: dict[str, tuple[dt.datetime, dt.datetime] | None] = {}
+        self._duplicates: dict[str, int] = {}
+
+    # ---- sources -------------------------------------------------------------------------
+
+    def source(self, name: str) -> BoundSource:
+        if name not in self._bound:
+            self._bound.update(bind_sources(self.backend, self.loaded, [name]))
+        return self._bound[name]
+
+    def prepared(self, name: str, where: str | None, grain: str) -> ir.Table:
+        """The source's rows with `__instant`, `__local` and `__period`, after the query filter."""
+        bound = self.source(name)
+        table = bound.table
+        if where:
+            table = table.filter(to_ibis(where, table))
+        times = event_time(self.backend, table, bound.source, self.spec.timezone)
+        table = table.mutate(**{INSTANT: times.instant, LOCAL: times.local})
+        table = table.filter(table[LOCAL].notnull())
+        return table.mutate(**{PERIOD: period_of(table[LOCAL], grain)})
+
+    def duplicate_keys(self, name: str) -> int:
+        """Rows beyond one per declared key value (0 when the key is unique; cached)."""
+        if name not in self._duplicates:
+            bound = self.source(name)
+            key = bound.table[bound.source.key]
+            try:
+                row = bound.table.aggregate(rows=bound.table.count(), keys=key.nunique()).execute().iloc[0]
+            except Exception as exc:
+                raise DataError(f"source '{name}': cannot check key '{bound.source.key}': {str(exc).splitlines()[0]}") from None
+            self._duplicates[name] = int(row["rows"]) - int(row["keys"])
+        return self._duplicates[name]
+
+    def data_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """First and last event of a source, as local wall-clock times (cached)."""
+        if name not in self._bounds:
+            self._bounds[name] = self._read_bounds(name)
+        return self._bounds[name]
+
+    def _read_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
+        bound = self.source(name)
+        source, table = bound.source, bound.table
+        column = table[source.timestamp]
+        if column.type().is_string():
+            column = column.cast("timestamp")
+        try:
+            row = table.aggregate(lo=column.min(), hi=column.max()).execute().iloc[0]
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise DataError(f"source '{name}': cannot read column '{source.timestamp}' as time: {first}") from None
+        if pd.isna(row["lo"]):
+            return None
+        return self._to_local(row["lo"], bound), self._to_local(row["hi"], bound)
+
+    def _to_local(self, value: Any, bound: BoundSource) -> dt.datetime:
+        source, zone = bound.source, zoneinfo.ZoneInfo(self.spec.timezone)
+        if source.time_unit:
+            divisor = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[source.time_unit]
+            instant = dt.datetime.fromtimestamp(int(value) / divisor, tz=dt.timezone.utc)
+            return instant.astimezone(zone).replace(tzinfo=None)
+        stamp = pd.Timestamp(value)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return dt.datetime(value.year, value.month, value.day)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(zoneinfo.ZoneInfo(source.timezone or "UTC"), ambiguous=True,
+                                      nonexistent="shift_forward")
+        return stamp.tz_convert(zone).tz_localize(None).to_pydatetime()
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def query(self, query: MetricQuery) -> pd.DataFrame:
+        plan = make_plan(self.spec, query)
+        grain, keys = query.grain, list(query.by)
+        first, last, data_first = self._range(plan)
+        columns = [asm.PERIOD, *keys, *self._output_metrics(query)]
+        if first is None or last is None or first > last:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        needs_history = any(getattr(self.spec.metrics[m], "cumulative", False) for m in plan.order)
+        calc_first = first
+        if query.compare:
+            calc_first = min(calc_first, same_period_last_year(first, grain), shift_period(first, grain, -1))
+        if needs_history and data_first is not None:
+            calc_first = min(calc_first, data_first)
+        frames, kinds = self._run_parts(plan, calc_first, last)
+        integral = {n for frame, names in frames for n in names if pd.api.types.is_integer_dtype(frame[n])}
+        grid = asm.build_grid(asm.periods_between(calc_first, last, grain), [f for f, _ in frames], keys)
+        for frame, _names in frames:
+            grid = asm.attach(grid, frame, keys)
+        grid = self._finish_columns(grid, plan, kinds, keys, integral)
+        requested = list(query.metrics)
+        if query.compare:
+            grid = asm.add_comparisons(grid, requested, keys, grain, data_first)
+        grid = grid[(grid[asm.PERIOD] >= first) & (grid[asm.PERIOD] <= last)]
+        grid = grid.sort_values([asm.PERIOD, *keys], na_position="last", kind="stable").reset_index(drop=True)
+        return grid[columns]
+
+    @staticmethod
+    def _output_metrics(query: MetricQuery) -> list[str]:
+        if not query.compare:
+            return list(query.metrics)
+        return [c for m in query.metrics for c in (m, f"{m}_previous", f"{m}_last_year")]
+
+    def _range(self, plan: Plan) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+        grain, query = plan.query.grain, plan.query
+        bounds = [b for b in (self.data_bounds(s) for s in plan.by_source) if b is not None]
+        data_first = period_start(min(b[0] for b in bounds).date(), grain) if bounds else None
+        data_last = period_start(max(b[1] for b in bounds).date(), grain) if bounds else None
+        first = period_start(query.start, grain) if query.start else data_first
+        last = period_start(query.end, grain) if query.end else data_last
+        return first, last, data_first
+
+    def _run_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[pd.DataFrame, list[str]]], dict[str, str]]:
+        query, grain, keys = plan.query, plan.query.grain, list(plan.query.by)
+        lo = dt.datetime.combine(first, dt.time())
+        hi = dt.datetime.combine(shift_period(last, grain, 1), dt.time())
+        parts: list[tuple[ir.Table, list[str]]] = []
+        kinds: dict[str, str] = {}
+        for source_name, names in plan.by_source.items():
+            source = self.spec.sources[source_name]
+            if source.key and self.duplicate_keys(source_name):
+                from northstar.engine.datacheck import _fan_out_message
+                raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
+            table = self.prepared(source_name, query.where, grain)
+            in_range = table.filter(table[LOCAL] >= lo, table[LOCAL] < hi)
+            upto = table.filter(table[LOCAL] < hi)
+            fused: dict[str, AggregateMetric] = {}
+            for name in names:
+                metric = self.spec.metrics[name]
+                if isinstance(metric, AggregateMetric):
+                    kinds[name] = ("cumulative_" if metric.cumulative else "") + metric.agg
+                    if metric.cumulative and metric.agg == "count_distinct":
+                        parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
+                    else:
+                        fused[name] = metric
+                elif isinstance(metric, RetentionMetric):
+                    kinds[name] = "ratio"
+                    lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
+                    rows = table.filter(table[LOCAL] >= lo_prev, table[LOCAL] < hi)
+                    parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
+                elif isinstance(metric, ConversionMetric):
+                    kinds[name] = "ratio"
+                    rows = table.filter(table[LOCAL] >= lo, table[LOCAL] < hi + metric.window + dt.timedelta(days=1))
+                    expr = conversion(rows, metric, keys, source.entity, name)
+                    expr = expr.filter(expr[PERIOD] <= last)
+                    parts.append((expr, [name]))
+                else:  # pragma: no cover - formulas are not base metrics
+                    raise AssertionError(name)
+            if fused:
+                any_cumulative = any(m.cumulative for m in fused.values())
+                base = upto if any_cumulative else in_range
+                parts.append((fuse_metric_queries(base, fused, keys, source.entity), list(fused)))
+        frames: list[tuple[pd.DataFrame, list[str]]] = []
+        for expr, names in parts:
+            frames.append((self._execute(expr, keys, names), names))
+        return frames, kinds
+
+    def _execute(self, expr: ir.Table, keys: list[str], names: list[str]) -> pd.DataFrame:
+        try:
+            frame = self.backend.execute(expr)
+        except (QueryError, DataError):
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"computing {', '.join(names)} failed: {first}") from None
+        frame = frame.rename(columns={PERIOD: asm.PERIOD})
+        return asm.normalise(frame, keys)
+
+    def _finish_columns(self, grid: pd.DataFrame, plan: Plan, kinds: dict[str, str], keys: list[str],
+                        integral_columns: set[str]) -> pd.DataFrame:
+        grid = grid.copy()
+        for name in plan.order:
+            metric = self.spec.metrics[name]
+            if isinstance(metric, FormulaMetric):
+                tree = parse_formula(metric.formula).tree
+                grid[name] = asm.evaluate_formula(tree, {n: grid[n] for n in parse_formula(metric.formula).names})
+                continue
+            kind = kinds[name]
+            column = grid[name]
+            integral = name in integral_columns or kind in (
+                "count", "count_distinct", "cumulative_count", "cumulative_count_distinct")
+            if kind in _ZERO_FILLED:
+                column = asm.fill_zero(column)
+            elif kind in ("cumulative_count", "cumulative_sum", "cumulative_count_distinct"):
+                grid[name] = asm.fill_zero(column)
+                column = asm.running(grid, name, keys, "sum")
+            elif kind in ("cumulative_min", "cumulative_max"):
+                column = asm.running(grid, name, keys, kind.split("_")[1])
+                grid[name] = column
+                column = asm.running_fill(grid, name, keys)
+            else:
+                column = column.astype(float)
+            if integral and kind != "ratio" and column.notna().all() and _whole(column):
+                column = column.astype("int64")
+            grid[name] = column
+        return grid
+
+
+def _whole(column: pd.Series) -> bool:
+    values = column.to_numpy(dtype=float)
+    return bool(((values % 1) == 0).all())

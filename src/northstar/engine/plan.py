@@ -1,0 +1,98 @@
+"""Which metrics a query needs, in what order, and whether its parameters make sense."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from northstar.errors import QueryError
+from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
+from northstar.spec.model import GRAINS, FormulaMetric, Spec
+from northstar.spec.suggest import did_you_mean, known
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """A request for metric series. Dates are local dates in the spec's time zone."""
+
+    metrics: tuple[str, ...]
+    grain: str = "week"
+    by: tuple[str, ...] = ()
+    where: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    compare: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    query: MetricQuery
+    order: tuple[str, ...]  # every metric needed, dependencies first
+    by_source: dict[str, tuple[str, ...]] = field(default_factory=dict)  # base metrics per source
+
+
+def unknown_metric(spec: Spec, name: str) -> QueryError:
+    hint = did_you_mean(name, spec.metrics)
+    return QueryError(f"unknown metric '{name}'." + (hint or f" Defined metrics: {known(spec.metrics)}."))
+
+
+def dependency_order(spec: Spec, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The metrics and everything their formulas use, each after what it uses."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name not in spec.metrics:
+            raise unknown_metric(spec, name)
+        if name in visiting:
+            raise QueryError(f"formulas refer to each other in a cycle through '{name}'")
+        visiting.add(name)
+        metric = spec.metrics[name]
+        if isinstance(metric, FormulaMetric):
+            for ref in parse_formula(metric.formula).names:
+                visit(ref)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in names:
+        visit(name)
+    return tuple(order)
+
+
+def make_plan(spec: Spec, query: MetricQuery) -> Plan:
+    if not query.metrics:
+        raise QueryError("name at least one metric")
+    if query.grain not in GRAINS:
+        raise QueryError(f"unknown grain '{query.grain}': use one of {', '.join(GRAINS)}."
+                         + did_you_mean(query.grain, GRAINS))
+    order = dependency_order(spec, query.metrics)
+    by_source: dict[str, list[str]] = {}
+    for name in order:
+        metric = spec.metrics[name]
+        if not isinstance(metric, FormulaMetric):
+            by_source.setdefault(metric.source, []).append(name)
+    for source_name in by_source:
+        source = spec.sources[source_name]
+        for dim in query.by:
+            if dim not in source.dimensions:
+                raise QueryError(f"dimension '{dim}' is not declared on source '{source_name}'."
+                                 + (did_you_mean(dim, source.dimensions)
+                                    or f" Declared dimensions: {known(source.dimensions)}."))
+    if len(set(query.by)) != len(query.by):
+        raise QueryError("a dimension is listed twice in `by`")
+    if query.where:
+        try:
+            parsed = parse_sql(query.where)
+        except ExpressionError as exc:
+            raise QueryError(f"--where: {exc}") from None
+        for source_name in by_source:
+            dims = spec.sources[source_name].dimensions
+            for column in parsed.columns:
+                if column not in dims:
+                    raise QueryError(f"--where: '{column}' is not a dimension of source '{source_name}'."
+                                     + (did_you_mean(column, dims) or f" Declared dimensions: {known(dims)}."))
+    if query.start and query.end and query.start > query.end:
+        raise QueryError(f"--from {query.start} is after --to {query.end}")
+    return Plan(query=query, order=order, by_source={k: tuple(v) for k, v in by_source.items()})

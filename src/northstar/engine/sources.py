@@ -1,0 +1,121 @@
+"""Turn a spec's sources into Ibis tables on a backend, with clear errors for bad data."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from northstar.engine.backend import Backend
+from northstar.errors import DataError
+from northstar.spec.load import LoadedSpec
+from northstar.spec.model import Source
+
+_EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".json": "json",
+               ".jsonl": "json", ".ndjson": "json"}
+
+
+def column_kind(dtype: dt.DataType) -> str:
+    if dtype.is_numeric():
+        return "numeric"
+    if dtype.is_string():
+        return "string"
+    if dtype.is_timestamp() or dtype.is_date():
+        return "temporal"
+    if dtype.is_boolean():
+        return "boolean"
+    return "other"
+
+
+@dataclass(frozen=True)
+class BoundSource:
+    name: str
+    source: Source
+    table: ir.Table
+    where: str  # for messages: the file, table or "sql of source X"
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {name: column_kind(dtype) for name, dtype in self.table.schema().items()}
+
+
+def _file_format(source: Source, path: str, name: str) -> str:
+    if source.format:
+        return source.format
+    suffix = Path(path).suffix.lower()
+    if suffix in (".gz", ".zst"):
+        suffix = Path(path[: -len(suffix)]).suffix.lower()
+    fmt = _EXTENSIONS.get(suffix)
+    if fmt is None:
+        raise DataError(f"source '{name}': cannot tell the format of '{path}' from its extension; "
+                        "add `format: csv`, `parquet` or `json`")
+    return fmt
+
+
+def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> BoundSource:
+    assert source.path is not None
+    pattern = source.path if Path(source.path).is_absolute() else str(base_dir / source.path)
+    paths = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+    if not paths:
+        raise DataError(f"source '{name}': no file matches '{source.path}' (looked in {base_dir})")
+    for path in paths:
+        p = Path(path)
+        if not p.exists():
+            raise DataError(f"source '{name}': data file not found: {source.path} (looked for {p})")
+        if p.is_dir():
+            raise DataError(f"source '{name}': {source.path} is a folder; use a glob such as {source.path}/*.parquet")
+        if p.stat().st_size == 0:
+            raise DataError(f"source '{name}': data file is empty: {path}")
+    fmt = _file_format(source, paths[0], name)
+    try:
+        table = backend.read_files(name, paths, fmt)
+    except DataError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"source '{name}': cannot read {source.path} as {fmt}: {first}") from None
+    return BoundSource(name, source, table, source.path)
+
+
+def bind_sources(backend: Backend, loaded: LoadedSpec, names: list[str] | None = None) -> dict[str, BoundSource]:
+    """Register the sources (all, or `names` and what their SQL reads) on the backend."""
+    spec = loaded.spec
+    from northstar.spec.validate import sql_source_references
+
+    wanted: list[str] = []
+
+    def want(name: str) -> None:
+        if name in wanted or name not in spec.sources:
+            return
+        source = spec.sources[name]
+        if source.sql:
+            for ref in sql_source_references(source.sql) or []:
+                want(ref)
+        wanted.append(name)  # dependencies first
+
+    for name in names if names is not None else list(spec.sources):
+        want(name)
+    bound: dict[str, BoundSource] = {}
+    for name in wanted:
+        source = spec.sources[name]
+        if source.path is not None:
+            bound[name] = _bind_files(backend, name, source, loaded.base_dir)
+        elif source.table is not None:
+            try:
+                table = backend.table(source.table)
+            except Exception:
+                raise DataError(f"source '{name}': table '{source.table}' does not exist in the engine") from None
+            bound[name] = BoundSource(name, source, table, f"table {source.table}")
+        else:
+            assert source.sql is not None
+            try:
+                table = backend.sql(source.sql)
+                table.schema()
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise DataError(f"source '{name}': its `sql` does not run: {first}") from None
+            bound[name] = BoundSource(name, source, table, f"sql of source {name}")
+    return bound

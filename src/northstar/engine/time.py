@@ -1,0 +1,118 @@
+"""Time: from a source's timestamp column to the instant, the local time and the period.
+
+Periods are cut in the spec's time zone; weeks start on Monday (ISO). The Python helpers
+here do calendar arithmetic on period labels (the date of a period's first day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as idt
+import ibis.expr.types as ir
+
+from northstar.engine.backend import Backend
+from northstar.spec.model import Source
+
+_TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
+
+
+@dataclass(frozen=True)
+class EventTime:
+    """Ibis expressions for one source's event time."""
+
+    instant: ir.TimestampValue  # naive UTC (for durations such as conversion windows)
+    local: ir.TimestampValue  # naive wall-clock time in the spec's zone (for periods)
+
+
+def event_time(backend: Backend, table: ir.Table, source: Source, zone: str) -> EventTime:
+    column = table[source.timestamp]
+    dtype = column.type()
+    if source.time_unit is not None:
+        value = column if dtype.is_integer() else column.cast("int64")
+        instant = value.as_timestamp(source.time_unit)
+        return EventTime(instant, backend.utc_to_local(instant, zone))
+    if dtype.is_date():
+        # A calendar date is already a local date: no time-zone conversion.
+        local = column.cast(idt.Timestamp())
+        return EventTime(local, local)
+    if dtype.is_string():
+        column = column.cast(idt.Timestamp())
+        dtype = column.type()
+    if dtype.is_timestamp() and dtype.timezone is not None:
+        instant = column.cast(idt.Timestamp())
+        return EventTime(instant, backend.utc_to_local(column, zone))
+    recorded_in = source.timezone or "UTC"
+    if recorded_in == zone:
+        instant = column if zone == "UTC" else backend.local_to_utc(column, zone).cast(idt.Timestamp())
+        return EventTime(instant, column)
+    utc = backend.local_to_utc(column, recorded_in)
+    return EventTime(utc.cast(idt.Timestamp()), backend.utc_to_local(utc, zone))
+
+
+def period_of(local: ir.TimestampValue, grain: str) -> ir.DateValue:
+    return local.truncate(_TRUNC[grain]).date()
+
+
+def shift_period_expr(period: ir.DateValue, grain: str, n: int = 1) -> ir.Value:
+    interval = {"day": ibis.interval(days=n), "week": ibis.interval(weeks=n),
+                "month": ibis.interval(months=n), "quarter": ibis.interval(months=3 * n)}[grain]
+    return period + interval
+
+
+# ---- calendar arithmetic on period labels -------------------------------------------------
+
+def period_start(day: dt.date, grain: str) -> dt.date:
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    raise ValueError(f"unknown grain '{grain}'")
+
+
+def shift_period(start: dt.date, grain: str, n: int = 1) -> dt.date:
+    if grain == "day":
+        return start + dt.timedelta(days=n)
+    if grain == "week":
+        return start + dt.timedelta(weeks=n)
+    months = n * (3 if grain == "quarter" else 1)
+    index = start.year * 12 + (start.month - 1) + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def period_range(first: dt.date, last: dt.date, grain: str) -> list[dt.date]:
+    """Every period label from the period of `first` to the period of `last`."""
+    out: list[dt.date] = []
+    current, end = period_start(first, grain), period_start(last, grain)
+    while current <= end:
+        out.append(current)
+        current = shift_period(current, grain)
+    return out
+
+
+def same_period_last_year(start: dt.date, grain: str) -> dt.date:
+    """Day: 364 days earlier (same weekday); week: 52 weeks; month: 12 months; quarter: 4."""
+    return shift_period(start, grain, {"day": -364, "week": -52, "month": -12, "quarter": -4}[grain])
+
+
+def periods_per_year(grain: str) -> int:
+    return {"day": 364, "week": 52, "month": 12, "quarter": 4}[grain]
+
+
+def to_date(value: object) -> dt.date:
+    """A date from a date, datetime, pandas Timestamp or ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime().date()  # type: ignore[union-attr]
+    return dt.date.fromisoformat(str(value)[:10])

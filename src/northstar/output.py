@@ -1,0 +1,117 @@
+"""Render API results for the terminal (Rich), CSV and JSON. No computation here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from northstar.analysis.tree import TreeNodeValue, TreeReport
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe Python value: dates as ISO strings, NaN as None, numpy scalars unwrapped."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{col: plain(row[i]) for i, col in enumerate(frame.columns)} for row in frame.itertuples(index=False)]
+
+
+def frame_json(frame: pd.DataFrame) -> str:
+    return json.dumps(frame_records(frame), indent=2)
+
+
+def frame_csv(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    out = frame.copy()
+    out["period"] = [plain(p) for p in out["period"]]
+    out.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def number(value: Any, digits: int = 1) -> str:
+    value = plain(value)
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) < 1 and value != 0:
+            return f"{value:.3f}"
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def frame_table(frame: pd.DataFrame, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in frame.columns:
+        table.add_column(col, justify="left" if col == "period" or frame[col].dtype == object else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[number(v) if not isinstance(v, str) else v for v in row])
+    return table
+
+
+def change_words(node: TreeNodeValue) -> str:
+    """Change shown by sign, arrow and words, not by colour alone."""
+    pct = node.change_pct
+    if node.change is None:
+        return "no previous value"
+    if node.change == 0:
+        return "→ unchanged"
+    arrow, word = ("▲", "up") if node.change > 0 else ("▼", "down")
+    amount = f"{abs(pct) * 100:.1f}%" if pct is not None else number(abs(node.change))
+    return f"{arrow} {word} {amount}"
+
+
+def _node_label(node: TreeNodeValue) -> str:
+    link = {"root": "★ ", "formula": "", "driver": f"⇢ driver ({node.direction}, lag {node.lag}): "}[node.link]
+    owner = f"  [dim]owner: {node.owner}[/dim]" if node.owner else ""
+    formula = f"  [dim]= {node.formula}[/dim]" if node.formula else ""
+    return (f"{link}[bold]{node.label}[/bold] {number(node.value)}  "
+            f"(previous {number(node.previous)}, {change_words(node)}){owner}{formula}")
+
+
+def tree_renderable(report: TreeReport) -> Tree:
+    title = (f"[bold]{report.project}[/bold] North Star, {report.grain} of {report.period.isoformat()} "
+             f"vs {report.previous_period.isoformat()}")
+    if report.customer_value:
+        title += f"\n[italic]{report.customer_value}[/italic]"
+    root = Tree(title)
+
+    def add(parent: Tree, node: TreeNodeValue) -> None:
+        branch = parent.add(_node_label(node))
+        for child in node.children:
+            add(branch, child)
+
+    add(root, report.root)
+    return root
+
+
+def print_tree(console: Console, report: TreeReport) -> None:
+    console.print(tree_renderable(report))
+
+
+def tree_json(report: TreeReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, default=plain)

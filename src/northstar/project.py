@@ -1,0 +1,134 @@
+"""`Project`: the one entry point. The CLI, web app, reports and alerts are thin layers over it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from northstar.analysis.status import FocusStatus, GuardrailStatus, focus_status, guardrail_status
+from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
+from northstar.engine import MetricEngine, MetricQuery
+from northstar.engine.datacheck import check_data
+from northstar.engine.time import period_start, shift_period, to_date
+from northstar.errors import Problem, QueryError
+from northstar.spec.load import LoadedSpec, load_spec
+from northstar.spec.model import Spec
+
+
+def _date(value: object, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return to_date(value)
+    except ValueError:
+        raise QueryError(f"{name}: '{value}' is not a date; write YYYY-MM-DD") from None
+
+
+class Project:
+    """A loaded spec and the engine that computes it."""
+
+    def __init__(self, loaded: LoadedSpec) -> None:
+        self.loaded = loaded
+        self._engine: MetricEngine | None = None
+
+    @classmethod
+    def load(cls, path: str | Path = "northstar.yml") -> "Project":
+        """Load and validate a spec (raises SpecError listing every problem)."""
+        return cls(load_spec(path))
+
+    @property
+    def spec(self) -> Spec:
+        return self.loaded.spec
+
+    @property
+    def path(self) -> Path:
+        return self.loaded.path
+
+    @property
+    def engine(self) -> MetricEngine:
+        if self._engine is None:
+            self._engine = MetricEngine(self.loaded)
+        return self._engine
+
+    # ---- validation ------------------------------------------------------------------------
+
+    def validate(self, data: bool = True) -> list[Problem]:
+        """Warnings of the spec, then (with `data`) every problem found in the data."""
+        problems = list(self.loaded.warnings)
+        if data:
+            problems += check_data(self.engine)
+        return problems
+
+    # ---- metrics ---------------------------------------------------------------------------
+
+    def query(self, metrics: str | Sequence[str], grain: str | None = None, by: str | Iterable[str] = (),
+              where: str | None = None, start: object = None, end: object = None,
+              compare: bool = False) -> pd.DataFrame:
+        """Metric series: columns `period`, the `by` dimensions, then one per metric.
+
+        Periods are whole periods of the grain (default: the North Star's) in the spec's time
+        zone; `start`/`end` pick the periods whose first day falls between the period of
+        `start` and `end`. Empty periods are 0 for counts and sums, null for ratios.
+        With `compare`, `<metric>_previous` and `<metric>_last_year` follow each metric.
+        """
+        names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        dims = (by,) if isinstance(by, str) else tuple(by)
+        request = MetricQuery(metrics=names, grain=grain or self.spec.north_star.grain, by=dims,
+                              where=where or None, start=_date(start, "--from"), end=_date(end, "--to"),
+                              compare=compare)
+        return self.engine.query(request)
+
+    def last_complete_period(self, grain: str | None = None, metrics: Sequence[str] | None = None) -> dt.date:
+        """The latest period fully covered by the data of the sources behind `metrics`."""
+        grain = grain or self.spec.north_star.grain
+        from northstar.engine.plan import dependency_order
+
+        names = dependency_order(self.spec, tuple(metrics or (self.spec.north_star.metric,)))
+        sources = {getattr(self.spec.metrics[n], "source", None) for n in names} - {None}
+        ends = [b[1] for b in (self.engine.data_bounds(s) for s in sources) if b is not None]  # type: ignore[arg-type]
+        if not ends:
+            raise QueryError("the data holds no events, so there is no complete period")
+        last_day = max(ends).date()
+        current = period_start(last_day, grain)
+        if shift_period(current, grain, 1) - dt.timedelta(days=1) <= last_day:
+            return current
+        return shift_period(current, grain, -1)
+
+    def tree(self, period: object = None) -> TreeReport:
+        """The North Star and its tree for a period (default: the last complete one)."""
+        grain = self.spec.north_star.grain
+        metrics = tree_metrics(self.spec)
+        chosen = _date(period, "--period")
+        start = period_start(chosen, grain) if chosen else self.last_complete_period(grain, metrics)
+        frame = self.query(metrics, grain=grain, start=start, end=start, compare=True)
+        values = {}
+        if len(frame):
+            row = frame.iloc[0]
+            values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
+        return build_tree(self.spec, values, start, shift_period(start, grain, -1))
+
+    def _values_at(self, metrics: Sequence[str], period: object) -> tuple[dt.date, dict[str, object]]:
+        grain = self.spec.north_star.grain
+        chosen = _date(period, "--period")
+        start = period_start(chosen, grain) if chosen else self.last_complete_period(grain, metrics)
+        frame = self.query(list(dict.fromkeys(metrics)), grain=grain, start=start, end=start)
+        row = frame.iloc[0] if len(frame) else None
+        return start, {m: (row[m] if row is not None else None) for m in metrics}
+
+    def guardrails(self, period: object = None) -> list[GuardrailStatus]:
+        """Each guardrail's value in a period (default: the last complete one) and its status."""
+        if not self.spec.guardrails:
+            return []
+        _start, values = self._values_at([g.metric for g in self.spec.guardrails], period)
+        return [guardrail_status(g, values[g.metric]) for g in self.spec.guardrails]
+
+    def focus(self, period: object = None) -> list[FocusStatus]:
+        """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""
+        if not self.spec.focus:
+            return []
+        start, values = self._values_at([f.metric for f in self.spec.focus], period)
+        as_of = shift_period(start, self.spec.north_star.grain, 1) - dt.timedelta(days=1)
+        return [focus_status(f, values[f.metric], as_of) for f in self.spec.focus]

@@ -1,0 +1,240 @@
+"""The spec as immutable data: what a `northstar.yml` may say.
+
+Only shapes and types live here (pydantic, frozen, unknown keys forbidden); the checks that
+need more than one field or name (unknown metrics, cycles, columns) are in `validate.py`.
+This package imports no engine, web framework or CLI library.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+Grain = Literal["day", "week", "month", "quarter"]
+GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter")
+Agg = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+AGGS: tuple[str, ...] = ("count", "count_distinct", "sum", "avg", "min", "max")
+Direction = Literal["up", "down"]
+TimeUnit = Literal["s", "ms", "us", "ns"]
+FileFormat = Literal["csv", "parquet", "json"]
+FUNNEL_STAGES: tuple[str, ...] = ("acquisition", "activation", "retention", "referral", "revenue")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
+_DURATION_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`7d`, `12h`, `2w`, `30m` as a timedelta (ValueError otherwise)."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"'{text}' is not a duration: write e.g. 30m, 12h, 7d or 2w")
+    return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class Model(BaseModel):
+    """Frozen, strict base: unknown keys are errors, values cannot change after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Source(Model):
+    """Where events come from: a file (glob), a table in the engine, or a SELECT over sources."""
+
+    path: str | None = None
+    table: str | None = None
+    sql: str | None = None
+    format: FileFormat | None = None
+    timestamp: str
+    time_unit: TimeUnit | None = None
+    timezone: str | None = None
+    entity: str | None = None
+    dimensions: tuple[str, ...] = ()
+    key: str | None = None
+    label: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "Source":
+        given = [name for name in ("path", "table", "sql") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("a source needs exactly one of `path`, `table` or `sql`"
+                             + (f" (found {', '.join(given)})" if given else ""))
+        if self.format and not self.path:
+            raise ValueError("`format` applies only to a `path` source")
+        return self
+
+
+class MetricBase(Model):
+    label: str | None = None
+    description: str | None = None
+    unit: str | None = None
+    tags: tuple[str, ...] = ()
+    direction: Direction = "up"
+
+
+class AggregateMetric(MetricBase):
+    """An aggregation of a source's rows per period: count, distinct count, sum, ..."""
+
+    type: Literal["aggregate"] = "aggregate"
+    source: str
+    where: str | None = None
+    agg: Agg
+    expr: str | None = None
+    cumulative: bool = False
+
+
+class RetentionMetric(MetricBase):
+    """Share of entities active in the previous period that are active again."""
+
+    type: Literal["retention"]
+    source: str
+    where: str | None = None
+
+
+class ConversionMetric(MetricBase):
+    """Share of entities doing `from` in the period that do `to` within the window."""
+
+    type: Literal["conversion"]
+    source: str
+    from_: str = Field(alias="from")
+    to: str
+    within: str
+    where: str | None = None
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def window(self) -> dt.timedelta:
+        return parse_duration(self.within)
+
+
+class FormulaMetric(MetricBase):
+    """Arithmetic over other metrics, evaluated on their aggregated values."""
+
+    type: Literal["formula"] = "formula"
+    formula: str
+
+
+def _metric_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        if "type" in value:
+            return str(value["type"])
+        return "formula" if "formula" in value else "aggregate"
+    return getattr(value, "type", "aggregate")
+
+
+METRIC_KINDS: tuple[str, ...] = ("aggregate", "retention", "conversion", "formula")
+
+Metric = Annotated[
+    Union[
+        Annotated[AggregateMetric, Tag("aggregate")],
+        Annotated[RetentionMetric, Tag("retention")],
+        Annotated[ConversionMetric, Tag("conversion")],
+        Annotated[FormulaMetric, Tag("formula")],
+    ],
+    Discriminator(_metric_kind, custom_error_type="metric_type",
+                  custom_error_message="`type` must be one of aggregate, retention, conversion, formula"),
+]
+
+
+class Driver(Model):
+    """A hypothesis: `metric` moves the node in `direction`, `lag` periods later."""
+
+    metric: str
+    direction: Direction = "up"
+    lag: int = Field(default=0, ge=0, le=104)
+
+
+class TreeNode(Model):
+    formula: str | None = None
+    owner: str | None = None
+    drivers: tuple[Driver, ...] = ()
+    description: str | None = None
+
+
+class Target(Model):
+    value: float
+    by: dt.date
+
+
+class HistoryEntry(Model):
+    metric: str
+    until: dt.date
+    reason: str
+
+
+class NorthStar(Model):
+    metric: str
+    grain: Grain = "week"
+    customer_value: str | None = None
+    tree: dict[str, TreeNode] = Field(default_factory=dict)
+    target: Target | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+
+class Focus(Model):
+    """A team's One Metric That Matters for a time box of 2-4 months."""
+
+    team: str
+    metric: str
+    baseline: float | None = None
+    target: float | None = None
+    from_: dt.date | None = Field(default=None, alias="from")
+    to: dt.date | None = None
+    owner: str | None = None
+
+
+class Guardrail(Model):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    owner: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Guardrail":
+        if self.min is None and self.max is None:
+            raise ValueError("a guardrail needs `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+        return self
+
+
+class Funnel(Model):
+    """The pirate funnel (AARRR): the metric that measures each stage, or null."""
+
+    acquisition: str | None = None
+    activation: str | None = None
+    retention: str | None = None
+    referral: str | None = None
+    revenue: str | None = None
+
+    def stages(self) -> dict[str, str | None]:
+        return {stage: getattr(self, stage) for stage in FUNNEL_STAGES}
+
+
+class Engine(Model):
+    """Which Ibis backend runs the queries. DuckDB, embedded, is the default."""
+
+    type: Literal["duckdb"] = "duckdb"
+    database: str = ":memory:"
+    threads: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+
+
+class Spec(Model):
+    project: str
+    timezone: str = "UTC"
+    engine: Engine = Field(default_factory=Engine)
+    sources: dict[str, Source] = Field(min_length=1)
+    metrics: dict[str, Metric] = Field(min_length=1)
+    north_star: NorthStar
+    focus: tuple[Focus, ...] = ()
+    guardrails: tuple[Guardrail, ...] = ()
+    funnel: Funnel | None = None
