@@ -13,8 +13,14 @@ from rich.console import Console
 from northstar.errors import DataError, NorthstarError, QueryError, SpecError
 
 FORMATS = click.Choice(["table", "csv", "json"])
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+def _console(err: bool = False) -> Console:
+    probe = Console(stderr=err)
+    # Piped output gets a wide console: lines of the tree are not cut at 80 columns.
+    return probe if probe.is_terminal else Console(stderr=err, width=200)
+
+
+stdout = _console()
+stderr = _console(err=True)
 
 
 class State:

@@ -56,7 +56,7 @@ def number(value: Any, digits: int = 1) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) >= 1000:
+        if value.is_integer():
             return f"{value:,.0f}"
         if abs(value) < 1 and value != 0:
             return f"{value:.3f}"

@@ -105,11 +105,10 @@ def parse_formula(text: str) -> Formula:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse formula '{text}': {exc.msg}") from None
-    names: list[str] = []
+    found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            if node.id not in names:
-                names.append(node.id)
+            found.append((node.lineno, node.col_offset, node.id))
         elif isinstance(node, ast.BinOp):
             if not isinstance(node.op, _ALLOWED_BINOPS):
                 raise ExpressionError(f"formula '{text}': only + - * / are allowed")
@@ -122,6 +121,7 @@ def parse_formula(text: str) -> Formula:
         elif not isinstance(node, ast.operator | ast.unaryop | ast.Load):
             raise ExpressionError(f"formula '{text}': only metric names, numbers and + - * / ( ) "
                                   "are allowed")
+    names = list(dict.fromkeys(name for _line, _col, name in sorted(found)))
     if not names:
         raise ExpressionError(f"formula '{text}' names no metric")
     return Formula(text=text, tree=tree, names=tuple(names))

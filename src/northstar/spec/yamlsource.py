@@ -14,6 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from northstar.errors import Problem, SpecError
@@ -76,9 +77,17 @@ def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
     return node
 
 
+class _Constructor(RoundTripConstructor):
+    """Leaves dates as text: pydantic parses them, so a bad date is reported with its line."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, LineMap]:
     """Parse YAML text; a syntax error becomes a SpecError with its line."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
         document = yaml.load(text)
     except MarkedYAMLError as exc:

@@ -1,0 +1,26 @@
+"""Shared fixtures: where the real datasets are, and a Sparkify project in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("NORTHSTAR_DATASETS", ROOT.parent / "shared" / "datasets"))
+SPARKIFY_EVENTS = DATASETS / "sparkify" / "events.jsonl"
+# The issue's example spec, verbatim but for the data path (relative to the spec file).
+SPARKIFY_SPEC = Path(__file__).with_name("sparkify.yml")
+
+
+@pytest.fixture
+def sparkify_dir(tmp_path: Path) -> Path:
+    """A folder with the example spec and a copy of the Sparkify events under data/."""
+    if not SPARKIFY_EVENTS.exists():
+        pytest.fail(f"the Sparkify dataset is missing at {SPARKIFY_EVENTS}: CI must have ../shared beside the project")
+    (tmp_path / "data").mkdir()
+    shutil.copy(SPARKIFY_EVENTS, tmp_path / "data" / "events.jsonl")
+    shutil.copy(SPARKIFY_SPEC, tmp_path / "northstar.yml")
+    return tmp_path
