@@ -35,6 +35,7 @@ class MetricEngine:
         self._bound: dict[str, BoundSource] = {}
         self._bounds: dict[str, tuple[dt.datetime, dt.datetime] | None] = {}
         self._duplicates: dict[str, int] = {}
+        self._instants: dict[str, tuple[dt.datetime, dt.datetime]] = {}
 
     # ---- sources -------------------------------------------------------------------------
 
@@ -49,9 +50,9 @@ class MetricEngine:
         table = bound.table
         if where:
             table = table.filter(to_ibis(where, table))
-        times = event_time(self.backend, table, bound.source, self.spec.timezone)
+        times = event_time(self.backend, table, bound.source, self.spec.timezone, self.instant_bounds(name))
         table = table.mutate(**{INSTANT: times.instant, LOCAL: times.local})
-        table = table.filter(table[LOCAL].notnull())
+        # Rows without a timestamp fall in a null period, dropped when the series are assembled.
         return table.mutate(**{PERIOD: period_of(table[LOCAL], grain)})
 
     def duplicate_keys(self, name: str) -> int:
@@ -72,6 +73,11 @@ class MetricEngine:
             self._bounds[name] = self._read_bounds(name)
         return self._bounds[name]
 
+    def instant_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """First and last event of a source as naive UTC instants, when the column allows."""
+        self.data_bounds(name)
+        return self._instants.get(name)
+
     def _read_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
         bound = self.source(name)
         source, table = bound.source, bound.table
@@ -85,7 +91,24 @@ class MetricEngine:
             raise DataError(f"source '{name}': cannot read column '{source.timestamp}' as time: {first}") from None
         if pd.isna(row["lo"]):
             return None
+        instants = (self._to_instant(row["lo"], bound), self._to_instant(row["hi"], bound))
+        if instants[0] is not None and instants[1] is not None:
+            self._instants[name] = instants  # type: ignore[assignment]
         return self._to_local(row["lo"], bound), self._to_local(row["hi"], bound)
+
+    def _to_instant(self, value: Any, bound: BoundSource) -> dt.datetime | None:
+        source = bound.source
+        if source.time_unit:
+            divisor = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[source.time_unit]
+            return dt.datetime.fromtimestamp(int(value) / divisor, tz=dt.timezone.utc).replace(tzinfo=None)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return None
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is None:
+            if (source.timezone or "UTC") != "UTC":
+                return None
+            return stamp.to_pydatetime()
+        return stamp.tz_convert("UTC").tz_localize(None).to_pydatetime()
 
     def _to_local(self, value: Any, bound: BoundSource) -> dt.datetime:
         source, zone = bound.source, zoneinfo.ZoneInfo(self.spec.timezone)
@@ -156,8 +179,9 @@ class MetricEngine:
                 from northstar.engine.datacheck import _fan_out_message
                 raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
             table = self.prepared(source_name, query.where, grain)
-            in_range = table.filter(table[LOCAL] >= lo, table[LOCAL] < hi)
-            upto = table.filter(table[LOCAL] < hi)
+            bounds = self.data_bounds(source_name)
+            in_range = _restrict(table, lo, hi, bounds)
+            upto = _restrict(table, None, hi, bounds)
             fused: dict[str, AggregateMetric] = {}
             for name in names:
                 metric = self.spec.metrics[name]
@@ -170,11 +194,11 @@ class MetricEngine:
                 elif isinstance(metric, RetentionMetric):
                     kinds[name] = "ratio"
                     lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
-                    rows = table.filter(table[LOCAL] >= lo_prev, table[LOCAL] < hi)
+                    rows = _restrict(table, lo_prev, hi, bounds)
                     parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
                 elif isinstance(metric, ConversionMetric):
                     kinds[name] = "ratio"
-                    rows = table.filter(table[LOCAL] >= lo, table[LOCAL] < hi + metric.window + dt.timedelta(days=1))
+                    rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds)
                     expr = conversion(rows, metric, keys, source.entity, name)
                     expr = expr.filter(expr[PERIOD] <= last)
                     parts.append((expr, [name]))
@@ -198,6 +222,7 @@ class MetricEngine:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"computing {', '.join(names)} failed: {first}") from None
         frame = frame.rename(columns={PERIOD: asm.PERIOD})
+        frame = frame[frame[asm.PERIOD].notna()]  # rows without a timestamp
         return asm.normalise(frame, keys)
 
     def _finish_columns(self, grid: pd.DataFrame, plan: Plan, kinds: dict[str, str], keys: list[str],
@@ -228,6 +253,18 @@ class MetricEngine:
                 column = column.astype("int64")
             grid[name] = column
         return grid
+
+
+def _restrict(table: ir.Table, lo: dt.datetime | None, hi: dt.datetime | None,
+              bounds: tuple[dt.datetime, dt.datetime] | None) -> ir.Table:
+    """Rows with local time in [lo, hi); a bound the data lies inside anyway is left out,
+    so a query over all the data scans without a filter."""
+    conditions = []
+    if lo is not None and (bounds is None or bounds[0] < lo):
+        conditions.append(table[LOCAL] >= lo)
+    if hi is not None and (bounds is None or bounds[1] >= hi):
+        conditions.append(table[LOCAL] < hi)
+    return table.filter(*conditions) if conditions else table
 
 
 def _whole(column: pd.Series) -> bool:
