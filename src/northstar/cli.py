@@ -117,10 +117,11 @@ def init(state: State, template: str, list_only: bool, force: bool) -> None:
         for name, summary in TEMPLATES.items():
             stdout.print(f"{name:18} {summary}", markup=False, highlight=False)
         return
+    text = template_text(template)  # an unknown template is reported before anything else
     target = Path(state.spec_path)
     if target.exists() and not force:
         raise QueryError(f"{target} exists; pass --force to overwrite it, or -f to write another file")
-    write_atomic(target, template_text(template))
+    write_atomic(target, text)
     stdout.print(f"wrote {target} from template '{template}': point its sources at your data, then run "
                  "`northstar validate`", markup=False, highlight=False)
 
