@@ -15,7 +15,7 @@ from northstar.engine.datacheck import check_data
 from northstar.engine.time import period_start, shift_period, to_date
 from northstar.errors import Problem, QueryError
 from northstar.spec.load import LoadedSpec, load_spec
-from northstar.spec.model import Spec
+from northstar.spec.model import ConversionMetric, Spec
 
 
 def _date(value: object, name: str) -> dt.date | None:
@@ -92,10 +92,13 @@ class Project:
         if not ends:
             raise QueryError("the data holds no events, so there is no complete period")
         last_day = max(ends).date()
+        # A conversion is only final once its window has passed after the period's end.
+        windows = [self.spec.metrics[n].window for n in names if isinstance(self.spec.metrics[n], ConversionMetric)]
+        maturity = max(windows, default=dt.timedelta(0))
         current = period_start(last_day, grain)
-        if shift_period(current, grain, 1) - dt.timedelta(days=1) <= last_day:
-            return current
-        return shift_period(current, grain, -1)
+        while shift_period(current, grain, 1) - dt.timedelta(days=1) + maturity > last_day:
+            current = shift_period(current, grain, -1)
+        return current
 
     def tree(self, period: object = None) -> TreeReport:
         """The North Star and its tree for a period (default: the last complete one)."""
@@ -122,8 +125,11 @@ class Project:
         """Each guardrail's value in a period (default: the last complete one) and its status."""
         if not self.spec.guardrails:
             return []
-        _start, values = self._values_at([g.metric for g in self.spec.guardrails], period)
-        return [guardrail_status(g, values[g.metric]) for g in self.spec.guardrails]
+        out = []
+        for guard in self.spec.guardrails:  # each at its own last complete (mature) period
+            start, values = self._values_at([guard.metric], period)
+            out.append(guardrail_status(guard, values[guard.metric], start))
+        return out
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""

@@ -13,12 +13,12 @@ from northstar.output import number
 def print_overview(console: Console, project: Any) -> None:
     guards = project.guardrails()
     if guards:
-        table = Table(title="Guardrails (last complete period)")
-        for col in ("metric", "value", "min", "max", "status"):
+        table = Table(title="Guardrails (each in its last complete period)")
+        for col in ("metric", "period", "value", "min", "max", "status"):
             table.add_column(col, justify="left" if col in ("metric", "status") else "right")
         for g in guards:
             mark = {"ok": "✔ ok", "breached": "✖ breached", "no data": "? no data"}[g.status]
-            table.add_row(g.metric, number(g.value, 2), number(g.min, 2), number(g.max, 2), mark)
+            table.add_row(g.metric, g.period.isoformat() if g.period else "–", number(g.value, 2), number(g.min, 2), number(g.max, 2), mark)
         console.print(table)
     focus = project.focus()
     if focus:

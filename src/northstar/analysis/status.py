@@ -25,12 +25,14 @@ class GuardrailStatus:
     min: float | None
     max: float | None
     status: str  # ok | breached | no data
+    period: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "value": self.value, "min": self.min, "max": self.max, "status": self.status}
+        return {"metric": self.metric, "period": self.period.isoformat() if self.period else None,
+                "value": self.value, "min": self.min, "max": self.max, "status": self.status}
 
 
-def guardrail_status(guard: Guardrail, value: Any) -> GuardrailStatus:
+def guardrail_status(guard: Guardrail, value: Any, period: dt.date | None = None) -> GuardrailStatus:
     number = _num(value)
     if number is None:
         status = "no data"
@@ -38,7 +40,7 @@ def guardrail_status(guard: Guardrail, value: Any) -> GuardrailStatus:
         status = "breached"
     else:
         status = "ok"
-    return GuardrailStatus(guard.metric, number, guard.min, guard.max, status)
+    return GuardrailStatus(guard.metric, number, guard.min, guard.max, status, period)
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,8 @@ TIKTOK_CAMPAIGN = Incident(
     effects={
         "sign_ups": 0.60,
         "activation_rate": -0.35,
-        "marketing_spend": 2.3,
-        "cost_per_signup": 1.05,
+        "marketing_spend": 1.65,
+        "cost_per_signup": 0.65,
         "active_listeners": 0.0,
     },
     measured_on="total",
