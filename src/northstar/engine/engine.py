@@ -175,7 +175,9 @@ class MetricEngine:
         kinds: dict[str, str] = {}
         for source_name, names in plan.by_source.items():
             source = self.spec.sources[source_name]
-            if source.key and self.duplicate_keys(source_name):
+            # A join can fan out on every query: `sql:` sources' keys are checked before use
+            # (file and table sources' keys are checked by `validate`).
+            if source.sql and source.key and self.duplicate_keys(source_name):
                 from northstar.engine.datacheck import _fan_out_message
                 raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
             table = self.prepared(source_name, query.where, grain)
