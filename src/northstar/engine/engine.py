@@ -12,7 +12,8 @@ import pandas as pd
 
 from northstar.engine import assemble as asm
 from northstar.engine.backend import Backend, connect
-from northstar.engine.compile import INSTANT, LOCAL, PERIOD, conversion, first_seen, fuse_metric_queries, retention
+from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, conversion, first_seen,
+                                      fuse_metric_queries, retention)
 from northstar.engine.plan import MetricQuery, Plan, make_plan
 from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
@@ -187,25 +188,33 @@ class MetricEngine:
             fused: dict[str, AggregateMetric] = {}
             for name in names:
                 metric = self.spec.metrics[name]
-                if isinstance(metric, AggregateMetric):
-                    kinds[name] = ("cumulative_" if metric.cumulative else "") + metric.agg
-                    if metric.cumulative and metric.agg == "count_distinct":
-                        parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
-                    else:
-                        fused[name] = metric
-                elif isinstance(metric, RetentionMetric):
-                    kinds[name] = "ratio"
-                    lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
-                    rows = _restrict(table, lo_prev, hi, bounds)
-                    parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
-                elif isinstance(metric, ConversionMetric):
-                    kinds[name] = "ratio"
-                    rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds)
-                    expr = conversion(rows, metric, keys, source.entity, name)
-                    expr = expr.filter(expr[PERIOD] <= last)
-                    parts.append((expr, [name]))
-                else:  # pragma: no cover - formulas are not base metrics
-                    raise AssertionError(name)
+                try:
+                    if isinstance(metric, AggregateMetric):
+                        kinds[name] = ("cumulative_" if metric.cumulative else "") + metric.agg
+                        aggregate_value(table, metric, source.entity)  # type-check before fusing
+                        if metric.cumulative and metric.agg == "count_distinct":
+                            parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
+                        else:
+                            fused[name] = metric
+                    elif isinstance(metric, RetentionMetric):
+                        kinds[name] = "ratio"
+                        lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
+                        rows = _restrict(table, lo_prev, hi, bounds)
+                        parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
+                    elif isinstance(metric, ConversionMetric):
+                        kinds[name] = "ratio"
+                        rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds)
+                        expr = conversion(rows, metric, keys, source.entity, name)
+                        parts.append((expr.filter(expr[PERIOD] <= last), [name]))
+                    else:  # pragma: no cover - formulas are not base metrics
+                        raise AssertionError(name)
+                except (DataError, QueryError, AssertionError):
+                    raise
+                except Exception as exc:
+                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise DataError(str(self.loaded.lines.problem(
+                        ("metrics", name), f"metric '{name}' does not fit the columns of source "
+                        f"'{source_name}': {first_line}"))) from None
             if fused:
                 any_cumulative = any(m.cumulative for m in fused.values())
                 base = upto if any_cumulative else in_range
