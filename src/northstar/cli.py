@@ -14,9 +14,10 @@ from northstar.errors import DataError, NorthstarError, QueryError, SpecError
 
 FORMATS = click.Choice(["table", "csv", "json"])
 def _console(err: bool = False) -> Console:
-    probe = Console(stderr=err)
-    # Piped output gets a wide console: lines of the tree are not cut at 80 columns.
-    return probe if probe.is_terminal else Console(stderr=err, width=200)
+    probe = Console(stderr=err, soft_wrap=True)
+    # Piped output gets a wide console (tables are not cut at 80 columns) and never wraps
+    # a message: one error stays one line.
+    return probe if probe.is_terminal else Console(stderr=err, width=200, soft_wrap=True)
 
 
 stdout = _console()

@@ -21,7 +21,7 @@ PERIOD = "period"
 def normalise(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Period labels as dates, segment values as objects with None for nulls."""
     frame = frame.copy()
-    frame[PERIOD] = [to_date(v) for v in frame[PERIOD]]
+    frame[PERIOD] = pd.Series([to_date(v) for v in frame[PERIOD]], index=frame.index, dtype=object)
     for key in keys:
         frame[key] = frame[key].astype(object).where(frame[key].notna(), None)
     return frame
@@ -29,10 +29,11 @@ def normalise(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 def build_grid(periods: Sequence[dt.date], frames: Sequence[pd.DataFrame], keys: Sequence[str]) -> pd.DataFrame:
     """Every period crossed with every segment found in any of the frames."""
-    spine = pd.DataFrame({PERIOD: list(periods)})
+    spine = pd.DataFrame({PERIOD: pd.Series(list(periods), dtype=object)})
     if not keys:
         return spine
-    segments = pd.concat([f[list(keys)] for f in frames if len(f)], ignore_index=True) if frames else None
+    found = [f[list(keys)] for f in frames if len(f)]
+    segments = pd.concat(found, ignore_index=True) if found else None
     if segments is None or segments.empty:
         return spine.iloc[0:0].assign(**{k: pd.Series(dtype=object) for k in keys})
     segments = segments.drop_duplicates().reset_index(drop=True)

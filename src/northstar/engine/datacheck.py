@@ -30,20 +30,33 @@ def check_data(engine: "MetricEngine") -> list[Problem]:
             problems.append(lines.problem(("sources", name, _location_field(source)), str(exc)))
     column_problems = validate_columns(spec, lines, columns)
     problems += column_problems
-    if any(p.severity == "error" for p in column_problems):
-        return problems
+    # A source whose own columns are wrong is not checked further; the others still are.
+    broken = {name for name in spec.sources
+              if any(p.severity == "error" and p.line in _source_lines(lines, name) for p in column_problems)}
     for name, source in spec.sources.items():
-        if name not in columns:
+        if name not in columns or name in broken:
             continue
-        problems += _check_times(engine, name)
-        problems += _check_key(engine, name)
-    problems += _check_expressions(engine, set(columns))
+        for check in (_check_times, _check_key):
+            try:
+                problems += check(engine, name)
+            except Exception as exc:  # one failing check must not hide the others
+                problems.append(lines.problem(("sources", name), f"source '{name}': {check.__name__} failed: {exc}"))
+    column_errors = {p.line for p in column_problems if p.severity == "error"}
+    problems += [p for p in _check_expressions(engine, set(columns) - broken) if p.line not in column_errors]
     return problems
+
+
+def _source_lines(lines: object, name: str) -> set[int | None]:
+    """Lines of a source's own fields (timestamp, entity, key, dimensions...)."""
+    table = getattr(lines, "lines", {})
+    return {line for path, line in table.items() if len(path) >= 2 and path[0] == "sources" and path[1] == name}
 
 
 def _check_times(engine: "MetricEngine", name: str) -> list[Problem]:
     bound = engine.source(name)
     source, table, lines = bound.source, bound.table, engine.loaded.lines
+    if source.timestamp is None:
+        return []
     column = table[source.timestamp]
     path = ("sources", name, "timestamp")
     if column.type().is_string():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import zoneinfo
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -84,7 +86,7 @@ class MetricEngine:
         source, table = bound.source, bound.table
         column = table[source.timestamp]
         if column.type().is_string():
-            column = column.cast("timestamp")
+            column = column.cast(idt.Timestamp() if source.timezone else idt.Timestamp(timezone="UTC"))
         try:
             row = table.aggregate(lo=column.min(), hi=column.max()).execute().iloc[0]
         except Exception as exc:
@@ -101,7 +103,7 @@ class MetricEngine:
         source = bound.source
         if source.time_unit:
             divisor = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[source.time_unit]
-            return dt.datetime.fromtimestamp(int(value) / divisor, tz=dt.timezone.utc).replace(tzinfo=None)
+            return dt.datetime.fromtimestamp(_epoch(value, bound) / divisor, tz=dt.timezone.utc).replace(tzinfo=None)
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return None
         stamp = pd.Timestamp(value)
@@ -115,7 +117,7 @@ class MetricEngine:
         source, zone = bound.source, zoneinfo.ZoneInfo(self.spec.timezone)
         if source.time_unit:
             divisor = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[source.time_unit]
-            instant = dt.datetime.fromtimestamp(int(value) / divisor, tz=dt.timezone.utc)
+            instant = dt.datetime.fromtimestamp(_epoch(value, bound) / divisor, tz=dt.timezone.utc)
             return instant.astimezone(zone).replace(tzinfo=None)
         stamp = pd.Timestamp(value)
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -250,11 +252,12 @@ class MetricEngine:
             integral = name in integral_columns or kind in (
                 "count", "count_distinct", "cumulative_count", "cumulative_count_distinct")
             if kind in _ZERO_FILLED:
-                column = asm.fill_zero(column)
+                column = asm.fill_zero(pd.to_numeric(column, errors="coerce"))
             elif kind in ("cumulative_count", "cumulative_sum", "cumulative_count_distinct"):
-                grid[name] = asm.fill_zero(column)
+                grid[name] = asm.fill_zero(pd.to_numeric(column, errors="coerce"))
                 column = asm.running(grid, name, keys, "sum")
             elif kind in ("cumulative_min", "cumulative_max"):
+                grid[name] = pd.to_numeric(column, errors="coerce").astype(float)
                 column = asm.running(grid, name, keys, kind.split("_")[1])
                 grid[name] = column
                 column = asm.running_fill(grid, name, keys)
@@ -264,6 +267,15 @@ class MetricEngine:
                 column = column.astype("int64")
             grid[name] = column
         return grid
+
+
+def _epoch(value: Any, bound: BoundSource) -> float:
+    """An epoch number from the data, or a clear error when the column holds something else."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    source = bound.source
+    raise DataError(f"source '{bound.name}': `time_unit: {source.time_unit}` needs epoch numbers, but column "
+                    f"'{source.timestamp}' holds {type(value).__name__} values such as '{value}'; remove `time_unit`")
 
 
 def _restrict(table: ir.Table, lo: dt.datetime | None, hi: dt.datetime | None,

@@ -99,7 +99,8 @@ def event_time(backend: Backend, table: ir.Table, source: Source, zone: str,
         local = column.cast(idt.Timestamp())
         return EventTime(local, local)
     if dtype.is_string():
-        column = column.cast(idt.Timestamp())
+        # Text with a UTC offset ("...-05:00") keeps it; text without is in the source's zone.
+        column = column.cast(idt.Timestamp() if source.timezone else idt.Timestamp(timezone="UTC"))
         dtype = column.type()
     if dtype.is_timestamp() and dtype.timezone is not None:
         instant = column.cast(idt.Timestamp())

@@ -47,7 +47,7 @@ class Source(Model):
     table: str | None = None
     sql: str | None = None
     format: FileFormat | None = None
-    timestamp: str
+    timestamp: str | None = None  # without one, a source can only be read by other sources' `sql`
     time_unit: TimeUnit | None = None
     timezone: str | None = None
     entity: str | None = None

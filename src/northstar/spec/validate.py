@@ -142,6 +142,9 @@ def _check_metrics(spec: Spec, c: _Collector) -> None:
                     c.metric_ref(path + ("formula",), ref, f"metric '{name}' formula uses metric", spec)
             continue
         source = spec.sources.get(metric.source)
+        if source is not None and source.timestamp is None:
+            c.error(path + ("source",), f"metric '{name}': source '{metric.source}' has no `timestamp`, so it "
+                    "cannot be cut into periods; add `timestamp:` to the source, or join it in a `sql:` source")
         if source is None:
             hint = did_you_mean(metric.source, spec.sources)
             c.error(path + ("source",), f"metric '{name}' uses source '{metric.source}', which is not defined."
