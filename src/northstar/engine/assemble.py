@@ -99,21 +99,23 @@ def evaluate_formula(tree: ast.expr, values: dict[str, pd.Series]) -> pd.Series:
 
 
 def add_comparisons(frame: pd.DataFrame, metrics: Sequence[str], keys: Sequence[str], grain: str,
-                    data_first: dt.date | None) -> pd.DataFrame:
+                    data_first: dt.date | None, data_last: dt.date | None = None) -> pd.DataFrame:
     """`m_previous` and `m_last_year` beside each metric, from the same frame.
 
-    A compared period before the first period of data has no value (null), not zero.
+    A compared period outside the data's range of periods has no value (null), not zero.
     """
     out = frame
     for suffix, shift in (("previous", lambda p: shift_period(p, grain, 1)),
                           ("last_year", lambda p: _year_later(p, grain))):
         moved = frame[[PERIOD, *keys, *metrics]].copy()
-        if data_first is not None:
-            before = moved[PERIOD] < data_first
-            if before.any():
-                for m in metrics:
-                    moved[m] = moved[m].astype(float).where(~before, np.nan)
-        moved[PERIOD] = [shift(p) for p in moved[PERIOD]]
+        if data_first is None or data_last is None:  # no data at all: nothing to compare with
+            before = pd.Series(True, index=moved.index)
+        else:
+            before = (moved[PERIOD] < data_first) | (moved[PERIOD] > data_last)
+        if before.any():
+            for m in metrics:
+                moved[m] = moved[m].astype(float).where(~before, np.nan)
+        moved[PERIOD] = pd.Series([shift(p) for p in moved[PERIOD]], index=moved.index, dtype=object)
         moved = moved.rename(columns={m: f"{m}_{suffix}" for m in metrics})
         out = out.merge(moved, how="left", on=[PERIOD, *keys])
     ordered = [PERIOD, *keys]

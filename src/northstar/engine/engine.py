@@ -132,7 +132,7 @@ class MetricEngine:
     def query(self, query: MetricQuery) -> pd.DataFrame:
         plan = make_plan(self.spec, query)
         grain, keys = query.grain, list(query.by)
-        first, last, data_first = self._range(plan)
+        first, last, data_first, data_last = self._range(plan)
         columns = [asm.PERIOD, *keys, *self._output_metrics(query)]
         if first is None or last is None or first > last:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -150,7 +150,7 @@ class MetricEngine:
         grid = self._finish_columns(grid, plan, kinds, keys, integral)
         requested = list(query.metrics)
         if query.compare:
-            grid = asm.add_comparisons(grid, requested, keys, grain, data_first)
+            grid = asm.add_comparisons(grid, requested, keys, grain, data_first, data_last)
         grid = grid[(grid[asm.PERIOD] >= first) & (grid[asm.PERIOD] <= last)]
         grid = grid.sort_values([asm.PERIOD, *keys], na_position="last", kind="stable").reset_index(drop=True)
         return grid[columns]
@@ -161,14 +161,14 @@ class MetricEngine:
             return list(query.metrics)
         return [c for m in query.metrics for c in (m, f"{m}_previous", f"{m}_last_year")]
 
-    def _range(self, plan: Plan) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+    def _range(self, plan: Plan) -> tuple[dt.date | None, dt.date | None, dt.date | None, dt.date | None]:
         grain, query = plan.query.grain, plan.query
         bounds = [b for b in (self.data_bounds(s) for s in plan.by_source) if b is not None]
         data_first = period_start(min(b[0] for b in bounds).date(), grain) if bounds else None
         data_last = period_start(max(b[1] for b in bounds).date(), grain) if bounds else None
         first = period_start(query.start, grain) if query.start else data_first
         last = period_start(query.end, grain) if query.end else data_last
-        return first, last, data_first
+        return first, last, data_first, data_last
 
     def _run_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[pd.DataFrame, list[str]]], dict[str, str]]:
         query, grain, keys = plan.query, plan.query.grain, list(plan.query.by)

@@ -80,6 +80,14 @@ def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> 
     return BoundSource(name, source, table, source.path)
 
 
+def _decimals_as_floats(table: ir.Table) -> ir.Table:
+    """Decimal columns as float64: Ibis keeps a decimal's scale through `avg` and `/`, so a
+    DECIMAL(38,0) (what DuckDB infers for a JSON column whose sample is all null) would round
+    an average to a whole number."""
+    decimals = {name: table[name].cast("float64") for name, dtype in table.schema().items() if dtype.is_decimal()}
+    return table.mutate(**decimals) if decimals else table
+
+
 def bind_sources(backend: Backend, loaded: LoadedSpec, names: list[str] | None = None) -> dict[str, BoundSource]:
     """Register the sources (all, or `names` and what their SQL reads) on the backend."""
     spec = loaded.spec
@@ -118,4 +126,4 @@ def bind_sources(backend: Backend, loaded: LoadedSpec, names: list[str] | None =
                 first = str(exc).strip().splitlines()[0]
                 raise DataError(f"source '{name}': its `sql` does not run: {first}") from None
             bound[name] = BoundSource(name, source, table, f"sql of source {name}")
-    return bound
+    return {name: BoundSource(b.name, b.source, _decimals_as_floats(b.table), b.where) for name, b in bound.items()}
