@@ -74,10 +74,13 @@ def retention(table: ir.Table, metric: RetentionMetric, keys: Sequence[str], ent
     """Cohort = entities active in period p-1 (per segment); retained = active again in p."""
     cond = _condition(table, metric.where)
     active_rows = table.filter(table[entity].notnull() if cond is None else (cond & table[entity].notnull()))
-    cohort = active_rows.select(__entity=active_rows[entity], __from=active_rows[PERIOD],
-                                **{k: active_rows[k] for k in keys}).distinct()
-    cohort = cohort.mutate(**{PERIOD: shift_period_expr(cohort["__from"], grain, 1)})
-    again = active_rows.select(__entity_again=active_rows[entity], __period_again=active_rows[PERIOD]).distinct()
+    # One distinct (entity, period[, segment]) set serves both sides, so the engine scans once.
+    pairs = active_rows.select(__entity=active_rows[entity], __from=active_rows[PERIOD],
+                               **{k: active_rows[k] for k in keys}).distinct()
+    cohort = pairs.mutate(**{PERIOD: shift_period_expr(pairs["__from"], grain, 1)})
+    again = pairs.select(__entity_again=pairs["__entity"], __period_again=pairs["__from"])
+    if keys:
+        again = again.distinct()
     joined = cohort.left_join(again, [cohort["__entity"] == again["__entity_again"],
                                       cohort[PERIOD] == again["__period_again"]])
     grouped = joined.group_by([PERIOD, *keys]).aggregate(
