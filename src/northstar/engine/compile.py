@@ -118,3 +118,22 @@ def conversion(table: ir.Table, metric: ConversionMetric, keys: Sequence[str], e
         __conv=per_entity["__converted"].cast("int64").sum(),
     )
     return grouped.select(PERIOD, *keys, **{name: grouped["__conv"] / grouped["__entities"]})
+
+
+def combine_parts(parts: Sequence[tuple[ir.Table, list[str]]], keys: Sequence[str]) -> ir.Table:
+    """Full outer join of per-period results on period and segment, as one statement.
+
+    Each part has one row per (period, segment), so the join cannot fan out; segments are
+    matched null-safely (IS NOT DISTINCT FROM) so a null dimension value stays one segment.
+    """
+    combined, _names = parts[0]
+    columns = [PERIOD, *keys]
+    for index, (right, names) in enumerate(parts[1:]):
+        renamed = right.rename({f"__r{index}_{c}": c for c in columns}).view()
+        left = combined.view()
+        joined = left.outer_join(renamed, [left[c].identical_to(renamed[f"__r{index}_{c}"]) for c in columns])
+        combined = joined.select(
+            *[ibis.coalesce(joined[c], joined[f"__r{index}_{c}"]).name(c) for c in columns],
+            *[joined[n] for n in joined.columns if n not in columns and not n.startswith(f"__r{index}_")],
+        )
+    return combined

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import numbers
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -14,14 +15,15 @@ import pandas as pd
 
 from northstar.engine import assemble as asm
 from northstar.engine.backend import Backend, connect
-from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, conversion, first_seen,
+from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, combine_parts, conversion, first_seen,
                                       fuse_metric_queries, retention)
 from northstar.engine.plan import MetricQuery, Plan, make_plan
 from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.engine.time import event_time, period_of, period_start, same_period_last_year, shift_period
 from northstar.errors import DataError, QueryError
-from northstar.spec.expressions import parse_formula
+from northstar.spec.expressions import parse_formula, parse_sql
+from northstar.spec.validate import metric_expressions
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric
 
@@ -47,14 +49,19 @@ class MetricEngine:
             self._bound.update(bind_sources(self.backend, self.loaded, [name]))
         return self._bound[name]
 
-    def prepared(self, name: str, where: str | None, grain: str) -> ir.Table:
-        """The source's rows with `__instant`, `__local` and `__period`, after the query filter."""
+    def prepared(self, name: str, where: str | None, grain: str, columns: Sequence[str] | None = None) -> ir.Table:
+        """The source's rows with `__instant`, `__local` and `__period`, after the query filter.
+
+        With `columns`, only those (and the timestamp) are carried: the engine then reads and
+        keeps no more than the metrics need.
+        """
         bound = self.source(name)
         table = bound.table
         if where:
             table = table.filter(to_ibis(where, table))
         times = event_time(self.backend, table, bound.source, self.spec.timezone, self.instant_bounds(name))
-        table = table.mutate(**{INSTANT: times.instant, LOCAL: times.local})
+        kept = list(table.columns) if columns is None else [c for c in table.columns if c in set(columns)]
+        table = table.select(*kept, **{INSTANT: times.instant, LOCAL: times.local})
         # Rows without a timestamp fall in a null period, dropped when the series are assembled.
         return table.mutate(**{PERIOD: period_of(table[LOCAL], grain)})
 
@@ -183,11 +190,12 @@ class MetricEngine:
             if source.sql and source.key and self.duplicate_keys(source_name):
                 from northstar.engine.datacheck import _fan_out_message
                 raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
-            table = self.prepared(source_name, query.where, grain)
+            table = self.prepared(source_name, query.where, grain, self._columns_used(names, source, keys))
             bounds = self.data_bounds(source_name)
             in_range = _restrict(table, lo, hi, bounds)
             upto = _restrict(table, None, hi, bounds)
             fused: dict[str, AggregateMetric] = {}
+            source_parts: list[tuple[ir.Table, list[str]]] = []
             for name in names:
                 metric = self.spec.metrics[name]
                 try:
@@ -195,19 +203,19 @@ class MetricEngine:
                         kinds[name] = ("cumulative_" if metric.cumulative else "") + metric.agg
                         aggregate_value(table, metric, source.entity)  # type-check before fusing
                         if metric.cumulative and metric.agg == "count_distinct":
-                            parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
+                            source_parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
                         else:
                             fused[name] = metric
                     elif isinstance(metric, RetentionMetric):
                         kinds[name] = "ratio"
                         lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
                         rows = _restrict(table, lo_prev, hi, bounds)
-                        parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
+                        source_parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
                     elif isinstance(metric, ConversionMetric):
                         kinds[name] = "ratio"
                         rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds)
                         expr = conversion(rows, metric, keys, source.entity, name)
-                        parts.append((expr.filter(expr[PERIOD] <= last), [name]))
+                        source_parts.append((expr.filter(expr[PERIOD] <= last), [name]))
                     else:  # pragma: no cover - formulas are not base metrics
                         raise AssertionError(name)
                 except (DataError, QueryError, AssertionError):
@@ -220,11 +228,21 @@ class MetricEngine:
             if fused:
                 any_cumulative = any(m.cumulative for m in fused.values())
                 base = upto if any_cumulative else in_range
-                parts.append((fuse_metric_queries(base, fused, keys, source.entity), list(fused)))
+                source_parts.append((fuse_metric_queries(base, fused, keys, source.entity), list(fused)))
+            # One statement per source: the engine can share the scan between the parts.
+            parts.append((combine_parts(source_parts, keys), [n for _e, ns in source_parts for n in ns]))
         frames: list[tuple[pd.DataFrame, list[str]]] = []
         for expr, names in parts:
             frames.append((self._execute(expr, keys, names), names))
         return frames, kinds
+
+    def _columns_used(self, names: Sequence[str], source: Any, keys: Sequence[str]) -> list[str]:
+        """The source columns that the metrics `names` and the breakdown read."""
+        used = {c for c in (source.entity, source.timestamp) if c} | set(keys)
+        for name in names:
+            for _field, text in metric_expressions(self.spec.metrics[name]):
+                used |= set(parse_sql(text).columns)
+        return sorted(used)
 
     def _execute(self, expr: ir.Table, keys: list[str], names: list[str]) -> pd.DataFrame:
         try:
