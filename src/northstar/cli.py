@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -147,7 +148,12 @@ def demo(state: State, directory: str, users: int, seed: int) -> None:
     project = Project.load(out / "northstar.yml")
     output.print_tree(stdout, project.tree())
     print_overview(stdout, project)
-    stdout.print(f"\nNext: cd {out} && northstar query listening_minutes --grain week --by platform")
+    command = "northstar"
+    script = Path(sys.argv[0])
+    if script.name == "northstar" and shutil.which("northstar") != str(script.resolve()) and script.exists():
+        command = str(script.resolve())  # not on PATH (e.g. .venv/bin/northstar): say the full path
+    stdout.print(f"\nNext: cd {out} && {command} query listening_minutes --grain week --by platform",
+                 markup=False, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:
