@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from northstar.errors import DataError, NorthstarError, QueryError, SpecError
+from northstar.errors import NorthstarError, QueryError, SpecError
 
 FORMATS = click.Choice(["table", "csv", "json"])
 def _console(err: bool = False) -> Console:

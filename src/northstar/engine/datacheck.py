@@ -6,7 +6,7 @@ from __future__ import annotations
 from northstar.engine.compile import aggregate_value
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.errors import DataError, Problem
-from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric
+from northstar.spec.model import AggregateMetric, FormulaMetric
 from northstar.spec.validate import metric_expressions, validate_columns
 
 from typing import TYPE_CHECKING
@@ -133,6 +133,4 @@ def _check_expressions(engine: "MetricEngine", readable: set[str]) -> list[Probl
             except Exception as exc:
                 problems.append(lines.problem(("metrics", name, "agg"), f"metric '{name}': cannot {metric.agg} "
                                 f"'{metric.expr}': {str(exc).splitlines()[0]}"))
-        elif isinstance(metric, RetentionMetric | ConversionMetric):
-            pass
     return problems

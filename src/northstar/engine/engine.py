@@ -122,13 +122,12 @@ class MetricEngine:
 
     def _to_local(self, value: Any, bound: BoundSource) -> dt.datetime:
         source, zone = bound.source, zoneinfo.ZoneInfo(self.spec.timezone)
-        if source.time_unit:
-            divisor = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[source.time_unit]
-            instant = dt.datetime.fromtimestamp(_epoch(value, bound) / divisor, tz=dt.timezone.utc)
-            return instant.astimezone(zone).replace(tzinfo=None)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and not source.time_unit:
+            return dt.datetime(value.year, value.month, value.day)  # a calendar date is local already
+        instant = self._to_instant(value, bound)
+        if instant is not None:
+            return instant.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
         stamp = pd.Timestamp(value)
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return dt.datetime(value.year, value.month, value.day)
         if stamp.tzinfo is None:
             stamp = stamp.tz_localize(zoneinfo.ZoneInfo(source.timezone or "UTC"), ambiguous=True,
                                       nonexistent="shift_forward")
