@@ -11,6 +11,7 @@ import pandas as pd
 from northstar.analysis.status import FocusStatus, GuardrailStatus, focus_status, guardrail_status
 from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
 from northstar.engine import MetricEngine, MetricQuery
+from northstar.engine.plan import dependency_order
 from northstar.engine.datacheck import check_data
 from northstar.engine.time import period_start, shift_period, to_date
 from northstar.errors import Problem, QueryError
@@ -84,8 +85,6 @@ class Project:
     def last_complete_period(self, grain: str | None = None, metrics: Sequence[str] | None = None) -> dt.date:
         """The latest period fully covered by the data of the sources behind `metrics`."""
         grain = grain or self.spec.north_star.grain
-        from northstar.engine.plan import dependency_order
-
         names = dependency_order(self.spec, tuple(metrics or (self.spec.north_star.metric,)))
         sources = {getattr(self.spec.metrics[n], "source", None) for n in names} - {None}
         ends = [b[1] for b in (self.engine.data_bounds(s) for s in sources) if b is not None]  # type: ignore[arg-type]
@@ -125,11 +124,16 @@ class Project:
         """Each guardrail's value in a period (default: the last complete one) and its status."""
         if not self.spec.guardrails:
             return []
-        out = []
-        for guard in self.spec.guardrails:  # each at its own last complete (mature) period
-            start, values = self._values_at([guard.metric], period)
-            out.append(guardrail_status(guard, values[guard.metric], start))
-        return out
+        # Each at its own last complete (mature) period; one query per distinct period.
+        by_period: dict[object, list[str]] = {}
+        for guard in self.spec.guardrails:
+            when = period if period is not None else self.last_complete_period(metrics=[guard.metric])
+            by_period.setdefault(when, []).append(guard.metric)
+        found: dict[str, tuple[dt.date, object]] = {}
+        for when, metrics in by_period.items():
+            start, values = self._values_at(metrics, when)
+            found.update({m: (start, values[m]) for m in metrics})
+        return [guardrail_status(g, found[g.metric][1], found[g.metric][0]) for g in self.spec.guardrails]
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""
