@@ -1,0 +1,8 @@
+"""The `northstar` command: thin Click layers over `northstar.Project`, one module per area."""
+
+from northstar.cli.app import cli, main
+from northstar.cli import core as _core  # noqa: F401  (registers the commands)
+from northstar.cli import checks as _checks  # noqa: F401
+from northstar.cli import discover as _discover  # noqa: F401
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,1 @@
+"""The `discover` command (the method's 9 steps as a guide)."""
