@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import numbers
 import zoneinfo
@@ -41,6 +42,15 @@ class MetricEngine:
         self._bounds: dict[str, tuple[dt.datetime, dt.datetime] | None] = {}
         self._duplicates: dict[str, int] = {}
         self._instants: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+
+    def extended(self, metrics: dict[str, Any]) -> "MetricEngine":
+        """An engine over the same backend, sources and caches whose spec has extra metrics
+        (analyses define probe metrics, e.g. the entities active in a source, this way)."""
+        spec = self.spec.model_copy(update={"metrics": {**self.spec.metrics, **metrics}})
+        other = MetricEngine(dataclasses.replace(self.loaded, spec=spec), self.backend)
+        other._bound, other._bounds, other._duplicates, other._instants = (
+            self._bound, self._bounds, self._duplicates, self._instants)
+        return other
 
     # ---- sources -------------------------------------------------------------------------
 

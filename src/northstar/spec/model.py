@@ -22,15 +22,15 @@ TimeUnit = Literal["s", "ms", "us", "ns"]
 FileFormat = Literal["csv", "parquet", "json"]
 FUNNEL_STAGES: tuple[str, ...] = ("acquisition", "activation", "retention", "referral", "revenue")
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
-_DURATION_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """`7d`, `12h`, `2w`, `30m` as a timedelta (ValueError otherwise)."""
+    """`5s`, `30m`, `12h`, `7d`, `2w` as a timedelta (ValueError otherwise)."""
     match = _DURATION.match(str(text))
     if not match:
-        raise ValueError(f"'{text}' is not a duration: write e.g. 30m, 12h, 7d or 2w")
+        raise ValueError(f"'{text}' is not a duration: write e.g. 5s, 30m, 12h, 7d or 2w")
     return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -170,6 +170,13 @@ class HistoryEntry(Model):
     reason: str
 
 
+class OfferingChange(Model):
+    """A change in what the product offers customers: the only good reason to change the NSM."""
+
+    date: dt.date
+    change: str
+
+
 class NorthStar(Model):
     metric: str
     grain: Grain = "week"
@@ -177,6 +184,7 @@ class NorthStar(Model):
     tree: dict[str, TreeNode] = Field(default_factory=dict)
     target: Target | None = None
     history: tuple[HistoryEntry, ...] = ()
+    offering_changes: tuple[OfferingChange, ...] = ()
 
 
 class Focus(Model):
@@ -228,6 +236,25 @@ class Engine(Model):
     memory_limit: str | None = None
 
 
+class Checks(Model):
+    """Settings of `northstar check` and `northstar candidates`; every field has a default."""
+
+    skip: tuple[str, ...] = ()  # rule ids not to run
+    revenue: tuple[str, ...] = ()  # default: the metrics tagged `revenue`
+    retention: str | None = None  # default: the funnel's retention metric, else a retention metric
+    max_lag: int | None = Field(default=None, ge=1, le=52)  # default: 8 weeks, 6 months, 28 days, 4 quarters
+    lookback: int | None = Field(default=None, ge=1, le=520)  # recent periods for segment rules
+    significance: float = Field(default=0.05, gt=0, lt=1)
+    duplicate_within: str = "5s"  # repeats of the same entity within this are suspect
+    external_dimensions: tuple[str, ...] | None = None  # default: channel/partner/source-like names
+
+    @field_validator("duplicate_within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class Spec(Model):
     project: str
     timezone: str = "UTC"
@@ -238,3 +265,4 @@ class Spec(Model):
     focus: tuple[Focus, ...] = ()
     guardrails: tuple[Guardrail, ...] = ()
     funnel: Funnel | None = None
+    checks: Checks = Field(default_factory=Checks)

@@ -216,6 +216,22 @@ def _check_north_star(spec: Spec, c: _Collector) -> None:
         c.warning(("north_star", "target"), "the North Star target is not positive")
     for index, entry in enumerate(ns.history):
         c.metric_ref(("north_star", "history", index, "metric"), entry.metric, "history metric", spec)
+    untils = [entry.until for entry in ns.history]
+    if untils != sorted(untils):
+        c.error(("north_star", "history"), "history entries must be in date order (oldest `until` first)")
+
+
+def _check_checks(spec: Spec, c: _Collector) -> None:
+    checks = spec.checks
+    for index, name in enumerate(checks.revenue):
+        c.metric_ref(("checks", "revenue", index), name, "revenue metric", spec)
+    if checks.retention is not None:
+        c.metric_ref(("checks", "retention"), checks.retention, "retention metric", spec)
+    dimensions = {d for source in spec.sources.values() for d in source.dimensions}
+    for index, name in enumerate(checks.external_dimensions or ()):
+        if name not in dimensions:
+            c.error(("checks", "external_dimensions", index), f"external dimension '{name}' is not a dimension of "
+                    f"any source.{did_you_mean(name, dimensions)}")
 
 
 def _tree_ref(c: _Collector, path: Path_, ref: str, node: str, spec: Spec, kind: str = "input") -> None:
@@ -265,7 +281,8 @@ def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
     c = _Collector(lines)
     if not _zone_ok(spec.timezone):
         c.error(("timezone",), f"unknown time zone '{spec.timezone}': use an IANA name such as UTC or Europe/Amsterdam")
-    for check in (_check_sources, _check_metrics, _check_north_star, _check_focus_guardrails_funnel):
+    for check in (_check_sources, _check_metrics, _check_north_star, _check_focus_guardrails_funnel,
+                  _check_checks):
         try:
             check(spec, c)
         except Exception as exc:  # one crashing check must not hide the others

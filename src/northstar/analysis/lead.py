@@ -1,0 +1,116 @@
+"""Does one series lead another? Lagged cross-correlation of growth, and a Granger-type F-test.
+
+Both series are turned into growth per period first (log differences for positive series,
+plain differences otherwise) so that a shared trend does not pass for a lead. For each lag
+0..k the Pearson correlation of x's growth `lag` periods earlier with y's growth is computed;
+the best lag is the one with the strongest correlation in the expected direction. The
+Granger-type test compares two least-squares models of y's growth: its own `L` previous values
+(restricted) and those plus x's `L` previous values (full), with an F-test; a small p-value says
+x's past improves the prediction of y, i.e. x leads y.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MIN_POINTS = 12
+
+
+def growth(series: pd.Series) -> pd.Series:
+    """Growth per period: log differences when every value is positive, differences otherwise."""
+    values = series.astype(float)
+    if len(values.dropna()) and (values.dropna() > 0).all():
+        return np.log(values).diff()
+    return values.diff()
+
+
+@dataclass(frozen=True)
+class Lead:
+    """How x leads y: best lag, its correlation and the Granger p-value at that lag."""
+
+    lag: int
+    correlation: float
+    p_value: float | None  # Granger-type F-test at `lag` (lag >= 1); None at lag 0
+    correlation_p: float
+    points: int
+    by_lag: dict[int, float] = field(default_factory=dict)
+
+    def leads(self, significance: float = 0.05) -> bool:
+        return self.lag >= 1 and self.correlation > 0 and self.p_value is not None and self.p_value < significance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lag": self.lag, "correlation": _round(self.correlation), "p_value": _round(self.p_value),
+                "correlation_p_value": _round(self.correlation_p), "periods": self.points,
+                "correlation_by_lag": {str(k): _round(v) for k, v in self.by_lag.items()}}
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
+
+
+def lagged_correlations(gx: pd.Series, gy: pd.Series, max_lag: int) -> dict[int, tuple[float, float, int]]:
+    """{lag: (r, p, n)}: correlation of x's growth `lag` periods before y's growth."""
+    out: dict[int, tuple[float, float, int]] = {}
+    for lag in range(max_lag + 1):
+        pair = pd.concat([gx.shift(lag), gy], axis=1).dropna()
+        if len(pair) < MIN_POINTS or pair.iloc[:, 0].std() == 0 or pair.iloc[:, 1].std() == 0:
+            continue
+        r, p = stats.pearsonr(pair.iloc[:, 0], pair.iloc[:, 1])
+        out[lag] = (float(r), float(p), len(pair))
+    return out
+
+
+def granger_p(gx: pd.Series, gy: pd.Series, lag: int) -> float | None:
+    """p-value of the F-test that x's `lag` previous growths add to y's own past in predicting y."""
+    if lag < 1:
+        return None
+    columns = {"y": gy}
+    for k in range(1, lag + 1):
+        columns[f"y{k}"] = gy.shift(k)
+        columns[f"x{k}"] = gx.shift(k)
+    frame = pd.DataFrame(columns).dropna()
+    n = len(frame)
+    full_k, restricted_k = 1 + 2 * lag, 1 + lag
+    if n - full_k < 5:
+        return None
+    y = frame["y"].to_numpy()
+    own = np.column_stack([np.ones(n)] + [frame[f"y{k}"].to_numpy() for k in range(1, lag + 1)])
+    both = np.column_stack([own] + [frame[f"x{k}"].to_numpy() for k in range(1, lag + 1)])
+    rss_r = _rss(own, y)
+    rss_f = _rss(both, y)
+    if rss_f <= 0:
+        return 0.0
+    f = ((rss_r - rss_f) / lag) / (rss_f / (n - full_k))
+    return float(stats.f.sf(f, lag, n - full_k))
+
+
+def _rss(design: np.ndarray, y: np.ndarray) -> float:
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    return float(residual @ residual)
+
+
+def lead(x: pd.Series, y: pd.Series, max_lag: int, sign: int = 1) -> Lead | None:
+    """How x's growth leads y's over lags 0..max_lag (sign -1: x should move y the other way).
+
+    None when there are too few common periods to say.
+    """
+    gx, gy = growth(x), growth(y)
+    gx, gy = gx.align(gy, join="inner")
+    found = lagged_correlations(gx, gy, max_lag)
+    if not found:
+        return None
+    best = max(found, key=lambda k: (sign * found[k][0], -k))
+    r, p, n = found[best]
+    return Lead(best, r, granger_p(gx, gy, best), p, n, {k: v[0] for k, v in found.items()})
+
+
+def at_lag(x: pd.Series, y: pd.Series, lag: int) -> tuple[float, float, int] | None:
+    """(r, p, n) of x's growth `lag` periods before y's growth, or None with too little data."""
+    gx, gy = growth(x).align(growth(y), join="inner")
+    return lagged_correlations(gx, gy, lag).get(lag)

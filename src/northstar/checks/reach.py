@@ -1,0 +1,57 @@
+"""Who reaches a metric's value: customers active in a source against those who reached it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+
+from northstar.checks.context import CheckContext
+from northstar.engine.compile import PERIOD, aggregate_value
+from northstar.engine.sql_to_ibis import to_ibis
+from northstar.spec.expressions import parse_sql
+from northstar.spec.model import AggregateMetric
+from northstar.spec.validate import metric_expressions
+
+
+def reach_by_segment(ctx: CheckContext, source_name: str, bases: dict[str, AggregateMetric], first: dt.date,
+                     last: dt.date, dimensions: tuple[str, ...] | None = None) -> dict[str, pd.Series | pd.DataFrame]:
+    """Per dimension ('' = everyone, a Series; else a frame indexed by the dimension's values):
+
+    - `active`: customers with any row in the source over the window (each counted once),
+    - `periods_active`: active customer-periods (a customer once per period),
+    - `reached:<metric>`: customers who met the metric's `where` at least once,
+    - `value:<metric>`: the metric's value (counts and sums) over the window.
+
+    Reach counts customers once over the window; value is per active customer and period, so
+    attributes that change over time (a 14-day trial plan) do not shrink it. One pass per
+    dimension computes every metric of the source.
+    """
+    source = ctx.spec.sources[source_name]
+    dims = source.dimensions if dimensions is None else dimensions
+    columns = {source.entity, *dims} | {c for m in bases.values() for _f, text in metric_expressions(m)
+                                        for c in parse_sql(text).columns}
+    engine = ctx.project.engine
+    table = engine.prepared(source_name, None, ctx.grain, sorted(c for c in columns if c))
+    table = table.filter(table[PERIOD] >= first, table[PERIOD] <= last)
+    entity = table[source.entity]
+    reach = {"active": entity.nunique()}
+    per_period = {"periods_active": entity.nunique()}
+    for name, metric in bases.items():
+        cond = to_ibis(metric.where, table) if metric.where else ibis.literal(True)
+        reach[f"reached:{name}"] = entity.nunique(where=cond)
+        if metric.agg in ("count", "sum"):
+            per_period[f"value:{name}"] = aggregate_value(table, metric, source.entity)
+    out: dict[str, pd.Series | pd.DataFrame] = {}
+    for dim in ("", *dims):
+        keys = [dim] if dim else []
+        stage = table.group_by([PERIOD, *keys]).aggregate(**per_period)
+        sums = {c: stage[c].sum() for c in per_period}
+        second = stage.group_by(keys).aggregate(**sums) if keys else stage.aggregate(**sums)
+        counted = table.group_by(keys).aggregate(**reach) if keys else table.aggregate(**reach)
+        a, b = engine.backend.execute(counted), engine.backend.execute(second)
+        frame = (a.merge(b, on=keys) if keys else pd.concat([a, b], axis=1))
+        frame = frame.astype({c: float for c in frame.columns if c != dim})
+        out[dim] = frame.set_index(dim) if dim else frame.iloc[0]
+    return out

@@ -1,0 +1,218 @@
+"""Rules judged from the data across segments and events: reach, dependency, duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import ibis
+import pandas as pd
+from scipy import stats
+
+from northstar.checks.context import CheckContext, NotEvaluated
+from northstar.checks.findings import Finding, rule
+from northstar.checks.reach import reach_by_segment
+from northstar.checks.spec_rules import is_ratio
+from northstar.engine.compile import INSTANT, PERIOD
+from northstar.engine.sql_to_ibis import to_ibis
+from northstar.engine.time import shift_period
+from northstar.spec.expressions import parse_sql
+from northstar.spec.model import AggregateMetric, parse_duration
+
+EXTERNAL = re.compile(r"(channel|partner|source|referr|utm|campaign|affiliate|store|marketplace|integration|"
+                      r"publisher|network|reseller|vendor|supplier|seller|provider)", re.I)
+NEUTRAL = {"", "organic", "direct", "none", "null", "unknown", "other", "(none)", "(direct)", "n/a", "nan"}
+MIN_SHARE, MIN_ENTITIES, REACH_RATIO, VALUE_RATIO = 0.01, 30, 0.5, 1 / 3
+
+
+def _window(ctx: CheckContext, names: list[str]) -> tuple[dt.date, dt.date]:
+    """The complete periods the segment rules look at: `checks.lookback` of them, or all."""
+    frame = ctx.series(names)
+    if frame.empty:
+        raise NotEvaluated(f"no complete {ctx.grain} of '{ctx.nsm}'")
+    first, last = min(frame.index), max(frame.index)
+    if ctx.spec.checks.lookback:
+        first = max(first, shift_period(last, ctx.grain, 1 - ctx.spec.checks.lookback))
+    return first, last
+
+
+def _base(ctx: CheckContext) -> tuple[str, AggregateMetric]:
+    found = ctx.base_metric(ctx.nsm)
+    if found is None:
+        raise NotEvaluated(f"'{ctx.nsm}' is not built on a count or sum of a source")
+    return found
+
+
+@rule("not-for-all-customers", "data", "A segment of customers rarely reaches the North Star's value.")
+def not_for_all_customers(ctx: CheckContext) -> Iterator[Finding]:
+    name, base = _base(ctx)
+    source = ctx.spec.sources[base.source]
+    if not source.entity:
+        raise NotEvaluated(f"source '{base.source}' declares no `entity`, so customers cannot be counted")
+    if not source.dimensions:
+        raise NotEvaluated(f"source '{base.source}' declares no `dimensions` to compare segments")
+    first, last = _window(ctx, [ctx.nsm])
+    frames = reach_by_segment(ctx, base.source, {name: base}, first, last)
+    overall = frames.pop("")
+    reach_all = overall[f"reached:{name}"] / overall["active"]
+    value_all = overall[f"value:{name}"] / overall["periods_active"] if base.agg in ("count", "sum") else None
+    for dim, totals in frames.items():
+        share = totals["active"] / overall["active"]
+        for segment, row in totals.iterrows():
+            if row["active"] < MIN_ENTITIES or share[segment] < MIN_SHARE:
+                continue
+            reach = row[f"reached:{name}"] / row["active"]
+            value = row[f"value:{name}"] / row["periods_active"] if value_all is not None else None
+            low_reach = (reach < REACH_RATIO * reach_all
+                         and _binomial_p(row[f"reached:{name}"], row["active"], reach_all) < ctx.spec.checks.significance)
+            low_value = value is not None and value_all > 0 and value < VALUE_RATIO * value_all
+            if not (low_reach or low_value):
+                continue
+            label = f"{dim} = {_plain(segment)}"
+            detail = (f"only {reach:.0%} of its {int(row['active']):,} active customers ever reached it, against "
+                      f"{reach_all:.0%} overall" if low_reach else
+                      f"its active customers got {value:,.4g} per {ctx.grain} against {value_all:,.4g} overall")
+            yield Finding(
+                "not-for-all-customers", "warning", label,
+                f"'{ctx.nsm}' does not hold for {label}: {detail} ({share[segment]:.0%} of active customers, "
+                f"{first} to {last}). The value must hold for the whole target group, like an anti-algae product "
+                "that works in fish ponds but not in swimming pools.",
+                f"Find out why {label} does not get the value (onboarding, fit, a bug), or narrow the target group "
+                f"and say so in `customer_value`; `northstar query {name} --by {dim}` shows the series.",
+                {"dimension": dim, "segment": _plain(segment), "active_customers": int(row["active"]),
+                 "reach": round(float(reach), 4), "reach_overall": round(float(reach_all), 4),
+                 "share_of_active": round(float(share[segment]), 4),
+                 f"value_per_customer_{ctx.grain}": None if value is None else round(float(value), 4),
+                 f"value_per_customer_{ctx.grain}_overall": None if value_all is None else round(float(value_all), 4),
+                 "from": first.isoformat(), "to": last.isoformat()})
+
+
+def _binomial_p(reached: float, active: float, expected: float) -> float:
+    """One-sided p-value that the segment's reach is this low by chance at the overall rate."""
+    return float(stats.binomtest(int(reached), int(active), min(expected, 1.0), alternative="less").pvalue)
+
+
+def _plain(value: object) -> object:
+    return None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+
+
+@rule("external-dependency", "data", "Most of the North Star comes from one channel, partner or source.")
+def external_dependency(ctx: CheckContext) -> Iterator[Finding]:
+    name, base = _base(ctx)
+    metric = ctx.nsm if not is_ratio(ctx, ctx.nsm) else name
+    source = ctx.spec.sources[base.source]
+    configured = ctx.spec.checks.external_dimensions
+    dims = [d for d in source.dimensions if (d in configured if configured is not None else EXTERNAL.search(d))]
+    if not dims:
+        raise NotEvaluated(f"no dimension of '{base.source}' looks like a channel, partner or source; "
+                           "name them in `checks.external_dimensions`")
+    first, last = _window(ctx, [ctx.nsm])
+    for dim in dims:
+        frame = ctx.project.query([metric], grain=ctx.grain, by=[dim], start=first, end=last)
+        totals = frame.groupby(dim, dropna=False)[metric].sum().sort_values(ascending=False)
+        total = totals.sum()
+        if total <= 0:
+            continue
+        shares = totals / total
+        candidates = [(s, v) for s, v in shares.items() if str(_plain(s)).strip().lower() not in NEUTRAL]
+        if not candidates or candidates[0][1] <= 0.5:
+            continue
+        segment, top = candidates[0]
+        yield Finding(
+            "external-dependency", "warning", f"{dim} = {segment}",
+            f"{top:.0%} of '{metric}' comes from {dim} = {segment}: the North Star depends on one external "
+            "party, so it moves with that party's decisions rather than with the team's work.",
+            f"Grow the other {dim} values (or organic use) and watch '{metric}' by {dim}; if {segment} is "
+            "your product's core, remove the dimension from `checks.external_dimensions`.",
+            {"dimension": dim, "segment": _plain(segment), "share": round(float(top), 4),
+             "shares": {str(_plain(s)): round(float(v), 4) for s, v in shares.head(5).items()},
+             "from": first.isoformat(), "to": last.isoformat()})
+
+
+@rule("duplicate-inflation", "data", "The North Star counts events repeated for the same customer within seconds.")
+def duplicate_inflation(ctx: CheckContext) -> Iterator[Finding]:
+    ctx.require_data()
+    seen: set[tuple[str, str | None]] = set()
+    within = parse_duration(ctx.spec.checks.duplicate_within)
+    for name, metric in ctx.base_metrics(ctx.nsm):
+        if metric.agg not in ("count", "sum", "avg") or (metric.source, metric.where) in seen:
+            continue
+        seen.add((metric.source, metric.where))
+        source = ctx.spec.sources[metric.source]
+        if not source.entity:
+            raise NotEvaluated(f"source '{metric.source}' declares no `entity` to find repeats of")
+        frame = _repeats(ctx, metric, within)
+        finding = _judge_repeats(ctx, name, frame, list(source.dimensions), within)
+        if finding is not None:
+            yield finding
+
+
+def _repeats(ctx: CheckContext, metric: AggregateMetric, within: dt.timedelta) -> pd.DataFrame:
+    """Rows and repeats (same entity, within `within` of its previous qualifying event) per period
+    and combination of the source's dimensions, over the complete periods."""
+    source = ctx.spec.sources[metric.source]
+    columns = {source.entity, *source.dimensions, *(parse_sql(metric.where).columns if metric.where else ())}
+    table = ctx.project.engine.prepared(metric.source, None, ctx.grain, sorted(c for c in columns if c))
+    if metric.where:
+        table = table.filter(to_ibis(metric.where, table))
+    window = ibis.window(group_by=table[source.entity], order_by=table[INSTANT])
+    gap = table[INSTANT].delta(table[INSTANT].lag().over(window), unit="millisecond")
+    table = table.mutate(__repeat=(gap <= int(within.total_seconds() * 1000)).fill_null(False).cast("int64"))
+    keys = [PERIOD, *source.dimensions]
+    expr = table.group_by(keys).aggregate(rows=table.count(), repeats=table["__repeat"].sum())
+    frame = ctx.project.engine.backend.execute(expr)
+    last = ctx.project.last_complete_period(ctx.grain, [ctx.nsm])
+    frame[PERIOD] = pd.to_datetime(frame[PERIOD]).dt.date
+    return frame[frame[PERIOD] <= last]
+
+
+def _judge_repeats(ctx: CheckContext, name: str, frame: pd.DataFrame, dims: list[str],
+                   within: dt.timedelta) -> Finding | None:
+    per_period = frame.groupby(PERIOD)[["rows", "repeats"]].sum()
+    per_period = per_period[per_period["rows"] > 0]
+    if per_period.empty:
+        return None
+    share = per_period["repeats"] / per_period["rows"]
+    overall = per_period["repeats"].sum() / per_period["rows"].sum()
+    typical = float(share.median())
+    threshold = max(0.01, 3 * typical)
+    spikes = share[(share > threshold) & (per_period["repeats"] >= 20)]
+    if overall <= 0.02 and spikes.empty:
+        return None
+    worst = share.idxmax() if spikes.empty else spikes.idxmax()
+    where = _where_repeats(frame[frame[PERIOD] == worst], dims)
+    seconds = f"{within.total_seconds():g} s"
+    periods = [p.isoformat() for p in spikes.index]
+    text = (f"{share[worst]:.1%} of the events behind '{name}' in the {ctx.grain} of {worst} repeat the same "
+            f"customer's previous one within {seconds} (typically {typical:.2%})")
+    if where:
+        text += f", mostly {where['segment']} ({where['share']:.0%} there against {where['elsewhere']:.1%} elsewhere)"
+    if overall > 0.02:
+        text += f"; over all periods {overall:.1%} are such repeats"
+    return Finding(
+        "duplicate-inflation", "warning", name,
+        text + ". Repeats seconds apart are usually double logging (a bug inflates the count like a double "
+        "download), not value delivered.",
+        "Deduplicate at the source or in the metric (e.g. count distinct event ids), fix the logging, and "
+        f"mark the affected {ctx.grain}s when reading the trend.",
+        {"worst_period": worst.isoformat(), "repeat_share": round(float(share[worst]), 4),
+         "typical_share": round(typical, 5), "overall_share": round(float(overall), 5), "within_seconds":
+         within.total_seconds(), "periods": periods, "segment": where})
+
+
+def _where_repeats(rows: pd.DataFrame, dims: list[str]) -> dict | None:
+    """The dimension value whose repeat share in these rows stands out most."""
+    best = None
+    for dim in dims:
+        grouped = rows.groupby(dim, dropna=False)[["rows", "repeats"]].sum()
+        for value, row in grouped.iterrows():
+            rest = grouped.drop(index=value).sum()
+            if row["rows"] == 0 or rest["rows"] == 0:
+                continue
+            inside, outside = row["repeats"] / row["rows"], rest["repeats"] / rest["rows"]
+            score = row["repeats"] / max(rows["repeats"].sum(), 1) * (inside - outside)
+            if best is None or score > best[0]:
+                best = (score, {"segment": f"{dim} = {_plain(value)}", "share": round(float(inside), 4),
+                                "elsewhere": round(float(outside), 4)})
+    return best[1] if best and best[0] > 0 else None
