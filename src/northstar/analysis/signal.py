@@ -57,7 +57,7 @@ def grain_signal(series: pd.Series, grain: str, change: float = 0.05) -> GrainSi
     noise = float(ratio.std(ddof=1))
     seasonal = None
     if grain == "day":
-        weekday = pd.Series(pd.to_datetime(ratio.index).dayofweek, index=ratio.index)
+        weekday = pd.Series(pd.to_datetime(ratio.index).day_of_week, index=ratio.index)
         explained = ratio.groupby(weekday).transform("mean")
         total = float(((ratio - ratio.mean()) ** 2).sum())
         seasonal = 0.0 if total == 0 else max(0.0, 1 - float(((ratio - explained) ** 2).sum()) / total)

@@ -23,7 +23,7 @@ from northstar.spec.model import AggregateMetric, parse_duration
 EXTERNAL = re.compile(r"(channel|partner|source|referr|utm|campaign|affiliate|store|marketplace|integration|"
                       r"publisher|network|reseller|vendor|supplier|seller|provider)", re.I)
 NEUTRAL = {"", "organic", "direct", "none", "null", "unknown", "other", "(none)", "(direct)", "n/a", "nan"}
-MIN_SHARE, MIN_ENTITIES, REACH_RATIO, VALUE_RATIO = 0.01, 30, 0.5, 1 / 3
+MIN_SHARE, MIN_ENTITIES, REACH_RATIO = 0.01, 30, 0.5
 
 
 def _window(ctx: CheckContext, names: list[str]) -> tuple[dt.date, dt.date]:
@@ -66,13 +66,11 @@ def not_for_all_customers(ctx: CheckContext) -> Iterator[Finding]:
             value = row[f"value:{name}"] / row["periods_active"] if value_all is not None else None
             low_reach = (reach < REACH_RATIO * reach_all
                          and _binomial_p(row[f"reached:{name}"], row["active"], reach_all) < ctx.spec.checks.significance)
-            low_value = value is not None and value_all > 0 and value < VALUE_RATIO * value_all
-            if not (low_reach or low_value):
+            if not low_reach:
                 continue
             label = f"{dim} = {_plain(segment)}"
             detail = (f"only {reach:.0%} of its {int(row['active']):,} active customers ever reached it, against "
-                      f"{reach_all:.0%} overall" if low_reach else
-                      f"its active customers got {value:,.4g} per {ctx.grain} against {value_all:,.4g} overall")
+                      f"{reach_all:.0%} overall")
             yield Finding(
                 "not-for-all-customers", "warning", label,
                 f"'{ctx.nsm}' does not hold for {label}: {detail} ({share[segment]:.0%} of active customers, "

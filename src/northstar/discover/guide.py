@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from northstar.discover import evidence, parse
@@ -74,33 +73,28 @@ class Decisions:
 
 
 def _columns(setup: Setup, asker: Asker, profile: DataProfile) -> DataProfile:
-    """Confirm or fix what the timestamp, entity and event columns are; re-read if changed."""
+    """Confirm or fix the timestamp, entity and event columns; profile again if they changed.
+
+    A source the spec already has keeps its timestamp and entity; only the event column is asked.
+    """
     names = list(profile.columns)
     asker.show(None, "Your data", lambda: evidence.data_summary(profile))
-    chosen = {}
+    chosen: dict[str, str | None] = dict(setup.source_columns())
     if setup.reuse_source is None:
-        for role, guess, label in (("timestamp", profile.timestamp, "Timestamp column (event time)"),
-                                   ("entity", profile.entity, "Entity column (who acted: user, customer, account)")):
-            chosen[role] = asker.ask(("columns", role), label, guess or "none",
-                                     parse.choice(names, "a column", allow_none=role == "entity"))
-    else:
-        setup.fixed_columns_only(asker)
-    chosen["event"] = asker.ask(("columns", "event"), "Event-name column", profile.event_column or "none",
-                                parse.choice([n for n in names if profile.columns[n].kind == "string"],
-                                             "a text column", allow_none=True))
-    if setup.reuse_source is None and not chosen.get("timestamp"):
-        raise setup.answers.error(("columns", "timestamp"), "the data needs a timestamp column (when each event "
-                                  "happened); name it under `columns: {timestamp: ...}`")
+        chosen["timestamp"] = asker.ask(("columns", "timestamp"), "Timestamp column (when each event happened)",
+                                        profile.timestamp or "none", parse.choice(names, "a column", allow_none=True))
+        chosen["entity"] = asker.ask(("columns", "entity"), "Entity column (who acted: user, customer, account)",
+                                     profile.entity or "none", parse.choice(names, "a column", allow_none=True))
+        if not chosen["timestamp"]:
+            raise setup.answers.error(("columns", "timestamp"), f"found no timestamp column in {setup.data}: name "
+                                      "the column saying when each event happened under `columns: {timestamp: ...}`")
+    texts = [n for n in names if profile.columns[n].kind == "string"]
+    chosen["event"] = asker.ask(("columns", "event"), "Event-name column (or none)", profile.event_column or "none",
+                                parse.choice(texts, "a text column", allow_none=True))
     current = {"timestamp": profile.timestamp, "entity": profile.entity, "event": profile.event_column}
-    wanted = {k: v for k, v in chosen.items()}
-    if all(current[k] == v for k, v in wanted.items()):
+    if all(current[role] == value for role, value in chosen.items()):
         return profile
-    return profile_data(setup.data, {**setup.source_columns(), **{k: v for k, v in wanted.items() if v}}
-                        | ({"event": None} if wanted.get("event") is None else {}))
-
-
-def _known_metrics(setup: Setup, proposal: Proposal) -> dict[str, Candidate]:
-    return proposal.candidates
+    return profile_data(setup.data, chosen)
 
 
 def _forbidden_as_north_star(setup: Setup, proposal: Proposal) -> dict[str, str]:
@@ -199,9 +193,3 @@ def _funnel(setup: Setup, asker: Asker, proposal: Proposal, known: list[str], re
                                default or "none", parse.metric(known, allow_none=True))
     return out
 
-
-def file_asker(answers: Answers) -> FileAsker:
-    return FileAsker(answers)
-
-
-__all__ = ["Asker", "Decisions", "FileAsker", "Path", "run_guide"]

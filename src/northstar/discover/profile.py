@@ -304,11 +304,11 @@ def _as_datetime(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(str(value))
 
 
-def profile_data(pattern: str, overrides: dict[str, str] | None = None) -> DataProfile:
+def profile_data(pattern: str, overrides: dict[str, str | None] | None = None) -> DataProfile:
     """Read the data a path or glob names and guess the meaning of its columns.
 
-    `overrides` may fix `timestamp`, `entity` and `event` (the event-name column); they are
-    taken as given (the caller checks they are columns).
+    `overrides` may fix `timestamp`, `entity` and `event` (the event-name column; None: there is
+    none); they are taken as given (the caller checks they are columns).
     """
     overrides = overrides or {}
     files = data_files(pattern)
@@ -323,19 +323,20 @@ def profile_data(pattern: str, overrides: dict[str, str] | None = None) -> DataP
         raise DataError(f"cannot read {pattern} as {fmt}: {first}") from None
 
 
-def _profile(pattern: str, files: list[str], fmt: str, table: ir.Table, overrides: dict[str, str]) -> DataProfile:
+def _profile(pattern: str, files: list[str], fmt: str, table: ir.Table,
+             overrides: dict[str, str | None]) -> DataProfile:
     rows, columns = column_stats(table)
     if not rows:
         raise DataError(f"{pattern} has no rows")
     timestamp, unit = guess_timestamp(columns)
-    if "timestamp" in overrides:
+    if overrides.get("timestamp"):
         timestamp = overrides["timestamp"]
         unit = epoch_unit(columns[timestamp]) if timestamp in columns else None
     key = guess_key(columns, rows)
     used = {c for c in (timestamp, key) if c}
-    entity = overrides.get("entity") or guess_entity(columns, rows, used)
+    entity = overrides["entity"] if "entity" in overrides else guess_entity(columns, rows, used)
     used |= {entity} if entity else set()
-    event_column = overrides.get("event") or guess_event_column(columns, used)
+    event_column = overrides["event"] if "event" in overrides else guess_event_column(columns, used)
     used |= {event_column} if event_column else set()
     events = event_counts(table, event_column) if event_column else ()
     kinds = {c.name: measure_kind(c.name) for c in columns.values()
