@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,6 +18,10 @@ from northstar.engine.time import period_start, shift_period, to_date
 from northstar.errors import Problem, QueryError
 from northstar.spec.load import LoadedSpec, load_spec
 from northstar.spec.model import ConversionMetric, Spec
+
+if TYPE_CHECKING:
+    from northstar.checks.candidates import CandidateReport
+    from northstar.checks.findings import CheckReport
 
 
 def _date(value: object, name: str) -> dt.date | None:
@@ -34,6 +39,7 @@ class Project:
     def __init__(self, loaded: LoadedSpec) -> None:
         self.loaded = loaded
         self._engine: MetricEngine | None = None
+        self.debug = False  # let analyses raise instead of reporting a failed rule
 
     @classmethod
     def load(cls, path: str | Path = "northstar.yml") -> "Project":
@@ -134,6 +140,18 @@ class Project:
             start, values = self._values_at(metrics, when)
             found.update({m: (start, values[m]) for m in metrics})
         return [guardrail_status(g, found[g.metric][1], found[g.metric][0]) for g in self.spec.guardrails]
+
+    def check(self, data: bool = True, only: Sequence[str] = ()) -> "CheckReport":
+        """Judge the North Star, tree, OMTMs and funnel against the method (see `northstar.checks`)."""
+        from northstar.checks import run_checks
+
+        return run_checks(self, data=data, only=only)
+
+    def candidates(self, metrics: Sequence[str] = (), against: str | None = None) -> "CandidateReport":
+        """Rank candidate North Stars on the data (see `northstar.checks.candidates`)."""
+        from northstar.checks.candidates import rank_candidates
+
+        return rank_candidates(self, metrics, against)
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""

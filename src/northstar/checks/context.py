@@ -21,7 +21,7 @@ from northstar.spec.model import AggregateMetric, FormulaMetric, Metric, Retenti
 DEFAULT_MAX_LAG = {"day": 28, "week": 8, "month": 6, "quarter": 4}
 MONEY_WORDS = re.compile(r"(amount|price|revenue|sales|gmv|mrr|arr|payment|paid|fee|billing|invoice|spend|cost|"
                          r"turnover|income|profit|margin|value_eur|value_usd|eur|usd|gbp|sek)", re.I)
-CURRENCY_UNITS = {"eur", "usd", "gbp", "sek", "nok", "dkk", "chf", "jpy", "cny", "inr", "brl", "aud", "cad",
+CURRENCY_UNITS = {"eur", "usd", "gbp", "sek", "nok", "dkk", "chf", "jpy", "cny", "inr", "brl", "aud", "cad", "mxn",
                   "€", "$", "£", "¥", "r$", "kr", "money", "currency"}
 
 

@@ -19,7 +19,7 @@ def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_on
 
     Exit 0 when no finding is an error, 1 when one is (for CI), 2 when the spec is invalid.
     """
-    from northstar.checks import RULES, run_checks
+    from northstar.checks import RULES
     from northstar.checks.render import print_report, report_json, report_markdown
 
     if list_only:
@@ -28,7 +28,7 @@ def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_on
         return
     project = state.project()
     project.debug = state.debug
-    report = run_checks(project, data=not no_data, only=rules)
+    report = project.check(data=not no_data, only=rules)
     if fmt == "json":
         click.echo(report_json(report))
     elif fmt == "markdown":
@@ -50,9 +50,7 @@ def candidates(state: State, metrics: tuple[str, ...], against: str | None, fmt:
 
     from rich.table import Table
 
-    from northstar.checks.candidates import rank_candidates
-
-    report = rank_candidates(state.project(), metrics, against)
+    report = state.project().candidates(metrics, against)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return

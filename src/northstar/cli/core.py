@@ -118,5 +118,6 @@ def demo(state: State, directory: str, users: int, seed: int) -> None:
     script = Path(sys.argv[0])
     if script.name == "northstar" and shutil.which("northstar") != str(script.resolve()) and script.exists():
         command = str(script.resolve())  # not on PATH (e.g. .venv/bin/northstar): say the full path
-    stdout.print(f"\nNext: cd {out} && {command} query listening_minutes --grain week --by platform",
+    stdout.print(f"\nNext: cd {out} && {command} check   (is listening minutes a good North Star?)\n"
+                 f"      {command} query listening_minutes --grain week --by platform",
                  markup=False, highlight=False)

@@ -1,0 +1,52 @@
+"""`northstar discover`: the method's 9 steps to a North Star, as a guide over your data.
+
+    profile.py   what the data holds: timestamp, entity, events, measures, dimensions
+    steps.py     the 9 steps: question, the method's hint, what the answer sets
+    propose.py   candidate metrics, North Star, revenue, retention and funnel from the profile
+    existing.py  candidates matched to the metrics a spec already has
+    answers.py   the answers file (non-interactive runs), checked with file:line errors
+    setup.py     the spec to write or update, the data, and the existing spec's answers
+    guide.py     the steps in order, answered by an Asker (file, defaults or a person)
+    plan.py      decisions -> additions to the spec
+    write.py     the spec written new or updated in place (comments kept), atomically
+
+`run_discover` is the whole flow without the terminal; the CLI adds the interactive asker
+and runs the checks on the written spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from northstar.discover.answers import NO_ANSWERS, Answers, load_answers
+from northstar.discover.guide import Asker, Decisions, FileAsker, run_guide
+from northstar.discover.plan import Changes, plan_changes
+from northstar.discover.setup import Setup, make_setup
+from northstar.discover.steps import STEPS, Step
+from northstar.discover.write import write_spec
+
+
+@dataclass(frozen=True)
+class DiscoverResult:
+    path: Path
+    created: bool
+    decisions: Decisions
+    changes: Changes
+    text: str
+
+
+def run_discover(spec_path: str | Path, data: str | None = None, answers: Answers = NO_ANSWERS,
+                 asker: Asker | None = None) -> DiscoverResult:
+    """Run the 9 steps and write (or update) the spec. Without an asker, the answers file
+    answers and proposals fill in the rest (what `--answers` and `--yes` do)."""
+    setup = make_setup(spec_path, data, answers)
+    decisions = run_guide(setup, asker or FileAsker(answers))
+    changes = plan_changes(setup, decisions)
+    created = setup.existing is None
+    text = write_spec(setup.spec_path, changes, setup.data)
+    return DiscoverResult(setup.spec_path, created, decisions, changes, text)
+
+
+__all__ = ["NO_ANSWERS", "STEPS", "Answers", "Asker", "DiscoverResult", "FileAsker", "Setup", "Step", "load_answers",
+           "run_discover"]

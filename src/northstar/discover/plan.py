@@ -18,9 +18,11 @@ from northstar.discover.guide import Decisions
 from northstar.discover.propose import Candidate
 from northstar.discover.setup import Setup
 from northstar.spec.expressions import ExpressionError, parse_formula
-from northstar.spec.model import Spec
+from northstar.spec.model import FUNNEL_STAGES, Spec
 
-DRIVER_STAGES = ("acquisition", "activation", "retention", "referral")  # revenue follows the North Star
+# Step 8: growth in every stage of the pirate funnel should raise the North Star, so each
+# stage's metric becomes a driver hypothesis in its tree (which `northstar check` tests).
+DRIVER_STAGES = FUNNEL_STAGES
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,16 @@ def source_body(setup: Setup, decisions: Decisions) -> dict[str, Any]:
     return body
 
 
+METRIC_KEY_ORDER = ("label", "description", "type", "source", "where", "from", "to", "within", "agg", "expr",
+                    "formula", "cumulative", "unit", "direction", "tags")
+
+
+def ordered(body: dict[str, Any]) -> dict[str, Any]:
+    """A metric's keys in the order people read them (as in the README and templates)."""
+    rank = {key: i for i, key in enumerate(METRIC_KEY_ORDER)}
+    return dict(sorted(body.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
 class _MetricCollector:
     """Metrics to add, in the order they are needed, with what their formulas need."""
 
@@ -80,11 +92,11 @@ class _MetricCollector:
         elif name in self.candidates:
             cand = self.candidates[name]
             body = dict(cand.body)
-            if "description" not in body and cand.role != "custom":
+            if "description" not in body and cand.role not in ("custom", "ratio"):
                 body["description"] = cand.what[0].upper() + cand.what[1:] + "."
         else:
             return
-        self.out[name] = body
+        self.out[name] = ordered(body)
         for ref in _formula_names(body.get("formula")):
             self.need(ref)
 
@@ -99,11 +111,11 @@ def _tree(decisions: Decisions, spec: Spec | None) -> dict[str, dict[str, Any]]:
     if nsm not in tree:
         out[nsm] = {"formula": cand.decomposition} if cand and cand.decomposition else {}
         parts = _formula_names(cand.decomposition if cand else None)
-        for part in parts:
-            if part not in tree:
-                out[part] = {}
         target = parts[0] if parts else nsm
-    in_tree = set(tree) | set(out) | {d.metric for node in tree.values() for d in node.drivers}
+        in_tree = set(parts)
+    else:
+        in_tree = set()
+    in_tree |= set(tree) | set(out) | {d.metric for node in tree.values() for d in node.drivers}
     in_tree |= {n for node in tree.values() for n in _formula_names(node.formula)}
     drivers = [decisions.funnel.get(stage) for stage in DRIVER_STAGES]
     drivers = [d for d in dict.fromkeys(drivers) if d and d not in in_tree]
@@ -131,7 +143,7 @@ def _checks(setup: Setup, decisions: Decisions) -> dict[str, Any]:
     """`external_dimensions` (step 6) and, for an untagged revenue metric, `revenue` (step 7)."""
     checks: dict[str, Any] = {}
     existing = setup.existing_external()
-    if existing is None or decisions.external != existing:
+    if decisions.external != (existing or []) or (existing is not None and not decisions.external):
         checks["external_dimensions"] = decisions.external
     spec, revenue = setup.existing_spec, decisions.revenue
     listed = list(spec.checks.revenue) if spec else []

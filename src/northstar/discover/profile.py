@@ -30,7 +30,8 @@ ENTITY_TOKENS = ("user", "userid", "uid", "customer", "account", "member", "clie
 EVENT_NAMES = ("event", "event_name", "event_type", "eventname", "eventtype", "action", "page", "activity",
                "name", "type", "verb", "screen", "step")
 PERSONAL_TOKENS = ("name", "email", "mail", "phone", "address", "agent", "ip", "first", "last", "full", "song",
-                   "title", "artist", "url", "path", "comment", "text", "description")
+                   "title", "artist", "url", "path", "comment", "text", "description", "method", "auth", "http",
+                   "status", "version")
 MONEY_TOKENS = ("amount", "price", "revenue", "spend", "cost", "fee", "gmv", "mrr", "arr", "sales", "payment",
                 "paid", "eur", "usd", "gbp", "turnover", "income", "charge", "value")
 DURATION_TOKENS = ("duration", "length", "seconds", "secs", "sec", "minutes", "mins", "ms", "millis",

@@ -178,7 +178,8 @@ def _with_ratios(out: list[Candidate], users: Candidate, who: str) -> list[Candi
     for cand in out:
         if cand.role in ("value", "count"):
             per = f"{cand.name}_per_{who}"
-            ratio = Candidate(per, {"formula": f"{cand.name} / {users.name}"}, f"{cand.what} per {who}", "ratio",
+            label = f"{cand.body.get('label', cand.name)} per {who}"
+            ratio = Candidate(per, {"formula": f"{cand.name} / {users.name}", "label": label}, label.lower(), "ratio",
                               cand.event)
             result += [replace(cand, decomposition=f"{users.name} * {per}"), ratio]
         else:

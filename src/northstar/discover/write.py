@@ -139,9 +139,10 @@ def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
             checks[key] = _node(value, key)
 
 
-def _tidy(text: str, change_frequency: str) -> str:
+def _tidy(text: str, change_frequency: str, new: bool) -> str:
     """The step-9 comment above `north_star:` (replacing an earlier one), and a blank line
-    before every top-level key (or the comments just above it)."""
+    before a top-level key (or the comments just above it) that follows an indented line, or in
+    a new spec any top-level section."""
     lines = [line for line in text.splitlines() if not line.startswith(CHANGE_MARK)]
     out: list[str] = []
     for line in lines:
@@ -154,7 +155,8 @@ def _tidy(text: str, change_frequency: str) -> str:
             start = index
             while start > 0 and out[start - 1].startswith("#"):
                 start -= 1
-            if start > 0 and out[start - 1].strip() and out[start - 1].startswith(" "):
+            section = new and re.match(r"^[A-Za-z_][\w-]*:\s*(#.*)?$", out[index])
+            if start > 0 and out[start - 1].strip() and (out[start - 1].startswith(" ") or section):
                 out.insert(start, "")
                 index += 1
         index += 1
@@ -178,7 +180,7 @@ def render(existing_text: str | None, changes: Changes, data: str) -> str:
     apply(doc, changes, updating=existing_text is not None)
     out = io.StringIO()
     yaml.dump(doc, out)
-    return _tidy(out.getvalue(), changes.change_frequency)
+    return _tidy(out.getvalue(), changes.change_frequency, new=existing_text is None)
 
 
 def write_spec(path: Path, changes: Changes, data: str) -> str:
