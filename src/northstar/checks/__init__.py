@@ -42,6 +42,8 @@ def run_checks(project: object, data: bool = True, only: Iterable[str] = ()) -> 
     ctx = CheckContext(project, data=data)
     findings: list[Finding] = []
     rules = selected_rules(project, only)
+    if data and any(r.kind == "data" for r in rules):
+        ctx.prefetch()
     for rule in rules:
         if rule.kind == "data" and not data:
             continue

@@ -162,12 +162,24 @@ class CheckContext:
         out = pd.DataFrame({n: self._series[(grain, n)] for n in dict.fromkeys(names)})
         return out.dropna(how="all")
 
+    def prefetch(self) -> None:
+        """Compute the series most rules read in one query (the engine fuses it per source)."""
+        funnel = [m for m in (self.spec.funnel.stages().values() if self.spec.funnel else ()) if m]
+        names = [*self.tree, *(m for m in (self.revenue_metric, self.retention_metric) if m), *funnel]
+        try:
+            self.series([n for n in dict.fromkeys(names) if n in self.spec.metrics])
+        except Exception:  # noqa: BLE001 - each rule then asks for its own series and reports
+            pass
+
     def _complete(self, names: list[str], grain: str) -> pd.DataFrame:
-        last = self.project.last_complete_period(grain, names)
-        frame = self.project.query(names, grain=grain, end=last)
+        # Each metric up to its own last complete period (a conversion waits for its window).
+        lasts = {n: self.project.last_complete_period(grain, [n]) for n in names}
+        frame = self.project.query(names, grain=grain, end=max(lasts.values()))
         if not len(frame):
             return pd.DataFrame(columns=names)
         frame = frame.set_index("period")
+        for name, last in lasts.items():
+            frame.loc[frame.index > last, name] = None
         first = self._first_full_period(names, grain)
         if first is not None:
             frame = frame[frame.index >= first]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import ibis
 import pandas as pd
 
 from northstar.checks.context import CheckContext
-from northstar.engine.compile import PERIOD, aggregate_value
+from northstar.engine.compile import PERIOD
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.spec.expressions import parse_sql
 from northstar.spec.model import AggregateMetric
@@ -35,14 +36,30 @@ def reach_by_segment(ctx: CheckContext, source_name: str, bases: dict[str, Aggre
     engine = ctx.project.engine
     table = engine.prepared(source_name, None, ctx.grain, sorted(c for c in columns if c))
     table = table.filter(table[PERIOD] >= first, table[PERIOD] <= last)
-    entity = table[source.entity]
+    # The rows are narrowed to what the counts need and cached in the engine once (a temporary
+    # table): the per-dimension aggregations below then read that, not the source again.
+    narrow = {PERIOD: table[PERIOD], "__entity": table[source.entity], **{d: table[d] for d in dims}}
+    for i, (name, metric) in enumerate(bases.items()):
+        narrow[f"__cond{i}"] = to_ibis(metric.where, table) if metric.where else ibis.literal(True)
+        if metric.expr is not None and metric.agg in ("count", "sum"):
+            narrow[f"__value{i}"] = to_ibis(metric.expr, table)
+    with table.select(**narrow).cache() as cached:
+        return _count(engine, cached, bases, dims)
+
+
+def _count(engine: Any, table: ibis.Table, bases: dict[str, AggregateMetric],
+           dims: tuple[str, ...]) -> dict[str, pd.Series | pd.DataFrame]:
+    entity = table["__entity"]
     reach = {"active": entity.nunique()}
     per_period = {"periods_active": entity.nunique()}
-    for name, metric in bases.items():
-        cond = to_ibis(metric.where, table) if metric.where else ibis.literal(True)
+    for i, (name, metric) in enumerate(bases.items()):
+        cond = table[f"__cond{i}"]
         reach[f"reached:{name}"] = entity.nunique(where=cond)
-        if metric.agg in ("count", "sum"):
-            per_period[f"value:{name}"] = aggregate_value(table, metric, source.entity)
+        if metric.agg == "count":  # rows, or non-null values of `expr`
+            per_period[f"value:{name}"] = (table[f"__value{i}"].count(where=cond) if metric.expr is not None
+                                           else table.count(where=cond))
+        elif metric.agg == "sum":
+            per_period[f"value:{name}"] = table[f"__value{i}"].sum(where=cond)
     out: dict[str, pd.Series | pd.DataFrame] = {}
     for dim in ("", *dims):
         keys = [dim] if dim else []

@@ -181,4 +181,8 @@ def _metric_error(answers: Answers, path: KeyPath, body: dict[str, Any], exc: Va
     if item["type"] == "missing" and loc:
         return answers.error(path, f"missing required field '{loc[-1]}'")
     message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "literal_error" and isinstance(item.get("input"), str):
+        expected = str(item.get("ctx", {}).get("expected", ""))
+        options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",") if o.strip(" '")]
+        message = f"'{item['input']}' is not allowed; expected {expected}.{did_you_mean(item['input'], options)}"
     return answers.error(path + tuple(loc), message)

@@ -11,7 +11,7 @@ from typing import Any
 import ibis
 
 from northstar.discover.profile import DataProfile
-from northstar.discover.propose import words
+from northstar.discover.propose import entity_word, words
 
 MAX_SEGMENTS = 12
 
@@ -42,7 +42,8 @@ def data_summary(profile: DataProfile) -> list[str]:
 
 def event_list(profile: DataProfile, limit: int = 20) -> list[str]:
     """The event values, numbered, with their counts."""
-    lines = [f"{i:>3}. {value}  ({count:,} events)" for i, (value, count) in enumerate(profile.events[:limit], 1)]
+    lines = [f"{i:>3}. {value}  ({count:,} event{'s' if count != 1 else ''})"
+             for i, (value, count) in enumerate(profile.events[:limit], 1)]
     if len(profile.events) > limit:
         lines.append(f"     ... and {len(profile.events) - limit} more")
     return lines
@@ -58,9 +59,12 @@ def segment_reach(profile: DataProfile, event: str | None) -> list[str]:
     try:
         overall = table.aggregate(all=entity.nunique(), hit=reached).execute().iloc[0]
         lines = [f"overall: {overall['hit'] / max(overall['all'], 1):.0%} of {int(overall['all']):,} "
-                 f"{profile.entity} reach {words(event)}"]
+                 f"{entity_word(profile)}s ({profile.entity}) reach {words(event)}"]
         for dim in profile.dimensions[:6]:
-            frame = table.group_by(dim).aggregate(all=entity.nunique(), hit=reached).execute()
+            rows = table.filter(table[dim].notnull())
+            frame = rows.group_by(dim).aggregate(all=rows[profile.entity].nunique(),
+                                                 hit=rows[profile.entity].nunique(where=_is_event(profile, rows, event))
+                                                 ).execute()
             frame["share"] = frame["hit"] / frame["all"].clip(lower=1)
             low = frame[frame["share"] < 0.5 * overall["hit"] / max(overall["all"], 1)].head(MAX_SEGMENTS)
             shown = ", ".join(f"{row[dim]} {row['share']:.0%}" for _, row in low.iterrows())

@@ -47,7 +47,11 @@ class FileAsker:
                 return parse(self.answers.get(path))
             except ValueError as exc:
                 raise self.answers.error(path, str(exc)) from None
-        return parse(default)
+        try:
+            return parse(default)
+        except ValueError as exc:
+            raise self.answers.error(path, f"no answer, and the proposal '{default}' does not fit ({exc}); "
+                                     "answer it") from None
 
 
 @dataclass(frozen=True)
@@ -97,73 +101,126 @@ def _columns(setup: Setup, asker: Asker, profile: DataProfile) -> DataProfile:
     return profile_data(setup.data, chosen)
 
 
-def _forbidden_as_north_star(setup: Setup, proposal: Proposal) -> dict[str, str]:
-    money = [n for n, c in proposal.candidates.items() if c.is_revenue or c.role == "money"]
-    money += setup.existing_revenue_metrics()
-    return {n: f"'{n}' is money customers pay, not value they get: the North Star must not be revenue "
-               "(pick what customers get; step 7 names the revenue metric)" for n in money}
+class _Guide:
+    """The steps in order; each method asks one step and records its answer."""
+
+    def __init__(self, setup: Setup, asker: Asker, profile: DataProfile) -> None:
+        self.setup, self.asker, self.profile = setup, asker, profile
+        self.answers: dict[str, Any] = {}
+
+    def show(self, key: str, lines: Lines) -> Step:
+        s = step(key)
+        self.asker.show(s, s.title, lines)
+        return s
+
+    def job(self) -> None:
+        s = self.show("job", lambda: ["what customers do most:"] + evidence.event_list(self.profile, limit=5))
+        default = self.setup.existing_value("customer_value") or customer_value_template(self.profile,
+                                                                                          core_event(self.profile))
+        self.answers["job"] = self.asker.ask(("job",), s.question, default, parse.text)
+
+    def end_result(self) -> None:
+        events, column = self.profile.event_values, self.profile.event_column
+        s = self.show("end_result", lambda: evidence.event_list(self.profile) if events
+                      else ["no event column: every row counts"])
+        parser = parse.choice(events, f"an event of column '{column}'", allow_none=True) if events else _no_events
+        self.answers["end_result"] = self.asker.ask(("end_result",), s.question, core_event(self.profile) or "none",
+                                                    parser)
+
+    def segments(self) -> None:
+        s = self.show("segments_ok", lambda: evidence.segment_reach(self.profile, self.answers["end_result"]))
+        ok = self.asker.ask(("segments_ok",), s.question, "yes", parse.boolean)
+        answers = self.setup.answers
+        if ok and answers.has(("target_group",)) and answers.get(("target_group",)) is not None:
+            raise answers.error(("target_group",), "a target group narrows a North Star that does not hold for all "
+                                "customers: answer `segments_ok: false` with it, or remove it")
+        self.answers["target_group"] = None if ok else self.asker.ask(
+            ("target_group",), "Which customers is it for? A filter over the columns (e.g. plan = 'premium'), "
+            "or none", "none", parse.sql_filter(self.profile.columns))
+
+    def propose(self) -> None:
+        profile, setup = self.profile, self.setup
+        proposal = propose(profile, setup.source_name, self.answers["end_result"], self.answers["target_group"])
+        proposal = reconcile(proposal, setup.existing_spec)
+        self.answers["custom"] = custom_metrics(setup, profile)
+        for name, body in self.answers["custom"].items():
+            proposal.candidates[name] = Candidate(name, body, "defined in the answers file", "custom")
+        self.proposal = proposal
+        self.known = list(dict.fromkeys([*proposal.candidates, *setup.existing_names()]))
+
+    def north_star(self) -> None:
+        options = [c.name for c in self.proposal.north_star_options()][:15]
+        s = self.show("north_star", lambda: _option_lines(self.proposal, options))
+        forbidden = self.money_metrics()
+        existing = self.setup.existing_north_star()
+        default = existing if existing and existing not in forbidden else self.proposal.north_star or options[0]
+        self.answers["north_star"] = self.asker.ask(("north_star",), s.question, default,
+                                                    parse.metric(self.known, options, forbidden=forbidden))
+
+    def money_metrics(self) -> dict[str, str]:
+        money = [n for n, c in self.proposal.candidates.items() if c.is_revenue or c.role == "money"]
+        money += self.setup.existing_revenue_metrics()
+        return {n: f"'{n}' is money customers pay, not value they get: the North Star must not be revenue "
+                   "(pick what customers get; step 7 names the revenue metric)" for n in money}
+
+    def grain(self) -> None:
+        s = self.show("grain", lambda: evidence.span_note(self.profile))
+        self.answers["grain"] = self.asker.ask(("grain",), s.question, self.setup.existing_value("grain") or "week",
+                                               parse.grain)
+
+    def external(self) -> None:
+        dims = self.setup.dimensions(self.profile)
+        s = self.show("external", lambda: evidence.concentration(self.profile, self.answers["end_result"], dims))
+        existing = self.setup.existing_external()
+        default = ", ".join(existing if existing is not None else external_dimensions(tuple(dims))) or "none"
+        self.answers["external"] = self.asker.ask(("external",), s.question + " (comma-separated, or none)", default,
+                                                  parse.names(dims, "a dimension of the data"))
+
+    def revenue(self) -> None:
+        proposed = self.proposal.revenue
+        s = self.show("revenue", lambda: [f"proposed: {proposed} = {self.proposal.candidates[proposed].what}"]
+                      if proposed else ["no money column or payment-like event found"])
+        default = (self.setup.existing_revenue_metrics() or [proposed or "none"])[0]
+        nsm = self.answers["north_star"]
+        parser = parse.metric(self.known, allow_none=True,
+                              forbidden={nsm: "the North Star cannot be the revenue metric: value is not money"})
+        self.answers["revenue"] = self.asker.ask(("revenue",), s.question + " (a metric, or none)", default, parser)
+
+    def funnel(self) -> None:
+        proposal = self.proposal
+        self.show("funnel", lambda: [f"{stage}: proposed {proposal.funnel.get(stage) or 'none'}"
+                                     for stage in FUNNEL_STAGES])
+        existing = self.setup.existing_funnel()
+        funnel: dict[str, str | None] = {}
+        for stage in FUNNEL_STAGES:
+            proposed = self.answers["revenue"] if stage == "revenue" else proposal.funnel.get(stage)
+            default = existing[stage] if existing is not None else proposed
+            funnel[stage] = self.asker.ask(("funnel", stage), f"{stage.capitalize()}: which metric measures it "
+                                           "(or none)?", default or "none", parse.metric(self.known, allow_none=True))
+        self.answers["funnel"] = funnel
+
+    def stability(self) -> None:
+        s = self.show("change_frequency", self.setup.history_lines)
+        self.answers["change_frequency"] = self.asker.ask(("change_frequency",), s.question, DEFAULT_CHANGE_FREQUENCY,
+                                                          parse.text)
+        old, new = self.setup.existing_north_star(), self.answers["north_star"]
+        self.answers["change_reason"] = None if not old or old == new else self.asker.ask(
+            ("change_reason",), f"Why does {new} replace {old}? (kept in north_star.history)",
+            f"{new} measures the value customers get better than {old}", parse.text)
 
 
 def run_guide(setup: Setup, asker: Asker) -> Decisions:
-    """Ask the 9 steps (after the data's columns) and return the decisions."""
+    """Ask the data's columns, the project's name and the 9 steps; return the decisions."""
     profile = _columns(setup, asker, setup.profile())
     project = asker.ask(("project",), "Project name", setup.default_project(), parse.text)
-    events = profile.event_values
-    s = step("job")
-    asker.show(s, s.title, lambda: evidence.event_list(profile))
-    proposed_core = core_event(profile)
-    job = asker.ask(("job",), s.question, setup.existing_value("customer_value")
-                    or customer_value_template(profile, proposed_core), parse.text)
-    s = step("end_result")
-    asker.show(s, s.title, lambda: evidence.event_list(profile) if events else ["no event column: every row counts"])
-    end_result = asker.ask(("end_result",), s.question, proposed_core or "none",
-                           parse.choice(events, f"an event of column '{profile.event_column}'", allow_none=True)
-                           if events else _no_events)
-    s = step("segments_ok")
-    asker.show(s, s.title, lambda: evidence.segment_reach(profile, end_result))
-    segments_ok = asker.ask(("segments_ok",), s.question, "yes", parse.boolean)
-    target = None
-    if not segments_ok:
-        target = asker.ask(("target_group",), "Which customers is it for? A filter over the columns "
-                           "(e.g. plan = 'premium'), or none", "none", parse.sql_filter(profile.columns))
-    proposal = reconcile(propose(profile, setup.source_name, end_result, target), setup.existing_spec)
-    custom = custom_metrics(setup, profile)
-    for name, body in custom.items():
-        proposal.candidates[name] = Candidate(name, body, "defined in the answers file", "custom")
-    options = [c.name for c in proposal.north_star_options()][:15]
-    s = step("north_star")
-    asker.show(s, s.title, lambda: _option_lines(proposal, options))
-    known = [*proposal.candidates, *setup.existing_names()]
-    north_star = asker.ask(("north_star",), s.question, setup.existing_north_star() or proposal.north_star or options[0],
-                           parse.metric(known, options, forbidden=_forbidden_as_north_star(setup, proposal)))
-    s = step("grain")
-    asker.show(s, s.title, lambda: evidence.span_note(profile))
-    grain = asker.ask(("grain",), s.question, setup.existing_value("grain") or "week", parse.grain)
-    dims = setup.dimensions(profile)
-    s = step("external")
-    asker.show(s, s.title, lambda: evidence.concentration(profile, end_result, dims))
-    default_ext = setup.existing_external()
-    external = asker.ask(("external",), s.question + " (comma-separated, or none)",
-                         ", ".join(default_ext if default_ext is not None else external_dimensions(dims)) or "none",
-                         parse.names(dims, "a dimension of the data"))
-    s = step("revenue")
-    asker.show(s, s.title, lambda: [f"proposed: {proposal.revenue} = {proposal.candidates[proposal.revenue].what}"]
-               if proposal.revenue else ["no money column or payment-like event found"])
-    revenue = asker.ask(("revenue",), s.question + " (a metric, or none)",
-                        (setup.existing_revenue_metrics() or [proposal.revenue or "none"])[0],
-                        parse.metric(known, allow_none=True, forbidden={north_star: "the North Star cannot be the "
-                                                                        "revenue metric: value is not money"}))
-    funnel = _funnel(setup, asker, proposal, known, revenue)
-    s = step("change_frequency")
-    asker.show(s, s.title, lambda: setup.history_lines())
-    change = asker.ask(("change_frequency",), s.question, DEFAULT_CHANGE_FREQUENCY, parse.text)
-    reason = None
-    old = setup.existing_north_star()
-    if old and old != north_star:
-        reason = asker.ask(("change_reason",), f"Why does {north_star} replace {old}? (kept in north_star.history)",
-                           f"{north_star} measures the value customers get better than {old}", parse.text)
-    return Decisions(project, profile, setup.source_name, setup.reuse_source is not None, job, end_result, target,
-                     proposal, north_star, grain, external, revenue, funnel, change, reason, custom)
+    guide = _Guide(setup, asker, profile)
+    for ask in (guide.job, guide.end_result, guide.segments, guide.propose, guide.north_star, guide.grain,
+                guide.external, guide.revenue, guide.funnel, guide.stability):
+        ask()
+    a = guide.answers
+    return Decisions(project, profile, setup.source_name, setup.reuse_source is not None, a["job"], a["end_result"],
+                     a["target_group"], guide.proposal, a["north_star"], a["grain"], a["external"], a["revenue"],
+                     a["funnel"], a["change_frequency"], a["change_reason"], a["custom"])
 
 
 def _no_events(value: Any) -> str | None:

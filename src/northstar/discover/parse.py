@@ -46,7 +46,7 @@ def choice(options: Sequence[str], what: str, allow_none: bool = False) -> Calla
         word = str(value).strip()
         if word in options:
             return word
-        if word.isdigit() and 1 <= int(word) <= len(options):
+        if isinstance(value, str) and word.isdigit() and 1 <= int(word) <= len(options):
             return options[int(word) - 1]
         lowered = {o.lower(): o for o in options}
         if word.lower() in lowered:
@@ -67,7 +67,7 @@ def metric(known_metrics: Iterable[str], numbered: Sequence[str] = (), allow_non
         if allow_none and is_none(value):
             return None
         word = str(value).strip()
-        if word.isdigit() and 1 <= int(word) <= len(numbered):
+        if isinstance(value, str) and word.isdigit() and 1 <= int(word) <= len(numbered):
             word = numbered[int(word) - 1]
         if word not in pool:
             hint = did_you_mean(word, pool) or f" Known metrics: {known(pool)}."

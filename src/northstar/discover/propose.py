@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from northstar.discover.profile import DataProfile, Measure, slug, tokens
+from northstar.discover.guess import slug, tokens
+from northstar.discover.profile import DataProfile, Measure
 from northstar.spec.model import FUNNEL_STAGES
 
 MAX_EVENTS = 12
@@ -68,7 +69,7 @@ class Proposal:
         return sorted(pool, key=lambda c: (c.event != self.core_event, _ROLE_ORDER.index(c.role)))
 
 
-_ROLE_ORDER = ("value", "users", "count", "ratio", "quantity", "retention", "money")
+_ROLE_ORDER = ("value", "users", "count", "custom", "ratio", "quantity", "retention", "money")
 
 
 def quote_ident(name: str) -> str:

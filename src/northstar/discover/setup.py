@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from northstar.discover.answers import Answers
-from northstar.discover.profile import DataProfile, profile_data, slug
+from northstar.discover.guess import slug
+from northstar.discover.profile import DataProfile, profile_data
 from northstar.errors import QueryError
 from northstar.spec.expressions import ExpressionError, parse_sql
 from northstar.spec.load import LoadedSpec, load_spec
@@ -164,6 +165,10 @@ def custom_metrics(setup: Setup, profile: DataProfile) -> dict[str, dict[str, An
         body = dict(body)
         if "formula" not in body:
             body = {"source": setup.source_name, **body}
+            sources = list(dict.fromkeys([setup.source_name, *(setup.existing_spec.sources if setup.existing_spec else ())]))
+            if body["source"] not in sources:
+                hint = did_you_mean(str(body["source"]), sources) or f" Sources: {known(sources)}."
+                raise answers.error(("metrics", name, "source"), f"source '{body['source']}' is not defined.{hint}")
             if body["source"] == setup.source_name:
                 _check_columns(setup, ("metrics", name), body, list(profile.columns))
         out[name] = body
