@@ -20,8 +20,10 @@ from northstar.spec.load import LoadedSpec, load_spec
 from northstar.spec.model import ConversionMetric, Spec
 
 if TYPE_CHECKING:
+    from northstar.analysis.cohorts import CohortReport
     from northstar.checks.candidates import CandidateReport
     from northstar.checks.findings import CheckReport
+    from northstar.explain.model import Explanation
 
 
 def _date(value: object, name: str) -> dt.date | None:
@@ -152,6 +154,39 @@ class Project:
         from northstar.checks.candidates import rank_candidates
 
         return rank_candidates(self, metrics, against)
+
+    def cohorts(self, metric: str, grain: str | None = None, start: object = None,
+                end: object = None, partial: bool = False) -> "CohortReport":
+        """Retention by cohort of an entity metric (a `count_distinct` of the entity, or a retention).
+
+        Cohort = the period (at `grain`, default the North Star's) of an entity's first event
+        matching the metric's `where` over all the data; for each later period up to the data's
+        last complete one (with `partial`, its last one), the cohort's entities active again and
+        the rate. `start`/`end` keep the cohorts whose period starts between the period of
+        `start` and `end`.
+        """
+        from northstar.analysis.cohorts import build_cohorts
+        from northstar.engine.cohorts import check_entity_metric, check_grain, cohort_activity, last_period
+
+        grain = check_grain(grain or self.spec.north_star.grain)
+        check_entity_metric(self.spec, metric)
+        first, last = _date(start, "--from"), _date(end, "--to")
+        if first and last and first > last:
+            raise QueryError(f"--from {first} is after --to {last}")
+        first = period_start(first, grain) if first else None
+        last = period_start(last, grain) if last else None
+        bounds = last_period(self.engine, metric, grain)
+        if bounds is None:
+            return build_cohorts(metric, grain, [], None)
+        counts = cohort_activity(self.engine, metric, grain, first, last)
+        return build_cohorts(metric, grain, counts, *bounds, partial=partial)
+
+    def explain(self, metric: str | None = None, period: object = None, vs: str = "previous",
+                by: Sequence[str] = ()) -> "Explanation":
+        """Why a metric moved: exact split through the tree, segments, drivers (see `northstar.explain`)."""
+        from northstar.explain import explain
+
+        return explain(self, metric, period, vs, by)
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""

@@ -4,5 +4,7 @@ from northstar.cli.app import cli, main
 from northstar.cli import core as _core  # noqa: F401  (registers the commands)
 from northstar.cli import checks as _checks  # noqa: F401
 from northstar.cli import discover as _discover  # noqa: F401
+from northstar.cli import explain as _explain  # noqa: F401
+from northstar.cli import cohorts as _cohorts  # noqa: F401
 
 __all__ = ["cli", "main"]

@@ -1,12 +1,15 @@
 """`northstar discover`: the method's 9 steps to a North Star, as a guide over your data.
 
-    profile.py   what the data holds: timestamp, entity, events, measures, dimensions
+    profile.py   what the data holds: columns, events, measures, time span (Ibis on DuckDB)
+    guess.py     what each column means: timestamp, entity, key, event names, dimensions, measures
     steps.py     the 9 steps: question, the method's hint, what the answer sets
     propose.py   candidate metrics, North Star, revenue, retention and funnel from the profile
     existing.py  candidates matched to the metrics a spec already has
     answers.py   the answers file (non-interactive runs), checked with file:line errors
     setup.py     the spec to write or update, the data, and the existing spec's answers
     guide.py     the steps in order, answered by an Asker (file, defaults or a person)
+    parse.py     parsers of answers (ValueError says what is expected)
+    evidence.py  numbers from the data shown beside a step's question
     plan.py      decisions -> additions to the spec
     write.py     the spec written new or updated in place (comments kept), atomically
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from northstar.discover.propose import Candidate, Proposal
-from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
+from northstar.spec.expressions import ExpressionError, parse_sql
 from northstar.spec.model import FUNNEL_STAGES, Spec
 
 Signature = tuple[Any, ...]
@@ -30,10 +30,7 @@ def _sql(text: str | None) -> str | None:
 
 
 def _formula(text: str) -> str:
-    try:
-        return " ".join(parse_formula(text).names) + "|" + re.sub(r"\s+", "", text)
-    except ExpressionError:
-        return re.sub(r"\s+", "", text)
+    return re.sub(r"\s+", "", text)
 
 
 def signature(body: dict[str, Any], entities: dict[str, str | None]) -> Signature:

@@ -28,6 +28,7 @@ QUANTITY_TOKENS = ("quantity", "qty", "items", "units", "count", "pages", "dista
 MAX_DIMENSION_VALUES = 64
 MAX_EVENT_VALUES = 500
 
+
 def tokens(name: str) -> list[str]:
     """`userId` -> [user, id]; `duration_s` -> [duration, s]; `Submit Upgrade` -> [submit, upgrade]."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
@@ -42,6 +43,8 @@ def slug(name: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
+    """One column's type and statistics."""
+
     name: str
     kind: str  # numeric | integer | string | temporal | boolean | other
     distinct: int
@@ -92,9 +95,11 @@ def guess_key(columns: dict[str, Column], rows: int) -> str | None:
 
 
 def guess_entity(columns: dict[str, Column], rows: int, exclude: set[str]) -> str | None:
-    """Who acted: a user/customer/account id-like column that repeats (not a row key)."""
+    """Who acted: a user/customer/account column that repeats (not a row key), named like an id
+    or with more values than a dimension (`device` with 2 values is a dimension)."""
     pool = [c for c in columns.values() if c.kind in ("integer", "string") and c.name not in exclude
             and 1 < c.distinct < rows and _name_score(c.name, ENTITY_TOKENS)
+            and ("id" in tokens(c.name) or c.distinct > MAX_DIMENSION_VALUES)
             and not set(tokens(c.name)) & {"name", "email", "agent"}]
     if not pool:
         return None

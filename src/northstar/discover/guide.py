@@ -18,8 +18,8 @@ from northstar.discover.existing import reconcile
 from northstar.discover.profile import DataProfile, profile_data
 from northstar.discover.propose import Candidate, Proposal, core_event, customer_value_template, \
     external_dimensions, propose
-from northstar.discover.steps import DEFAULT_CHANGE_FREQUENCY, Step, step
 from northstar.discover.setup import Setup, custom_metrics
+from northstar.discover.steps import DEFAULT_CHANGE_FREQUENCY, Step, step
 from northstar.spec.model import FUNNEL_STAGES
 
 T = TypeVar("T")
@@ -237,16 +237,3 @@ def _option_lines(proposal: Proposal, options: list[str]) -> list[str]:
         mark = "  (in your spec)" if cand.existing else ""
         lines.append(f"{i:>3}. {name:<30} {cand.what}{mark}")
     return lines
-
-
-def _funnel(setup: Setup, asker: Asker, proposal: Proposal, known: list[str], revenue: str | None) -> dict[str, str | None]:
-    s = step("funnel")
-    asker.show(s, s.title, lambda: [f"{stage}: proposed {proposal.funnel.get(stage) or 'none'}" for stage in FUNNEL_STAGES])
-    existing = setup.existing_funnel()
-    out: dict[str, str | None] = {}
-    for stage in FUNNEL_STAGES:
-        default = existing[stage] if existing is not None else (revenue if stage == "revenue" else proposal.funnel.get(stage))
-        out[stage] = asker.ask(("funnel", stage), f"{stage.capitalize()}: which metric measures it (or none)?",
-                               default or "none", parse.metric(known, allow_none=True))
-    return out
-

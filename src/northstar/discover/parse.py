@@ -118,7 +118,8 @@ def sql_filter(columns: Iterable[str]) -> Callable[[Any], str | None]:
             raise ValueError(str(exc)) from None
         for column in parsed.columns:
             if column not in pool:
-                raise ValueError(f"column '{column}' does not exist.{did_you_mean(column, pool) or ' Columns: ' + known(pool) + '.'}")
+                hint = did_you_mean(column, pool) or f" Columns: {known(pool)}."
+                raise ValueError(f"column '{column}' does not exist.{hint}")
         return parsed.text
 
     return parse

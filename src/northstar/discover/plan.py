@@ -165,7 +165,7 @@ def plan_changes(setup: Setup, decisions: Decisions, today: dt.date | None = Non
             collect.need(ref)
         for driver in node.get("drivers", []):
             collect.need(driver["metric"])
-    for name in [*decisions.funnel.values(), decisions.revenue, decisions.proposal.retention, *decisions.custom]:
+    for name in [*decisions.funnel.values(), decisions.revenue, *decisions.custom]:
         collect.need(name)
     north_star = {"metric": decisions.north_star, "grain": decisions.grain, "customer_value": decisions.job}
     source = None if decisions.reuse_source else (decisions.source, source_body(setup, decisions))

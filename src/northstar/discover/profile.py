@@ -60,9 +60,6 @@ class DataProfile:
     def event_values(self) -> list[str]:
         return [value for value, _count in self.events]
 
-    def measure(self, column: str) -> Measure | None:
-        return next((m for m in self.measures if m.column == column), None)
-
 
 def data_files(pattern: str) -> list[str]:
     """The files a path or glob names (DataError when there are none)."""
@@ -114,6 +111,11 @@ def _kind(dtype: Any) -> str:
     return "other"
 
 
+def _number(value: Any) -> float | None:
+    """A float, or None for a missing value (None or NaN)."""
+    return None if value is None or value != value else float(value)
+
+
 def column_stats(table: ir.Table) -> tuple[int, dict[str, Column]]:
     """Row count and per-column statistics, in one aggregate query."""
     schema = table.schema()
@@ -128,9 +130,9 @@ def column_stats(table: ir.Table) -> tuple[int, dict[str, Column]]:
     row = table.aggregate(aggs).execute().iloc[0].to_dict()
     columns: dict[str, Column] = {}
     for i, (name, kind) in enumerate(kinds.items()):
-        lo, hi = row.get(f"lo{i}"), row.get(f"hi{i}")
+        lo, hi = (row.get(f"{side}{i}") for side in ("lo", "hi"))
         columns[name] = Column(name, kind, int(row.get(f"d{i}", 0) or 0), int(row.get(f"n{i}", 0) or 0),
-                               None if lo is None or lo != lo else float(lo), None if hi is None or hi != hi else float(hi))
+                               _number(lo), _number(hi))
     return int(row["rows"]), columns
 
 def event_counts(table: ir.Table, column: str) -> tuple[tuple[str, int], ...]:

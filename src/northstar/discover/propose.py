@@ -95,11 +95,11 @@ def words(value: str) -> str:
 
 
 def entity_word(profile: DataProfile) -> str:
-    """`user` for user_id/userId, `customer` for customer_id, ... (`entity` otherwise)."""
+    """`user` for user_id/userId, `customer` for customer_id, ... (`customer` without an entity)."""
     for token in tokens(profile.entity or ""):
         if token not in ("id", "uid", "key") and token.isalpha():
             return token
-    return "user" if profile.entity else "entity"
+    return "user" if profile.entity else "customer"
 
 
 def matches(value: str, vocabulary: tuple[str, ...]) -> bool:
@@ -140,19 +140,28 @@ def _aggregate(source: str, where: str | None, agg: str, expr: str | None = None
     return body
 
 
+def _named(event: str | None, what: str) -> tuple[str, str]:
+    """Name and label of a candidate on an event (`next_song_minutes`, `Next song minutes`),
+    or on all rows when there is no event column (`minutes`, `Minutes`)."""
+    if event is None:
+        return slug(what), what.capitalize()
+    return f"{slug(event)}_{slug(what)}", f"{words(event).capitalize()} {what}"
+
+
 def event_candidates(profile: DataProfile, source: str, event: str | None, target: str | None,
                      core: bool) -> list[Candidate]:
-    """Count, distinct entities, measure sums (and for the core event: ratios, retention)."""
-    s = slug(event) if event is not None else "all"
-    label = words(event) if event is not None else "events"
+    """Count, distinct entities, measure sums (and for the core event: per-entity ratios)."""
+    on = f" {words(event)}" if event is not None else ""
     where = event_where(profile, event, target if core else None)
     who = entity_word(profile)
-    out = [Candidate(f"{s}_events", _aggregate(source, where, "count", label=f"{label.capitalize()} events"),
-                     f"number of {label} events", "count", event)]
+    name, label = _named(event, "events")
+    out = [Candidate(name, _aggregate(source, where, "count", label=label), f"number of{on} events", "count", event)]
     users = None
     if profile.entity:
-        users = Candidate(f"{s}_{who}s", _aggregate(source, where, "count_distinct", label=f"{who.capitalize()}s with {label}"),
-                          f"{who}s with at least one {label} in the period", "users", event)
+        name = f"{slug(event)}_{who}s" if event is not None else f"active_{who}s"
+        label = f"{who.capitalize()}s with {words(event)}" if event is not None else f"Active {who}s"
+        users = Candidate(name, _aggregate(source, where, "count_distinct", label=label),
+                          f"{who}s with at least one{on or ' event'} in the period", "users", event)
         out.append(users)
     durations = [m for m in profile.measures if m.kind == "duration" and (event is None or event in m.events)]
     for measure in profile.measures:
@@ -160,14 +169,14 @@ def event_candidates(profile: DataProfile, source: str, event: str | None, targe
             continue
         if measure.kind == "duration":
             expr, unit = minutes_expr(measure)
-            name = f"{s}_minutes" if len(durations) == 1 else f"{s}_{slug(measure.column)}_minutes"
-            out.append(Candidate(name, _aggregate(source, where, "sum", expr, label=f"{label.capitalize()} minutes",
-                                                  unit="minutes"),
-                                 f"minutes of {label} ({measure.column} in {unit}): time customers spend getting "
-                                 "the value", "value", event))
+            name, label = _named(event, "minutes" if len(durations) == 1 else f"{measure.column} minutes")
+            out.append(Candidate(name, _aggregate(source, where, "sum", expr, label=label, unit="minutes"),
+                                 f"minutes of{on or ' use'} ({measure.column} in {unit}): time customers spend "
+                                 "getting the value", "value", event))
         else:
-            out.append(Candidate(f"{s}_{slug(measure.column)}", _aggregate(source, where, "sum", quote_ident(measure.column)),
-                                 f"total {words(measure.column)} of {label}", "quantity", event))
+            name, label = _named(event, words(measure.column))
+            out.append(Candidate(name, _aggregate(source, where, "sum", quote_ident(measure.column), label=label),
+                                 f"total {words(measure.column)}{' of' + on if on else ''}", "quantity", event))
     if core and users is not None:
         out = _with_ratios(out, users, who)
     return out
@@ -204,7 +213,7 @@ def money_candidates(profile: DataProfile, source: str) -> list[Candidate]:
         event = next((v for v in profile.event_values if matches(v, (word,))), None)
         if event is not None:
             body = _aggregate(source, event_where(profile, event), "count", label="Revenue (proxy)", tags=["revenue"],
-                              description=f"A proxy: the data has no money column, so this counts {words(event)} events.")
+                              description=f"A proxy: the data has no money column; this counts {words(event)} events.")
             return [Candidate("revenue", body, f"number of {words(event)} events (no money column: a proxy)",
                               "money", event)]
     return []
@@ -243,10 +252,9 @@ def propose(profile: DataProfile, source: str, core: str | None, target: str | N
     retention = retention_candidate(profile, source, core, target)
     if retention is not None:
         candidates[retention.name] = retention
-    core_slug = slug(core) if core is not None else "all"
-    users = f"{core_slug}_{entity_word(profile)}s" if profile.entity else None
+    users = next((c.name for c in candidates.values() if c.event == core and c.role == "users"), None)
     best = next((c.name for c in candidates.values() if c.event == core and c.role == "value"), None)
-    best = best or users or f"{core_slug}_events"
+    best = best or users or next(c.name for c in candidates.values() if c.event == core and c.role == "count")
     funnel = {stage: (f"{slug(stages[stage])}_events" if stages.get(stage) else None) for stage in STAGE_WORDS}
     funnel.update(retention=retention.name if retention else None, revenue=money[0].name if money else None)
     return Proposal(source, core, candidates, best, users, money[0].name if money else None,

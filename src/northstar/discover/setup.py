@@ -165,7 +165,8 @@ def custom_metrics(setup: Setup, profile: DataProfile) -> dict[str, dict[str, An
         body = dict(body)
         if "formula" not in body:
             body = {"source": setup.source_name, **body}
-            sources = list(dict.fromkeys([setup.source_name, *(setup.existing_spec.sources if setup.existing_spec else ())]))
+            spec_sources = setup.existing_spec.sources if setup.existing_spec else {}
+            sources = list(dict.fromkeys([setup.source_name, *spec_sources]))
             if body["source"] not in sources:
                 hint = did_you_mean(str(body["source"]), sources) or f" Sources: {known(sources)}."
                 raise answers.error(("metrics", name, "source"), f"source '{body['source']}' is not defined.{hint}")

@@ -15,6 +15,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
 
 from northstar.discover.plan import Changes
 from northstar.fileio import write_atomic
@@ -67,6 +69,64 @@ def _node(value: Any, key: str | None = None, flow: bool = False) -> Any:
     return value
 
 
+def _is_flow(node: Any) -> bool:
+    return isinstance(node, CommentedMap | CommentedSeq) and bool(node.fa.flow_style())
+
+
+def _last(node: Any) -> tuple[Any, Any, int] | None:
+    """The container, key and comment slot of a node's last element (None when empty)."""
+    if isinstance(node, CommentedMap) and node:
+        return node, list(node.keys())[-1], 2
+    if isinstance(node, CommentedSeq) and node:
+        return node, len(node) - 1, 0
+    return None
+
+
+def _cut_trailing(node: Any) -> str:
+    """Cut what ruamel keeps after the last line of `node` (blank lines, and the comments of
+    whatever follows it) and return it, so that an appended element can carry it instead."""
+    while (last := _last(node)) is not None:
+        container, key, slot = last
+        token = container.ca.items.get(key)
+        if token and len(token) > slot and token[slot] is not None:
+            head, _newline, rest = token[slot].value.partition("\n")
+            if rest:
+                token[slot].value = head + "\n"
+                return rest
+        node = container[key]
+        if _is_flow(node):
+            break
+    return ""
+
+
+def _give_trailing(node: Any, rest: str) -> None:
+    """Attach `rest` (from `_cut_trailing`) after the last line of `node`."""
+    holder = None
+    while (last := _last(node)) is not None:
+        holder = last
+        node = last[0][last[1]]
+        if _is_flow(node):
+            break
+    if not rest or holder is None:
+        return
+    container, key, slot = holder
+    token = CommentToken("\n" + rest, CommentMark(0), None)
+    container.ca.items[key] = [None, None, token, None] if slot == 2 else [token, None]
+
+
+def _append(mapping: CommentedMap, key: str, value: Any) -> None:
+    """Add `key` at the end of a mapping, keeping the blank lines and comments that followed it."""
+    rest = _cut_trailing(mapping)
+    mapping[key] = value
+    _give_trailing(mapping, rest)
+
+
+def _append_item(seq: CommentedSeq, value: Any) -> None:
+    rest = _cut_trailing(seq)
+    seq.append(value)
+    _give_trailing(seq, rest)
+
+
 def _set(mapping: CommentedMap, key: str, value: Any, order: tuple[str, ...]) -> None:
     """Set `key`, inserting a new key after the keys that come before it in `order`."""
     if key in mapping:
@@ -77,7 +137,10 @@ def _set(mapping: CommentedMap, key: str, value: Any, order: tuple[str, ...]) ->
     for index, existing in enumerate(mapping):
         if existing in order and order.index(existing) < rank:
             position = index + 1
-    mapping.insert(position, key, value)
+    if position == len(mapping):
+        _append(mapping, key, value)
+    else:
+        mapping.insert(position, key, value)
 
 
 def _section(doc: CommentedMap, key: str, order: tuple[str, ...] = TOP_ORDER) -> CommentedMap:
@@ -90,7 +153,7 @@ def _add_metrics(doc: CommentedMap, metrics: dict[str, dict[str, Any]], updating
     section = _section(doc, "metrics")
     first = True
     for name, body in metrics.items():
-        section[name] = _node(body)
+        _append(section, name, _node(body))
         if first and updating:
             section.yaml_set_comment_before_after_key(name, before=f"Added by northstar discover on {dt.date.today()}",
                                                       indent=2)
@@ -101,17 +164,18 @@ def _apply_tree(ns: CommentedMap, tree: dict[str, dict[str, Any]]) -> None:
     if not tree:
         return
     nodes = _section(ns, "tree", NORTH_STAR_ORDER)
+    position = 0
     for name, node in tree.items():
-        if name not in nodes:
-            nodes[name] = _node(node)
+        if name not in nodes:  # a new North Star and its parts come first
+            nodes.insert(position, name, _node(node))
+            position += 1
             continue
         if not isinstance(nodes[name], CommentedMap):
             nodes[name] = CommentedMap()
-        drivers = nodes[name].get("drivers")
-        if not isinstance(drivers, CommentedSeq):
-            drivers = nodes[name]["drivers"] = CommentedSeq()
+        if not isinstance(nodes[name].get("drivers"), CommentedSeq):
+            _append(nodes[name], "drivers", CommentedSeq())
         for driver in node.get("drivers", []):
-            drivers.append(_node(driver, flow=True))
+            _append_item(nodes[name]["drivers"], _node(driver, flow=True))
 
 
 def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
@@ -120,7 +184,7 @@ def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
     if not updating:
         _set(doc, "timezone", "UTC", TOP_ORDER)
     if changes.source is not None:
-        _section(doc, "sources")[changes.source[0]] = _node(changes.source[1])
+        _append(_section(doc, "sources"), changes.source[0], _node(changes.source[1]))
     _add_metrics(doc, changes.metrics, updating)
     ns = _section(doc, "north_star")
     for key, value in changes.north_star.items():
@@ -128,7 +192,7 @@ def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
     if changes.history is not None:
         if not isinstance(ns.get("history"), CommentedSeq):
             _set(ns, "history", CommentedSeq(), NORTH_STAR_ORDER)
-        ns["history"].append(_node(changes.history))
+        _append_item(ns["history"], _node(changes.history))
     _apply_tree(ns, changes.tree)
     funnel = _section(doc, "funnel")
     for stage in FUNNEL_STAGES:
@@ -136,7 +200,7 @@ def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
     if changes.checks:
         checks = _section(doc, "checks")
         for key, value in changes.checks.items():
-            checks[key] = _node(value, key)
+            _set(checks, key, _node(value, key), ())
 
 
 def _tidy(text: str, change_frequency: str, new: bool) -> str:

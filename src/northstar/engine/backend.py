@@ -97,5 +97,6 @@ def connect(engine: Engine, base_dir: Path) -> Backend:
         con = ibis.duckdb.connect(database, **config)
         # Naive timestamps are read as UTC whatever the machine's zone is.
         con.raw_sql("SET TimeZone = 'UTC'")
+        con.raw_sql("SET enable_progress_bar = false")  # it would write to the user's terminal
         return DuckDBBackend(con)
     raise DataError(f"engine type '{engine.type}' is not supported")  # pragma: no cover - the model forbids it

@@ -201,8 +201,9 @@ class MetricEngine:
                 raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
             table = self.prepared(source_name, query.where, grain, self._columns_used(names, source, keys))
             bounds = self.data_bounds(source_name)
-            in_range = _restrict(table, lo, hi, bounds)
-            upto = _restrict(table, None, hi, bounds)
+            raw = source.timestamp if _is_timestamp(table, source) else None
+            in_range = _restrict(table, lo, hi, bounds, raw)
+            upto = _restrict(table, None, hi, bounds, raw)
             fused: dict[str, AggregateMetric] = {}
             source_parts: list[tuple[ir.Table, list[str]]] = []
             for name in names:
@@ -218,11 +219,11 @@ class MetricEngine:
                     elif isinstance(metric, RetentionMetric):
                         kinds[name] = "ratio"
                         lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
-                        rows = _restrict(table, lo_prev, hi, bounds)
+                        rows = _restrict(table, lo_prev, hi, bounds, raw)
                         source_parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
                     elif isinstance(metric, ConversionMetric):
                         kinds[name] = "ratio"
-                        rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds)
+                        rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds, raw)
                         expr = conversion(rows, metric, keys, source.entity, name)
                         source_parts.append((expr.filter(expr[PERIOD] <= last), [name]))
                     else:  # pragma: no cover - formulas are not base metrics
@@ -306,15 +307,34 @@ def _epoch(value: Any, bound: BoundSource) -> float:
 
 
 def _restrict(table: ir.Table, lo: dt.datetime | None, hi: dt.datetime | None,
-              bounds: tuple[dt.datetime, dt.datetime] | None) -> ir.Table:
+              bounds: tuple[dt.datetime, dt.datetime] | None, raw: str | None = None) -> ir.Table:
     """Rows with local time in [lo, hi); a bound the data lies inside anyway is left out,
-    so a query over all the data scans without a filter."""
+    so a query over all the data scans without a filter.
+
+    With `raw`, the source's own timestamp column (a timestamp type), that column is bounded
+    too, with a day's margin for the zone offset: the engine can then skip the row groups of
+    a file sorted by time by their statistics, which it cannot do through the local-time
+    expression.
+    """
     conditions = []
+    margin = dt.timedelta(days=1)
+    column = table[raw] if raw is not None else None
+    zone = column.type().timezone if column is not None else None  # type: ignore[union-attr]
+
+    def literal(moment: dt.datetime) -> Any:
+        return ibis.literal(pd.Timestamp(moment, tz=zone) if zone else pd.Timestamp(moment))
+
     if lo is not None and (bounds is None or bounds[0] < lo):
-        conditions.append(table[LOCAL] >= lo)
+        conditions += ([column >= literal(lo - margin)] if column is not None else []) + [table[LOCAL] >= lo]
     if hi is not None and (bounds is None or bounds[1] >= hi):
-        conditions.append(table[LOCAL] < hi)
+        conditions += ([column < literal(hi + margin)] if column is not None else []) + [table[LOCAL] < hi]
     return table.filter(*conditions) if conditions else table
+
+
+def _is_timestamp(table: ir.Table, source: Any) -> bool:
+    """Is the source's time column kept in the table and a timestamp (not text, epoch or date)?"""
+    return (source.timestamp in table.columns and not source.time_unit
+            and table[source.timestamp].type().is_timestamp())
 
 
 def _whole(column: pd.Series) -> bool:

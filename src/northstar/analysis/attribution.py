@@ -1,0 +1,126 @@
+"""Exact attribution of a change: Shapley values through formulas, rate and mix over segments.
+
+*Through a formula* f(x1..xn), the change f(x1) - f(x0) is split with Shapley values: input
+i gets the average, over every order in which the inputs could switch from their baseline to
+their current value, of the change f makes when i switches. The split is exact (it adds up to
+the total change, to floating-point precision), independent of the order the formula is
+written in, and for sums and differences it is simply each input's own change. For a
+product a*b it gives a the change of a times the mean of b's two values; for a ratio a/b
+it splits the log-like interaction symmetrically.
+
+*Over segments* of an additive metric (a count or sum), segment s contributes v1_s - v0_s.
+For a ratio R = N/D = sum_s w_s r_s (w_s = D_s/D the segment's weight, r_s = N_s/D_s its rate),
+the change splits exactly into a *rate effect* (w0_s+w1_s)/2 * (r1_s - r0_s), the segment's
+own rate moving, and a *mix effect* (r0_s+r1_s)/2 * (w1_s - w0_s), the segment growing or
+shrinking as a share of the whole; the two add up to the total change over all segments.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+def evaluate(tree: ast.expr, values: Mapping[str, float]) -> float:
+    """A formula on plain numbers; division by zero gives NaN."""
+    if isinstance(tree, ast.Name):
+        return float(values[tree.id])
+    if isinstance(tree, ast.Constant):
+        return float(tree.value)
+    if isinstance(tree, ast.UnaryOp):
+        inner = evaluate(tree.operand, values)
+        return -inner if isinstance(tree.op, ast.USub) else inner
+    if isinstance(tree, ast.BinOp):
+        left, right = evaluate(tree.left, values), evaluate(tree.right, values)
+        if isinstance(tree.op, ast.Add):
+            return left + right
+        if isinstance(tree.op, ast.Sub):
+            return left - right
+        if isinstance(tree.op, ast.Mult):
+            return left * right
+        if isinstance(tree.op, ast.Div):
+            return left / right if right != 0 else math.nan
+    raise ValueError(f"unsupported formula node {ast.dump(tree)}")
+
+
+def shapley(tree: ast.expr, names: Sequence[str], baseline: Mapping[str, float],
+            current: Mapping[str, float]) -> dict[str, float]:
+    """Each input's exact share of f(current) - f(baseline) (Shapley values; 2^n evaluations)."""
+    n = len(names)
+    weights = [math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n) for k in range(n)]
+    cache: dict[frozenset[str], float] = {}
+
+    def value(switched: frozenset[str]) -> float:
+        if switched not in cache:
+            cache[switched] = evaluate(tree, {m: (current[m] if m in switched else baseline[m]) for m in names})
+        return cache[switched]
+
+    out = {}
+    for name in names:
+        others = [m for m in names if m != name]
+        total = 0.0
+        for size in range(n):
+            for subset in itertools.combinations(others, size):
+                before = frozenset(subset)
+                total += weights[size] * (value(before | {name}) - value(before))
+        out[name] = total
+    return out
+
+
+@dataclass(frozen=True)
+class SegmentEffect:
+    segment: tuple[tuple[str, object], ...]  # ((dimension, value), ...)
+    contribution: float
+    rate_effect: float | None = None
+    mix_effect: float | None = None
+    baseline: float | None = None  # the segment's value (additive) or rate (ratio) before
+    value: float | None = None  # ... and now
+    baseline_weight: float | None = None  # its share of the whole before (value or denominator)
+
+
+def additive_effects(baseline: Mapping[tuple, float], current: Mapping[tuple, float]) -> list[SegmentEffect]:
+    """Each segment's own change, for counts and sums (they add up to the total change)."""
+    keys = list(dict.fromkeys([*baseline, *current]))
+    total0 = sum(_num(baseline.get(k)) for k in keys)
+    return [SegmentEffect(k, _num(current.get(k)) - _num(baseline.get(k)), baseline=_num(baseline.get(k)),
+                          value=_num(current.get(k)),
+                          baseline_weight=_num(baseline.get(k)) / total0 if total0 else None) for k in keys]
+
+
+def ratio_effects(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple, float],
+                  numerator1: Mapping[tuple, float], denominator1: Mapping[tuple, float]) -> list[SegmentEffect]:
+    """Rate and mix effects of each segment on a ratio sum(N)/sum(D); they add up exactly to
+    the ratio's change. A segment absent in one period has weight 0 there (and its rate is
+    taken from the other period)."""
+    keys = list(dict.fromkeys([*denominator0, *denominator1]))
+    d0 = sum(_num(denominator0.get(k)) for k in keys)
+    d1 = sum(_num(denominator1.get(k)) for k in keys)
+    out = []
+    for key in keys:
+        w0 = _num(denominator0.get(key)) / d0 if d0 else 0.0
+        w1 = _num(denominator1.get(key)) / d1 if d1 else 0.0
+        r0 = _rate(numerator0.get(key), denominator0.get(key))
+        r1 = _rate(numerator1.get(key), denominator1.get(key))
+        r0 = r1 if r0 is None else r0
+        r1 = r0 if r1 is None else r1
+        if r0 is None or r1 is None:
+            continue
+        rate = (w0 + w1) / 2 * (r1 - r0)
+        mix = (r0 + r1) / 2 * (w1 - w0)
+        out.append(SegmentEffect(key, rate + mix, rate, mix, r0, r1, w0))
+    return out
+
+
+def _num(value: object) -> float:
+    if value is None:
+        return 0.0
+    number = float(value)  # type: ignore[arg-type]
+    return 0.0 if math.isnan(number) else number
+
+
+def _rate(numerator: object, denominator: object) -> float | None:
+    d = _num(denominator)
+    return _num(numerator) / d if d else None

@@ -1,0 +1,91 @@
+"""Commands that say why the North Star moved: explain, funnel."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.table import Table
+
+from northstar.cli.app import State, cli, stdout
+
+
+def _num(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    if pct:
+        return f"{value * 100:+.1f}%"
+    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+@cli.command()
+@click.argument("metric", required=False)
+@click.option("--period", help="A date in the period to explain (default: the last complete period).")
+@click.option("--vs", default="previous", show_default=True, help="Baseline: previous, year, or a date.")
+@click.option("--by", "by", multiple=True, help="Only these dimensions for segments (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True)
+@click.pass_obj
+def explain(state: State, metric: str | None, period: str | None, vs: str, by: tuple[str, ...], fmt: str) -> None:
+    """Why a metric (default: the North Star) moved: through the tree, into segments and drivers."""
+    result = state.project().explain(metric, period=period, vs=vs, by=by)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    if fmt == "markdown":
+        click.echo(_markdown(result), nl=False)
+        return
+    stdout.print(result.summary, markup=False, highlight=False)
+    tree = Table(title=f"{result.label}: {result.baseline_period} → {result.period}")
+    for column in ("metric", "before", "now", "change", "contribution", "share"):
+        tree.add_column(column, justify="left" if column == "metric" else "right")
+
+    def add(node: object, depth: int) -> None:
+        tree.add_row("  " * depth + node.label, _num(node.baseline), _num(node.value),  # type: ignore[attr-defined]
+                     _num(node.change_pct, pct=True), _num(node.contribution),  # type: ignore[attr-defined]
+                     "-" if node.share is None else f"{node.share:.0%}")  # type: ignore[attr-defined]
+        for child in node.children:  # type: ignore[attr-defined]
+            add(child, depth + 1)
+
+    add(result.root, 0)
+    stdout.print(tree)
+    if result.segments:
+        seg = Table(title="Segments that drove it")
+        for column in ("metric", "segment", "before", "now", "change", "contribution", "rate effect", "mix effect"):
+            seg.add_column(column, justify="left" if column in ("metric", "segment") else "right")
+        for s in result.segments:
+            seg.add_row(s.metric, ", ".join(f"{k}={v}" for k, v in s.dimensions.items()), _num(s.baseline),
+                        _num(s.value), _num(s.change_pct, pct=True), _num(s.contribution), _num(s.rate_effect),
+                        _num(s.mix_effect))
+        stdout.print(seg)
+    if result.drivers:
+        drivers = Table(title="Drivers, at their lag")
+        for column in ("node", "driver", "lag", "driver period", "driver change", "as expected", "history r", "p"):
+            drivers.add_column(column)
+        for d in result.drivers:
+            drivers.add_row(d.node, d.driver, str(d.lag), d.period.isoformat(), _num(d.change_pct, pct=True),
+                            {True: "yes", False: "no", None: "-"}[d.as_expected], _num(d.correlation),
+                            "-" if d.p_value is None else f"{d.p_value:.3f}")
+        stdout.print(drivers)
+    for note in result.notes:
+        stdout.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _markdown(result: object) -> str:
+    r = result  # an Explanation
+    lines = [f"## {r.label}: {r.period} against {r.baseline_period}", "", r.summary, "",  # type: ignore[attr-defined]
+             "| input | before | now | change | share |", "|---|---:|---:|---:|---:|"]
+
+    def add(node: object, depth: int) -> None:
+        lines.append(f"| {'&nbsp;' * 2 * depth}{node.label} | {_num(node.baseline)} | {_num(node.value)} | "  # type: ignore[attr-defined]
+                     f"{_num(node.change_pct, pct=True)} | "  # type: ignore[attr-defined]
+                     f"{'-' if node.share is None else f'{node.share:.0%}'} |")  # type: ignore[attr-defined]
+        for child in node.children:  # type: ignore[attr-defined]
+            add(child, depth + 1)
+
+    add(r.root, 0)  # type: ignore[attr-defined]
+    if r.segments:  # type: ignore[attr-defined]
+        lines += ["", "| segment | metric | change | contribution |", "|---|---|---:|---:|"]
+        lines += [f"| {', '.join(f'{k}={v}' for k, v in s.dimensions.items())} | {s.metric} | "
+                  f"{_num(s.change_pct, pct=True)} | {_num(s.contribution)} |" for s in r.segments]  # type: ignore[attr-defined]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+"""What `explain` answers: the change, its split through the tree, its segments, its drivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _r(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    metric: str
+    label: str
+    baseline: float | None
+    value: float | None
+    contribution: float  # of the explained metric's change, in its unit
+    share: float | None  # contribution / total change
+    link: str  # "formula" (exact) or "root"
+    children: tuple["Contribution", ...] = ()
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.baseline in (None, 0) or self.value is None:
+            return None
+        return self.value / self.baseline - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "label": self.label, "baseline": _r(self.baseline), "value": _r(self.value),
+                "change_pct": _r(self.change_pct), "contribution": _r(self.contribution), "share": _r(self.share),
+                "children": [c.to_dict() for c in self.children]}
+
+
+@dataclass(frozen=True)
+class Segment:
+    metric: str
+    dimensions: dict[str, Any]
+    contribution: float
+    share: float | None  # of that metric's change
+    excess: float  # contribution beyond the segment's proportional part of the change
+    rate_effect: float | None = None
+    mix_effect: float | None = None
+    baseline: float | None = None
+    value: float | None = None
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.baseline in (None, 0) or self.value is None:
+            return None
+        return self.value / self.baseline - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "dimensions": self.dimensions, "contribution": _r(self.contribution),
+                "share": _r(self.share), "excess": _r(self.excess), "rate_effect": _r(self.rate_effect),
+                "mix_effect": _r(self.mix_effect), "baseline": _r(self.baseline), "value": _r(self.value),
+                "change_pct": _r(self.change_pct)}
+
+
+@dataclass(frozen=True)
+class DriverMove:
+    node: str
+    driver: str
+    direction: str
+    lag: int
+    period: dt.date  # the driver's period the lag points to
+    change_pct: float | None
+    as_expected: bool | None  # moved the way that explains the node's change
+    correlation: float | None  # historical, growth at the declared lag
+    p_value: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "driver": self.driver, "direction": self.direction, "lag": self.lag,
+                "period": self.period.isoformat(), "change_pct": _r(self.change_pct), "as_expected": self.as_expected,
+                "correlation": _r(self.correlation, 4), "p_value": _r(self.p_value, 4)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    metric: str
+    label: str
+    grain: str
+    period: dt.date
+    baseline_period: dt.date
+    value: float | None
+    baseline: float | None
+    root: Contribution
+    segments: tuple[Segment, ...] = ()
+    drivers: tuple[DriverMove, ...] = ()
+    summary: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.baseline is None:
+            return None
+        return self.value - self.baseline
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "label": self.label, "grain": self.grain, "period": self.period.isoformat(),
+                "baseline_period": self.baseline_period.isoformat(), "value": _r(self.value),
+                "baseline": _r(self.baseline), "change": _r(self.change), "change_pct": _r(self.root.change_pct),
+                "contributions": [c.to_dict() for c in self.root.children],
+                "segments": [s.to_dict() for s in self.segments], "drivers": [d.to_dict() for d in self.drivers],
+                "summary": self.summary, "notes": list(self.notes)}
