@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from northstar.analysis.cohorts import CohortReport
     from northstar.checks.candidates import CandidateReport
     from northstar.checks.findings import CheckReport
+    from northstar.explain.funnel import FunnelReport
     from northstar.explain.model import Explanation
 
 
@@ -187,6 +188,12 @@ class Project:
         from northstar.explain import explain
 
         return explain(self, metric, period, vs, by)
+
+    def funnel(self, period: object = None, by: str | None = None) -> "FunnelReport":
+        """The AARRR stages for a period, the bottleneck and an OMTM for it (see `explain/funnel.py`)."""
+        from northstar.explain.funnel import funnel
+
+        return funnel(self, period, by)
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""

@@ -89,3 +89,52 @@ def _markdown(result: object) -> str:
         lines += [f"| {', '.join(f'{k}={v}' for k, v in s.dimensions.items())} | {s.metric} | "
                   f"{_num(s.change_pct, pct=True)} | {_num(s.contribution)} |" for s in r.segments]  # type: ignore[attr-defined]
     return "\n".join(lines) + "\n"
+
+
+@cli.command()
+@click.option("--period", help="A date in the period to show (default: the last complete period).")
+@click.option("--by", help="Show each stage's value per value of this dimension.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True)
+@click.pass_obj
+def funnel(state: State, period: str | None, by: str | None, fmt: str) -> None:
+    """The pirate funnel (AARRR): stages, conversions, the bottleneck and an OMTM proposal for it."""
+    report = state.project().funnel(period=period, by=by)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        return
+    rows = [(s.stage, s.metric or "(not mapped)", _num(s.value), _num(s.change_pct, pct=True),
+             "-" if s.conversion is None else f"{s.conversion:.1%}", _num(s.reachable), s.reachable_from or "-",
+             _num(s.nsm_gain), s.gain_method or "-") for s in report.stages]
+    headers = ("stage", "metric", "value", "change", "conversion", "reachable", "from", "NSM gain", "how")
+    if fmt == "markdown":
+        lines = [f"## Funnel, {report.grain} of {report.period}", "", report.summary, "",
+                 "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        click.echo("\n".join(lines))
+        return
+    table = Table(title=f"Pirate funnel, {report.grain} of {report.period} (bottleneck: {report.bottleneck or '-'})")
+    for header in headers:
+        table.add_column(header)
+    for r in rows:
+        table.add_row(*r)
+    stdout.print(table)
+    if by:
+        seg = Table(title=f"By {by}")
+        values = sorted({k for s in report.stages for k in s.segments})
+        seg.add_column("stage")
+        for v in values:
+            seg.add_column(v, justify="right")
+        for s in report.stages:
+            if s.metric:
+                seg.add_row(s.stage, *[_num(s.segments.get(v)) for v in values])
+        stdout.print(seg)
+    stdout.print(report.summary, markup=False, highlight=False)
+    if report.proposal:
+        p = report.proposal
+        stdout.print("Add to `focus:` in the spec:", markup=False, highlight=False)
+        stdout.print(f"  - {{team: {p['team']}, metric: {p['metric']}, baseline: {p['baseline']}, "
+                     f"target: {p['target']}, from: {p['from']}, to: {p['to']}, owner: <name>}}",
+                     markup=False, highlight=False)
+        if p.get("define"):
+            stdout.print(f"  and define the rate in `metrics:`: {p['define']}", markup=False, highlight=False)

@@ -1,0 +1,268 @@
+"""The pirate funnel (AARRR) for a period: stages, conversions, the bottleneck and an OMTM for it.
+
+The bottleneck is not the biggest drop but the stage whose improvement would add most to the
+North Star. Each stage's *reachable level* is the better of its own best value over the last
+`RECENT` periods and, for rates, its best segment's rate (segments holding at least 5% of the
+stage); the *estimated gain* is what the NSM would gain if the stage reached that level:
+- exactly, by re-evaluating the tree's formulas, when the stage metric is in the NSM's
+  formula tree;
+- otherwise from history: the NSM's growth regressed on the stage's growth at the best lag
+  (lags 0..k); the gain is NSM x slope x the stage's relative improvement, counted only when
+  the link is significant (p < `checks.significance`).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from northstar.analysis.attribution import evaluate
+from northstar.analysis.lead import growth, lead
+from northstar.analysis.tree import label_of
+from northstar.checks.context import DEFAULT_MAX_LAG
+from northstar.engine.time import period_start, shift_period, to_date
+from northstar.errors import QueryError
+from northstar.explain.decompose import Node, decomposition
+from northstar.explain.segments import dimensions_of, form_of
+from northstar.spec.expressions import parse_formula
+from northstar.spec.model import (FUNNEL_STAGES, AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric,
+                                  Spec)
+
+RECENT = 12
+MIN_SEGMENT_SHARE = 0.05
+STAGE_OWNERS = {"acquisition": "Growth", "activation": "Growth", "retention": "Product", "referral": "Growth",
+                "revenue": "Monetisation"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    stage: str
+    metric: str | None
+    label: str | None = None
+    value: float | None = None
+    previous: float | None = None
+    conversion: float | None = None  # from the previous stage, when both count the same entities
+    reachable: float | None = None
+    reachable_from: str | None = None  # "best recent", or "best segment: dim = value"
+    nsm_gain: float | None = None
+    gain_method: str | None = None  # "formula" (exact) or "history" (regression) or why none
+    segments: dict[str, float] = field(default_factory=dict)  # with --by
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.value is None or self.previous in (None, 0):
+            return None
+        return self.value / self.previous - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in self.__dict__.items()}, "change_pct": self.change_pct}
+
+
+@dataclass(frozen=True)
+class FunnelReport:
+    period: dt.date
+    grain: str
+    north_star: str
+    stages: tuple[Stage, ...]
+    bottleneck: str | None
+    proposal: dict[str, Any] | None
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period": self.period.isoformat(), "grain": self.grain, "north_star": self.north_star,
+                "stages": [s.to_dict() for s in self.stages], "bottleneck": self.bottleneck,
+                "proposal": self.proposal, "summary": self.summary}
+
+
+def funnel(project: Any, period: object = None, by: str | None = None) -> FunnelReport:
+    spec: Spec = project.spec
+    if spec.funnel is None or not any(spec.funnel.stages().values()):
+        raise QueryError("the spec has no `funnel:`: map each AARRR stage to a metric first")
+    grain, nsm = spec.north_star.grain, spec.north_star.metric
+    mapped = {s: m for s, m in spec.funnel.stages().items() if m}
+    tree = decomposition(spec, nsm)
+    names = list(dict.fromkeys([nsm, *mapped.values(), *tree.names()]))
+    if period is None:
+        current = project.last_complete_period(grain, names)
+    else:
+        try:
+            current = period_start(to_date(period), grain)
+        except ValueError:
+            raise QueryError(f"--period: '{period}' is not a date; write YYYY-MM-DD") from None
+    history = project.query(names, grain=grain, end=current).set_index("period")
+    history = history[history.index <= current]
+    if current not in history.index:
+        raise QueryError(f"--period: no data in the {grain} of {current}")
+    row, before = history.loc[current], history.iloc[-2] if len(history) > 1 else None
+    stages, previous_metric = [], None
+    for stage in FUNNEL_STAGES:
+        metric = mapped.get(stage)
+        if metric is None:
+            stages.append(Stage(stage, None))
+            continue
+        value, prior = _f(row[metric]), _f(before[metric]) if before is not None else None
+        conversion = None
+        if previous_metric and _same_entities(spec, previous_metric, metric) and _f(row[previous_metric]):
+            conversion = value / _f(row[previous_metric]) if value is not None else None  # type: ignore[operator]
+        reachable, source = _reachable(project, spec, metric, history, current)
+        gain, method = _gain(spec, tree, metric, reachable, row, history)
+        segments = _by(project, metric, by, current) if by else {}
+        stages.append(Stage(stage, metric, label_of(spec, metric), value, prior, conversion, reachable, source,
+                            gain, method, segments))
+        previous_metric = metric
+    ranked = sorted((s for s in stages if s.nsm_gain), key=lambda s: -(s.nsm_gain or 0))
+    bottleneck = ranked[0] if ranked else None
+    proposal = _proposal(spec, bottleneck, current, grain) if bottleneck else None
+    return FunnelReport(current, grain, nsm, tuple(stages), bottleneck.stage if bottleneck else None, proposal,
+                        _summary(spec, stages, bottleneck, proposal))
+
+
+def _f(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _same_entities(spec: Spec, a: str, b: str) -> bool:
+    ma, mb = spec.metrics[a], spec.metrics[b]
+    if not (isinstance(ma, AggregateMetric) and isinstance(mb, AggregateMetric)):
+        return False
+    if ma.agg != "count_distinct" or mb.agg != "count_distinct" or ma.expr or mb.expr:
+        return False
+    return spec.sources[ma.source].entity == spec.sources[mb.source].entity is not None
+
+
+def _better(spec: Spec, metric: str, a: float, b: float) -> bool:
+    return a > b if spec.metrics[metric].direction == "up" else a < b
+
+
+def _reachable(project: Any, spec: Spec, metric: str, history: Any, current: dt.date) -> tuple[float | None, str | None]:
+    recent = [v for v in (_f(x) for x in history[metric].iloc[-RECENT:]) if v is not None]
+    if not recent:
+        return None, None
+    best = max(recent) if spec.metrics[metric].direction == "up" else min(recent)
+    source = f"best of the last {len(recent)} {spec.north_star.grain}s"
+    form, _probes = form_of(spec, metric)
+    if form is not None and form.denominator is not None:  # a rate: its best segment is a level others reach
+        for dim in dimensions_of(spec, metric):
+            frame = project.query([metric, form.denominator], grain=spec.north_star.grain, by=[dim], start=current,
+                                  end=current)
+            total = frame[form.denominator].sum()
+            for _i, r in frame.iterrows():
+                rate = _f(r[metric])
+                if rate is not None and total and r[form.denominator] / total >= MIN_SEGMENT_SHARE \
+                        and _better(spec, metric, rate, best):
+                    best, source = rate, f"best segment: {dim} = {r[dim]}"
+    return best, source
+
+
+def _gain(spec: Spec, tree: Node, metric: str, reachable: float | None, row: Any, history: Any) -> tuple[float | None, str]:
+    current = _f(row[metric])
+    if reachable is None or current is None:
+        return None, "no data"
+    if not _better(spec, metric, reachable, current):
+        return 0.0, "at its best level"
+    if metric in tree.names():
+        values = {n: _f(row[n]) for n in tree.names()}
+        if all(v is not None for v in values.values()):
+            before = _evaluate_tree(tree, values)  # type: ignore[arg-type]
+            after = _evaluate_tree(tree, {**values, metric: reachable})  # type: ignore[dict-item]
+            return after - before, "formula"
+    nsm = spec.north_star.metric
+    found = lead(history[metric], history[nsm], DEFAULT_MAX_LAG[spec.north_star.grain])
+    if found is None or found.correlation <= 0 or found.correlation_p >= spec.checks.significance:
+        return 0.0, "no measured link to the North Star"
+    gx, gy = growth(history[metric]).shift(found.lag), growth(history[nsm])
+    pair = np.array([(x, y) for x, y in zip(gx, gy) if math.isfinite(x) and math.isfinite(y)])
+    slope = float(np.polyfit(pair[:, 0], pair[:, 1], 1)[0])
+    relative = math.log(reachable / current) if current > 0 and reachable > 0 else (reachable - current)
+    return float(_f(row[nsm]) or 0) * slope * relative, f"history (lag {found.lag}, r={found.correlation:+.2f})"
+
+
+def _evaluate_tree(node: Node, values: dict[str, float]) -> float:
+    """The node's value from its inputs, recomputed bottom-up (a changed leaf propagates)."""
+    if node.formula is None or not node.inputs:
+        return values[node.metric]
+    inputs = {c.metric: _evaluate_tree(c, values) for c in node.inputs}
+    # an input that is changed directly wins over its own recomputation
+    return evaluate(node.formula, {**inputs, **{k: v for k, v in values.items() if k in inputs and
+                                                 not _has_inputs(node, k)}})
+
+
+def _has_inputs(node: Node, name: str) -> bool:
+    return any(c.metric == name and c.inputs for c in node.inputs)
+
+
+def _by(project: Any, metric: str, dim: str, current: dt.date) -> dict[str, float]:
+    if dim not in dimensions_of(project.spec, metric):
+        return {}
+    frame = project.query([metric], grain=project.spec.north_star.grain, by=[dim], start=current, end=current)
+    return {str(r[dim]): _f(r[metric]) for _i, r in frame.iterrows() if _f(r[metric]) is not None}
+
+
+def _owner(spec: Spec, stage: str, metric: str) -> str:
+    tree = spec.north_star.tree
+    if metric in tree and tree[metric].owner:
+        return tree[metric].owner  # type: ignore[return-value]
+    for node in tree.values():
+        if node.owner and any(d.metric == metric for d in node.drivers):
+            return node.owner
+    return next((f.team for f in spec.focus if f.metric == metric), STAGE_OWNERS[stage])
+
+
+def _proposal(spec: Spec, stage: Stage, current: dt.date, grain: str) -> dict[str, Any]:
+    """A SMART OMTM for the bottleneck: a rate, an owner, a target and a 3-month window."""
+    metric, rate_defined = stage.metric or "", True
+    if not is_rate(spec, metric):
+        rates = [n for n, m in spec.metrics.items() if isinstance(m, FormulaMetric)
+                 and metric in parse_formula(m.formula).names and is_rate(spec, n)]
+        if rates:
+            metric = rates[0]
+        else:
+            rate_defined = False
+    start = shift_period(current, grain, 1)
+    end = dt.date(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1) - dt.timedelta(days=1)
+    target = stage.reachable if rate_defined and metric == stage.metric else None
+    proposal = {"team": _owner(spec, stage.stage, stage.metric or ""), "metric": metric,
+                "baseline": _round(stage.value if metric == stage.metric else None),
+                "target": _round(target), "from": start.isoformat(), "to": end.isoformat(),
+                "why": f"{stage.stage} is the bottleneck: reaching {stage.reachable_from} would add about "
+                       f"{stage.nsm_gain:,.0f} to {spec.north_star.metric} per {grain}"}
+    if not rate_defined:
+        proposal["define"] = f"{metric}_rate: {{formula: {metric} / <the population it comes from>}}"
+    return proposal
+
+
+def is_rate(spec: Spec, name: str) -> bool:
+    metric = spec.metrics[name]
+    if isinstance(metric, RetentionMetric | ConversionMetric):
+        return True
+    if isinstance(metric, AggregateMetric):
+        return metric.agg == "avg"
+    return isinstance(metric, FormulaMetric) and any(isinstance(n, ast.Div)
+                                                     for n in ast.walk(parse_formula(metric.formula).tree))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.4g}")
+
+
+def _summary(spec: Spec, stages: list[Stage], bottleneck: Stage | None, proposal: dict | None) -> str:
+    if bottleneck is None:
+        return "No stage has a measured path to more North Star: map the funnel to metrics in the tree."
+    text = (f"The bottleneck is {bottleneck.stage} ({bottleneck.label}): reaching its {bottleneck.reachable_from} "
+            f"({bottleneck.reachable:,.4g}, now {bottleneck.value:,.4g}) would add about {bottleneck.nsm_gain:,.0f} "
+            f"to {label_of(spec, spec.north_star.metric).lower()} per {spec.north_star.grain}.")
+    if proposal:
+        text += (f" Proposed OMTM for {proposal['team']}: {proposal['metric']}"
+                 + (f" from {proposal['baseline']:g} to {proposal['target']:g}" if proposal.get("baseline") is not None
+                    and proposal.get("target") is not None else "")
+                 + f", {proposal['from']} to {proposal['to']}.")
+    return text
