@@ -21,6 +21,7 @@ from northstar.spec.model import ConversionMetric, Spec
 
 if TYPE_CHECKING:
     from northstar.analysis.cohorts import CohortReport
+    from northstar.analysis.targets import TargetsReport
     from northstar.checks.candidates import CandidateReport
     from northstar.checks.findings import CheckReport
     from northstar.explain.funnel import FunnelReport
@@ -194,6 +195,34 @@ class Project:
         from northstar.explain.funnel import funnel
 
         return funnel(self, period, by)
+
+    def targets(self, target: float | None = None, by: object = None, method: str = "trend") -> "TargetsReport":
+        """What each formula input of the tree must reach for the North Star to hit its target
+        (`target`/`by`, else `north_star.target`), and the growth per period that implies
+        (see `northstar.analysis.targets`)."""
+        from northstar.analysis.targets import METHODS, TREND_PERIODS, build_targets, check_target_date
+
+        if method not in METHODS:
+            raise QueryError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
+        spec_target = self.spec.north_star.target
+        value = target if target is not None else (spec_target.value if spec_target else None)
+        day = _date(by, "--by") or (spec_target.by if spec_target else None)
+        if value is None or day is None:
+            missing = "a target value" if value is None else "a target date"
+            raise QueryError(f"no {missing}: pass --target VALUE --by DATE, or set north_star.target: "
+                             "{value: ..., by: YYYY-MM-DD} in the spec")
+        grain = self.spec.north_star.grain
+        metrics = tree_metrics(self.spec)
+        last = self.last_complete_period(grain, metrics)
+        check_target_date(day, last, grain)
+        # The trend window: whole periods only, from the one after the data's first (partial) period.
+        names = dependency_order(self.spec, tuple(metrics))
+        sources = {getattr(self.spec.metrics[n], "source", None) for n in names} - {None}
+        starts = [b[0] for b in (self.engine.data_bounds(s) for s in sources) if b is not None]  # type: ignore[arg-type]
+        first = shift_period(period_start(min(starts).date(), grain), grain, 1) if starts else last
+        start = max(shift_period(last, grain, -(TREND_PERIODS[grain] - 1)), min(first, last))
+        history = self.query(metrics, grain=grain, start=start, end=last)
+        return build_targets(self.spec, history, last, float(value), day, method)
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""

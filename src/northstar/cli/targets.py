@@ -1,0 +1,103 @@
+"""`northstar targets`: from the North Star's target to what each input of its tree must reach."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.table import Table
+
+from northstar.cli.app import State, cli, stdout
+
+if TYPE_CHECKING:
+    from northstar.analysis.targets import NodeTarget, TargetsReport
+
+METHOD_WORDS = {"trend": "each input alone, the other inputs of its formula on trend",
+                "proportional": "the inputs of each formula share the effort: all change by the same factor"}
+
+
+@cli.command()
+@click.option("--target", "value", type=float, help="The North Star's target value (default: north_star.target.value).")
+@click.option("--by", "by", help="The target date, YYYY-MM-DD (default: north_star.target.by).")
+@click.option("--method", type=click.Choice(["trend", "proportional"]), default="trend", show_default=True,
+              help="trend: each input alone, the others on trend; proportional: all inputs by the same factor.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def targets(state: State, value: float | None, by: str | None, method: str, fmt: str) -> None:
+    """What each input of the North Star's tree must reach for it to hit its target, and the
+    growth per period that implies; beside the teams' OMTMs."""
+    report = state.project().targets(target=value, by=by, method=method)
+    if fmt == "json":
+        click.echo(json.dumps(_safe(report.to_dict()), indent=2))
+        return
+    stdout.print(report.summary, markup=False, highlight=False)
+    stdout.print(tree_table(report))
+    if report.focus:
+        stdout.print(focus_table(report))
+
+
+def _safe(value: Any) -> Any:
+    """JSON without NaN or infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(v) for v in value]
+    return value
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:+.1f}%"
+
+
+def tree_table(report: "TargetsReport") -> Table:
+    grain = report.grain
+    title = (f"{report.project}: {report.north_star} {_num(report.target)} by {report.by.isoformat()} "
+             f"({grain} of {report.target_period.isoformat()}, {report.periods} {grain}s after "
+             f"{report.last_period.isoformat()}); method {report.method}: {METHOD_WORDS[report.method]}")
+    table = Table(title=title, title_justify="left")
+    for col in ("metric", "owner", "current", f"trend ({report.trend_periods} {grain}s)", "required", "change",
+                f"per {grain}", "status"):
+        table.add_column(col, justify="left" if col in ("metric", "owner", "status") else "right")
+
+    def add(node: "NodeTarget", depth: int) -> None:
+        indent = "  " * depth
+        if node.link == "driver":
+            label = f"{indent}⇢ moves with: {node.label} ({node.driver_direction}, lag {node.lag})"
+            table.add_row(label, node.owner or "", _num(node.current), _num(node.trend), "", "", "",
+                          node.status, style="dim")
+            return
+        mark = "★ " if node.link == "root" else ""
+        growth = "–" if node.growth is None else f"{node.growth * 100:+.1f}%"
+        status = node.status if node.status != "gap" or node.gap is None else f"gap {_num(abs(node.gap))}"
+        table.add_row(f"{indent}{mark}{node.label}", node.owner or "", _num(node.current), _num(node.trend),
+                      _num(node.required), _pct(node.change_pct), growth, status)
+        for child in node.children:
+            add(child, depth + 1)
+
+    add(report.root, 0)
+    return table
+
+
+def focus_table(report: "TargetsReport") -> Table:
+    table = Table(title="Beside the OMTMs: is each team's target enough for the tree's requirement?",
+                  title_justify="left")
+    for col in ("team", "metric", "target", "deadline", "tree requires", "verdict", "why"):
+        table.add_column(col, justify="right" if col in ("target", "tree requires") else "left")
+    for f in report.focus:
+        table.add_row(f.team, f.metric, _num(f.target), f.deadline.isoformat() if f.deadline else "–",
+                      _num(f.required), f.status, f.note)
+    return table
