@@ -44,7 +44,6 @@ from northstar.spec.model import Spec
 
 METHODS: tuple[str, ...] = ("trend", "proportional")
 TREND_PERIODS: dict[str, int] = {"day": 90, "week": 26, "month": 12, "quarter": 8}
-_GRAIN_WORD = {"day": "day", "week": "week", "month": "month", "quarter": "quarter"}
 
 
 # ---- calendar: period labels without the engine ----------------------------------------------
@@ -334,30 +333,45 @@ def _roots(g: Any, start: float, scale: float, tol: float) -> list[float]:
     if found:
         return found
     # No sign change between samples: g may cross zero and come back between two of them, or only
-    # touch zero. At each local minimum of |g| among the samples, minimise g (or -g) in between.
+    # touch zero. Look closer around the samples where |g| is smallest.
     points = sorted((x, gx) for x, gx in samples if math.isfinite(gx))
-    for i in range(1, len(points) - 1):
-        (x0, g0), (x1, g1), (x2, g2) = points[i - 1], points[i], points[i + 1]
-        if not (abs(g1) <= abs(g0) and abs(g1) <= abs(g2)) or g1 == 0:
-            continue
-        side = 1.0 if g1 > 0 else -1.0
-
-        def h(x: float, side: float = side) -> float:
-            value = g(x)
-            return side * value if math.isfinite(value) else math.inf
-
-        best = minimize_scalar(h, bounds=(x0, x2), method="bounded", options={"xatol": max(tol, 1e-300)})
-        if not best.success:
-            continue
-        low = float(best.x)
-        if h(low) < 0:  # it crosses: two roots around `low`, take each side's
-            for edge, g_edge in ((x0, g0), (x2, g2)):
-                root = _bracketed(g, low, edge, g(low), g_edge, tol)
-                if root is not None:
-                    found.append(root)
-        else:  # it only touches zero, or not at all (the caller checks the residual)
-            found.append(low)
+    lows = [i for i in range(len(points))
+            if all(abs(points[i][1]) <= abs(points[j][1]) for j in (i - 1, i + 1) if 0 <= j < len(points))]
+    for i in sorted(lows, key=lambda i: abs(points[i][1]))[:3]:
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(points):
+                found += _closer(g, min(points[i][0], points[j][0]), max(points[i][0], points[j][0]), tol)
     return found
+
+
+def _closer(g: Any, lo: float, hi: float, tol: float) -> list[float]:
+    """Roots of g in [lo, hi] that a coarse look missed: sign changes among 64 pieces, else the
+    minimum of g (or -g) around the piece where |g| is smallest (a root where g touches zero)."""
+    from scipy.optimize import minimize_scalar
+
+    xs = [lo + (hi - lo) * i / 64 for i in range(65)]
+    gs = [g(x) for x in xs]
+    found = []
+    for a, b, ga, gb in zip(xs, xs[1:], gs, gs[1:]):
+        if math.isfinite(ga) and math.isfinite(gb) and (ga > 0) != (gb > 0):
+            root = _bracketed(g, a, b, ga, gb, tol)
+            if root is not None:
+                found.append(root)
+    if found:
+        return found
+    finite = [i for i in range(65) if math.isfinite(gs[i])]
+    if not finite:
+        return []
+    k = min(finite, key=lambda i: abs(gs[i]))
+    side = 1.0 if gs[k] > 0 else -1.0
+
+    def h(x: float) -> float:
+        value = g(x)
+        return side * value if math.isfinite(value) else math.inf
+
+    best = minimize_scalar(h, bounds=(xs[max(k - 1, 0)], xs[min(k + 1, 64)]), method="bounded",
+                           options={"xatol": max(tol, 1e-300)})
+    return [float(best.x)] if best.success else []
 
 
 def solve_input(tree: ast.expr, name: str, values: Mapping[str, float], target: float,
@@ -658,10 +672,10 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
     root = node(ns.metric, "root", float(target), root_helps, ())
     focus = tuple(_focus_target(f, root, by, last_period, periods, grain) for f in spec.focus)
     used = max((t.points for t in trends.values()), default=0)
-    report_args = dict(project=spec.project, north_star=ns.metric, grain=grain, method=method, target=float(target),
-                       by=by, target_period=period_of(by, grain), last_period=last_period, periods=periods,
-                       trend_periods=used, root=root, focus=focus)
-    return TargetsReport(**report_args, summary=summarise(root, method, by, periods, grain))  # type: ignore[arg-type]
+    return TargetsReport(project=spec.project, north_star=ns.metric, grain=grain, method=method,
+                         target=float(target), by=by, target_period=period_of(by, grain), last_period=last_period,
+                         periods=periods, trend_periods=used, root=root, focus=focus,
+                         summary=summarise(root, method, by, periods, grain))
 
 
 def _focus_target(focus: Any, root: NodeTarget, by: dt.date, last_period: dt.date, periods: int,
@@ -741,12 +755,12 @@ def _lower(label: str) -> str:
 
 def _rate(node: NodeTarget, grain: str) -> str:
     growth = node.growth
-    return "" if growth is None else f", {growth * 100:.1f}%/{_GRAIN_WORD[grain]}"
+    return "" if growth is None else f", {growth * 100:.1f}%/{grain}"
 
 
 def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: str) -> str:
     """The requirement in plain words, one sentence per formula level under the North Star."""
-    unit = _GRAIN_WORD[grain] + ("s" if periods != 1 else "")
+    unit = grain + ("s" if periods != 1 else "")
     if root.status == "on trend":
         trend = f"the trend reaches it: {_fmt(root.trend)}"
     elif root.gap is not None:

@@ -65,7 +65,7 @@ def _pct(value: float | None) -> str:
 
 def tree_table(report: "TargetsReport") -> Table:
     grain = report.grain
-    title = (f"{report.project}: {report.north_star} {_num(report.target)} by {report.by.isoformat()} "
+    title = (f"{report.project}: {report.root.label} {_num(report.target)} by {report.by.isoformat()} "
              f"({grain} of {report.target_period.isoformat()}, {report.periods} {grain}s after "
              f"{report.last_period.isoformat()}); method {report.method}: {METHOD_WORDS[report.method]}")
     table = Table(title=title, title_justify="left")

@@ -29,6 +29,7 @@ from northstar.spec.load import LoadedSpec
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric
 
 _ZERO_FILLED = {"count", "count_distinct", "sum"}
+RESULT_CACHE = 64  # query results kept per engine (oldest dropped first)
 
 
 class MetricEngine:
@@ -42,6 +43,7 @@ class MetricEngine:
         self._bounds: dict[str, tuple[dt.datetime, dt.datetime] | None] = {}
         self._duplicates: dict[str, int] = {}
         self._instants: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        self._results: dict[MetricQuery, pd.DataFrame] = {}
 
     def extended(self, metrics: dict[str, Any]) -> "MetricEngine":
         """An engine over the same backend, sources and caches whose spec has extra metrics
@@ -146,6 +148,15 @@ class MetricEngine:
     # ---- queries -------------------------------------------------------------------------
 
     def query(self, query: MetricQuery) -> pd.DataFrame:
+        """Metric series for a query; results are kept for the engine's life (like the data
+        bounds), so analyses that ask for the same series twice compute it once."""
+        if query not in self._results:
+            self._results[query] = self._query(query)
+            while len(self._results) > RESULT_CACHE:
+                self._results.pop(next(iter(self._results)))
+        return self._results[query].copy()
+
+    def _query(self, query: MetricQuery) -> pd.DataFrame:
         plan = make_plan(self.spec, query)
         grain, keys = query.grain, list(query.by)
         first, last, data_first, data_last = self._range(plan)

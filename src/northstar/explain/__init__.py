@@ -34,7 +34,7 @@ from northstar.explain.segments import find_segments
 __all__ = ["Contribution", "DriverMove", "Explanation", "Segment", "explain"]
 
 SEGMENT_INPUTS = 3  # the inputs that moved most, besides the metric itself, that get segments
-HISTORY_PERIODS = 104
+HISTORY_PERIODS = 52  # periods of history behind a driver's correlation
 
 
 def baseline_period(period: dt.date, grain: str, vs: str) -> dt.date:
