@@ -75,7 +75,7 @@ def granger_p(gx: pd.Series, gy: pd.Series, lag: int) -> float | None:
         columns[f"x{k}"] = gx.shift(k)
     frame = pd.DataFrame(columns).dropna()
     n = len(frame)
-    full_k, restricted_k = 1 + 2 * lag, 1 + lag
+    full_k = 1 + 2 * lag  # parameters of the full model
     if n - full_k < 5:
         return None
     y = frame["y"].to_numpy()

@@ -14,7 +14,7 @@ from northstar.checks import data_rules  # noqa: F401  isort: skip
 from northstar.checks import segment_rules  # noqa: F401  isort: skip
 from northstar.checks.context import CheckContext, NotEvaluated
 from northstar.checks.findings import RULES, SEVERITIES, CheckReport, Finding, Rule
-from northstar.errors import Problem, SpecError
+from northstar.errors import QueryError, SpecError
 from northstar.spec.suggest import did_you_mean, known
 
 __all__ = ["RULES", "CheckReport", "CheckContext", "Finding", "Rule", "run_checks"]
@@ -30,7 +30,6 @@ def selected_rules(project: object, only: Iterable[str] = ()) -> list[Rule]:
         raise SpecError(problems)
     unknown = [r for r in only if r not in RULES]
     if unknown:
-        from northstar.errors import QueryError
         raise QueryError(f"--rule: unknown rule '{unknown[0]}'." + (did_you_mean(unknown[0], RULES)
                                                                     or f" Rules: {known(RULES)}."))
     chosen = list(only) or list(RULES)

@@ -188,7 +188,7 @@ def omtm_off_tree(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding("omtm-off-tree", "warning", f"team {focus.team}",
                           f"Team {focus.team}'s OMTM '{focus.metric}' is not in the North Star's tree, so nothing "
                           f"says how moving it moves '{ctx.nsm}'; an OMTM must contribute directly to the NSM.",
-                          f"Link it in `north_star.tree` (a formula input or a driver with direction and lag of "
+                          "Link it in `north_star.tree` (a formula input or a driver with direction and lag of "
                           "the node it moves), or pick a focus metric that is in the tree.",
                           {"metric": focus.metric, "tree": ctx.tree})
 
