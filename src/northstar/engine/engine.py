@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import numbers
 import zoneinfo
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ import pandas as pd
 
 from northstar.engine import assemble as asm
 from northstar.engine.backend import Backend, connect
+from northstar.engine.cache import ResultCache
 from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, combine_parts, conversion, first_seen,
                                       fuse_metric_queries, retention)
 from northstar.engine.plan import MetricQuery, Plan, make_plan
@@ -44,6 +46,7 @@ class MetricEngine:
         self._duplicates: dict[str, int] = {}
         self._instants: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         self._results: dict[MetricQuery, pd.DataFrame] = {}
+        self._disk = _disk_cache(loaded)
 
     def extended(self, metrics: dict[str, Any]) -> "MetricEngine":
         """An engine over the same backend, sources and caches whose spec has extra metrics
@@ -151,7 +154,13 @@ class MetricEngine:
         """Metric series for a query; results are kept for the engine's life (like the data
         bounds), so analyses that ask for the same series twice compute it once."""
         if query not in self._results:
-            self._results[query] = self._query(query)
+            key = self._disk.key(query) if self._disk is not None else None
+            found = self._disk.get(key) if key is not None else None  # type: ignore[union-attr]
+            if found is None:
+                found = self._query(query)
+                if key is not None:
+                    self._disk.put(key, found)  # type: ignore[union-attr]
+            self._results[query] = found
             while len(self._results) > RESULT_CACHE:
                 self._results.pop(next(iter(self._results)))
         return self._results[query].copy()
@@ -340,6 +349,12 @@ def _restrict(table: ir.Table, lo: dt.datetime | None, hi: dt.datetime | None,
     if hi is not None and (bounds is None or bounds[1] >= hi):
         conditions += ([column < literal(hi + margin)] if column is not None else []) + [table[LOCAL] < hi]
     return table.filter(*conditions) if conditions else table
+
+
+def _disk_cache(loaded: LoadedSpec) -> ResultCache | None:
+    if not loaded.spec.engine.cache or os.environ.get("NORTHSTAR_CACHE", "1") == "0":
+        return None
+    return ResultCache(loaded.base_dir / ".northstar" / "cache", loaded.spec, loaded.base_dir)
 
 
 def _is_timestamp(table: ir.Table, source: Any) -> bool:

@@ -55,10 +55,15 @@ def _file_format(source: Source, path: str, name: str) -> str:
     return fmt
 
 
-def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> BoundSource:
+def source_files(source: Source, base_dir: Path) -> list[str]:
+    """The files a `path:` source reads now (its glob expanded, sorted)."""
     assert source.path is not None
     pattern = source.path if Path(source.path).is_absolute() else str(base_dir / source.path)
-    paths = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+    return sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+
+
+def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> BoundSource:
+    paths = source_files(source, base_dir)
     if not paths:
         raise DataError(f"source '{name}': no file matches '{source.path}' (looked in {base_dir})")
     for path in paths:

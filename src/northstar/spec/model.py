@@ -234,6 +234,7 @@ class Engine(Model):
     database: str = ":memory:"
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
+    cache: bool = True  # keep query results in .northstar/cache/ beside the spec
 
 
 class Checks(Model):
