@@ -26,6 +26,23 @@ class EventTime:
 
     instant: ir.TimestampValue  # naive UTC (for durations such as conversion windows)
     local: ir.TimestampValue  # naive wall-clock time in the spec's zone (for periods)
+    # How local follows from instant, when it is known: "" (the same), or a zone name (the
+    # instant plus that zone's offset). Lets a bound on local time become a bound on the
+    # instant, which is far cheaper to test than the per-row local-time expression.
+    rule: str | None = None
+
+
+def instant_bound(local: dt.datetime, rule: str | None) -> dt.datetime | None:
+    """The instant at which local time reaches `local`, when no offset change lies within a
+    day of it (then the two bounds select the same rows); None otherwise."""
+    if rule is None:
+        return None
+    if rule == "":
+        return local
+    segments = utc_offsets(rule, local - dt.timedelta(days=2), local + dt.timedelta(days=2))
+    if len(segments) != 1:
+        return None
+    return local - segments[0][1]
 
 
 def utc_offsets(zone: str, first: dt.datetime, last: dt.datetime) -> list[tuple[dt.datetime | None, dt.timedelta]]:
@@ -88,29 +105,31 @@ def event_time(backend: Backend, table: ir.Table, source: Source, zone: str,
             return shift_by_offsets(instant, utc_offsets(zone, *instant_range))
         return backend.utc_to_local(aware if aware is not None else instant, zone)
 
+    exact = "" if zone == "UTC" else (zone if instant_range is not None else None)
+
     column = table[source.timestamp]
     dtype = column.type()
     if source.time_unit is not None:
         value = column if dtype.is_integer() else column.cast("int64")
         instant = value.as_timestamp(source.time_unit)
-        return EventTime(instant, to_local(instant))
+        return EventTime(instant, to_local(instant), exact)
     if dtype.is_date():
         # A calendar date is already a local date: no time-zone conversion.
         local = column.cast(idt.Timestamp())
-        return EventTime(local, local)
+        return EventTime(local, local, "")
     if dtype.is_string():
         # Text with a UTC offset ("...-05:00") keeps it; text without is in the source's zone.
         column = column.cast(idt.Timestamp() if source.timezone else idt.Timestamp(timezone="UTC"))
         dtype = column.type()
     if dtype.is_timestamp() and dtype.timezone is not None:
         instant = column.cast(idt.Timestamp())
-        return EventTime(instant, to_local(instant, column))
+        return EventTime(instant, to_local(instant, column), exact)
     recorded_in = source.timezone or "UTC"
     if recorded_in == zone:
         instant = column if zone == "UTC" else backend.local_to_utc(column, zone).cast(idt.Timestamp())
         return EventTime(instant, column)
     if recorded_in == "UTC":
-        return EventTime(column, to_local(column))
+        return EventTime(column, to_local(column), exact)
     utc = backend.local_to_utc(column, recorded_in)
     return EventTime(utc.cast(idt.Timestamp()), backend.utc_to_local(utc, zone))
 
