@@ -190,3 +190,19 @@ def test_candidates_given_metrics_and_against(data: tuple[Path, Path]) -> None:
     as_json = report.to_dict()["candidates"][0]
     assert set(as_json) >= {"metric", "score", "lead", "coverage", "signal_to_noise", "penalties"}
     assert set(as_json["lead"]) >= {"lag", "correlation", "p_value"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(5, 200), slope=st.floats(-2, 2), seed=st.integers(0, 1000))
+def test_pearson_p_value_equals_scipy(n: int, slope: float, seed: int) -> None:
+    from scipy import stats
+
+    from northstar.analysis.lead import pearson
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = slope * x + rng.normal(size=n)
+    r, p = pearson(x, y)
+    expected = stats.pearsonr(x, y)
+    assert r == pytest.approx(expected.statistic, abs=1e-12)
+    assert p == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-15)

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 MIN_POINTS = 12
 
@@ -60,9 +59,22 @@ def lagged_correlations(gx: pd.Series, gy: pd.Series, max_lag: int) -> dict[int,
         pair = pd.concat([gx.shift(lag), gy], axis=1).dropna()
         if len(pair) < MIN_POINTS or pair.iloc[:, 0].std() == 0 or pair.iloc[:, 1].std() == 0:
             continue
-        r, p = stats.pearsonr(pair.iloc[:, 0], pair.iloc[:, 1])
-        out[lag] = (float(r), float(p), len(pair))
+        r, p = pearson(pair.iloc[:, 0].to_numpy(), pair.iloc[:, 1].to_numpy())
+        out[lag] = (r, p, len(pair))
     return out
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Pearson's r and its two-sided p-value (t-test with n-2 degrees of freedom, as scipy's
+    `pearsonr`)."""
+    from scipy import special
+
+    n = len(x)
+    r = float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
+    if abs(r) == 1.0:
+        return r, 0.0
+    t = r * np.sqrt((n - 2) / (1 - r * r))
+    return r, float(2 * special.stdtr(n - 2, -abs(t)))
 
 
 def granger_p(gx: pd.Series, gy: pd.Series, lag: int) -> float | None:
@@ -86,7 +98,9 @@ def granger_p(gx: pd.Series, gy: pd.Series, lag: int) -> float | None:
     if rss_f <= 0:
         return 0.0
     f = ((rss_r - rss_f) / lag) / (rss_f / (n - full_k))
-    return float(stats.f.sf(f, lag, n - full_k))
+    from scipy import special  # 0.2 s to import, against 0.6 s for scipy.stats
+
+    return float(special.fdtrc(lag, n - full_k, f))
 
 
 def _rss(design: np.ndarray, y: np.ndarray) -> float:
