@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
+from northstar.analysis.targets.report import format_number, format_pct
 from northstar.cli.app import State, cli, stdout
 
 if TYPE_CHECKING:
@@ -49,23 +50,9 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def _num(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:,.1f}"
-    return f"{value:.3g}"
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:+.1f}%"
-
-
 def tree_table(report: "TargetsReport") -> Table:
     grain = report.grain
-    title = (f"{report.project}: {report.root.label} {_num(report.target)} by {report.by.isoformat()} "
+    title = (f"{report.project}: {report.root.label} {format_number(report.target)} by {report.by.isoformat()} "
              f"({grain} of {report.target_period.isoformat()}, {report.periods} {grain}s after "
              f"{report.last_period.isoformat()}); method {report.method}: {METHOD_WORDS[report.method]}")
     table = Table(title=title, title_justify="left")
@@ -77,14 +64,14 @@ def tree_table(report: "TargetsReport") -> Table:
         indent = "  " * depth
         if node.link == "driver":
             label = f"{indent}⇢ moves with: {node.label} ({node.driver_direction}, lag {node.lag})"
-            table.add_row(label, node.owner or "", _num(node.current), _num(node.trend), "", "", "",
+            table.add_row(label, node.owner or "", format_number(node.current), format_number(node.trend), "", "", "",
                           node.status, style="dim")
             return
         mark = "★ " if node.link == "root" else ""
         growth = "–" if node.growth is None else f"{node.growth * 100:+.1f}%"
-        status = node.status if node.status != "gap" or node.gap is None else f"gap {_num(abs(node.gap))}"
-        table.add_row(f"{indent}{mark}{node.label}", node.owner or "", _num(node.current), _num(node.trend),
-                      _num(node.required), _pct(node.change_pct), growth, status)
+        status = node.status if node.status != "gap" or node.gap is None else f"gap {format_number(abs(node.gap))}"
+        table.add_row(f"{indent}{mark}{node.label}", node.owner or "", format_number(node.current), format_number(node.trend),
+                      format_number(node.required), format_pct(node.change_pct), growth, status)
         for child in node.children:
             add(child, depth + 1)
 
@@ -98,6 +85,6 @@ def focus_table(report: "TargetsReport") -> Table:
     for col in ("team", "metric", "target", "deadline", "tree requires", "verdict", "why"):
         table.add_column(col, justify="right" if col in ("target", "tree requires") else "left")
     for f in report.focus:
-        table.add_row(f.team, f.metric, _num(f.target), f.deadline.isoformat() if f.deadline else "–",
-                      _num(f.required), f.status, f.note)
+        table.add_row(f.team, f.metric, format_number(f.target), f.deadline.isoformat() if f.deadline else "–",
+                      format_number(f.required), f.status, f.note)
     return table

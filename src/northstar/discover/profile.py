@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 
 from northstar.discover.guess import Column, epoch_unit, guess_dimensions, guess_entity, guess_event_column, \
     guess_key, guess_timestamp, measure_kind
+from northstar.engine.sources import column_kind
 from northstar.errors import DataError
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".json": "json",
@@ -98,17 +99,8 @@ def read_table(paths: list[str], fmt: str) -> ir.Table:
 
 
 def _kind(dtype: Any) -> str:
-    if dtype.is_integer():
-        return "integer"
-    if dtype.is_numeric():
-        return "numeric"
-    if dtype.is_string():
-        return "string"
-    if dtype.is_timestamp() or dtype.is_date():
-        return "temporal"
-    if dtype.is_boolean():
-        return "boolean"
-    return "other"
+    """The engine's column kinds, with integers told apart (epoch times, ids, counts)."""
+    return "integer" if dtype.is_integer() else column_kind(dtype)
 
 
 def _number(value: Any) -> float | None:

@@ -270,9 +270,9 @@ def _focus_target(focus: Any, root: NodeTarget, by: dt.date, last_period: dt.dat
         if parent is not None and parent.required is not None:
             ahead = min(max(periods_apart(last_period, at, grain), 0), periods)
             by_then = value_on_path(parent.current, parent.required, periods, ahead)
-            words = f"; {_lower(parent.label)} must reach {_fmt(parent.required)} by {by.isoformat()}"
+            words = f"; {_lower(parent.label)} must reach {format_number(parent.required)} by {by.isoformat()}"
             if at < by and by_then is not None and ahead >= 1:
-                words += f" ({_fmt(by_then)} by {at.isoformat()} on the way)"
+                words += f" ({format_number(by_then)} by {at.isoformat()} on the way)"
         return FocusTarget(**base, required=None, status="driver",
                            note=f"a driver (hypothesis) of {_lower(parent.label) if parent else 'a node'}, not a "
                                 f"formula input: no requirement can be computed{words}")
@@ -286,12 +286,12 @@ def _focus_target(focus: Any, root: NodeTarget, by: dt.date, last_period: dt.dat
                            note="the tree gives it no requirement (no data, or out of its inputs' reach)")
     if focus.target is None:
         return FocusTarget(**base, required=required, status="no target",
-                           note=f"the tree requires {_fmt(required)} by {at.isoformat()}; set a `target`")
+                           note=f"the tree requires {format_number(required)} by {at.isoformat()}; set a `target`")
     helps = 1 if node.helps == "up" else -1
     enough = helps * (focus.target - required) >= -1e-12 * max(abs(required), 1.0)
     verb = "is enough" if enough else "is not enough"
     return FocusTarget(**base, required=required, status="enough" if enough else "not enough",
-                       note=f"the target {_fmt(focus.target)} {verb}: the tree requires {_fmt(required)} "
+                       note=f"the target {format_number(focus.target)} {verb}: the tree requires {format_number(required)} "
                             f"by {at.isoformat()}")
 
 
@@ -310,7 +310,7 @@ def _parents(root: NodeTarget, metric: str) -> list[NodeTarget]:
 
 # ---- words ---------------------------------------------------------------------------------------
 
-def _fmt(value: float | None) -> str:
+def format_number(value: float | None) -> str:
     if value is None:
         return "–"
     if abs(value) >= 100:
@@ -320,7 +320,7 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def _pct(value: float | None) -> str:
+def format_pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:+.1f}%"
 
 
@@ -337,18 +337,18 @@ def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: s
     """The requirement in plain words, one sentence per formula level under the North Star."""
     unit = grain + ("s" if periods != 1 else "")
     if root.status == "on trend":
-        trend = f"the trend reaches it: {_fmt(root.trend)}"
+        trend = f"the trend reaches it: {format_number(root.trend)}"
     elif root.gap is not None:
-        trend = f"the trend gives {_fmt(root.trend)}, {_fmt(abs(root.gap))} short"
+        trend = f"the trend gives {format_number(root.trend)}, {format_number(abs(root.gap))} short"
     else:
         trend = "no trend: too little data"
-    head = (f"To reach {_fmt(root.required)} {_lower(root.label)} by {by.isoformat()} "
-            f"({_pct(root.change_pct)} in {periods} {unit}{_rate(root, grain)}; {trend})")
+    head = (f"To reach {format_number(root.required)} {_lower(root.label)} by {by.isoformat()} "
+            f"({format_pct(root.change_pct)} in {periods} {unit}{_rate(root, grain)}; {trend})")
     inputs = [c for c in root.children if c.link == "formula"]
     if not inputs:
         return head + ": its tree has no formula to split it."
     if method == "proportional":
-        parts = [f"{_lower(c.label)} to {_fmt(c.required)} ({_pct(c.change_pct)}{_rate(c, grain)})" for c in inputs]
+        parts = [f"{_lower(c.label)} to {format_number(c.required)} ({format_pct(c.change_pct)}{_rate(c, grain)})" for c in inputs]
         return head + ", sharing the effort proportionally: " + ", ".join(parts) + "."
     parts = []
     for c in inputs:
@@ -357,6 +357,6 @@ def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: s
             parts.append(f"{_lower(c.label)} alone cannot get there with the others on trend")
             continue
         rest = " and ".join(_lower(o.label) for o in others)
-        parts.append(f"{_lower(c.label)} must reach {_fmt(c.required)} ({_pct(c.change_pct)}{_rate(c, grain)}, "
+        parts.append(f"{_lower(c.label)} must reach {format_number(c.required)} ({format_pct(c.change_pct)}{_rate(c, grain)}, "
                      f"{c.status})" + (f" with {rest} on trend" if rest else ""))
     return head + ", " + "; or ".join(parts) + "."
