@@ -13,7 +13,8 @@ fi
 
 # System packages the tests use, installed only where missing (root on these machines).
 need_apt=()
-# (none yet: the browser tests of the dashboard will add chromium here)
+# The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
