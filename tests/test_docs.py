@@ -26,7 +26,8 @@ def test_command_and_its_options_are_documented(name: str) -> None:
 
 MODELS = [model.Spec, model.Source, model.AggregateMetric, model.RetentionMetric, model.ConversionMetric,
           model.FormulaMetric, model.NorthStar, model.TreeNode, model.Driver, model.Target, model.HistoryEntry,
-          model.Focus, model.Guardrail, model.Funnel, model.Engine, model.Checks, model.OfferingChange]
+          model.Focus, model.Guardrail, model.Funnel, model.Engine, model.Checks, model.OfferingChange,
+          model.Web]
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)

@@ -98,8 +98,10 @@ def init(state: State, template: str, list_only: bool, force: bool) -> None:
 @click.option("--dir", "directory", default="northstar-demo", show_default=True, help="Where to write the demo.")
 @click.option("--users", default=5000, show_default=True, type=click.IntRange(50, 5_000_000))
 @click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--serve", "serve_after", is_flag=True, help="Then serve its dashboard (like `northstar serve`).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="With --serve: the port (default 8000).")
 @click.pass_obj
-def demo(state: State, directory: str, users: int, seed: int) -> None:
+def demo(state: State, directory: str, users: int, seed: int, serve_after: bool, port: int | None) -> None:
     """Generate a demo music-streaming product, its data and spec, and show its North Star."""
     from northstar import output
     from northstar.demo import generate_demo
@@ -121,3 +123,7 @@ def demo(state: State, directory: str, users: int, seed: int) -> None:
     stdout.print(f"\nNext: cd {out} && {command} check   (is listening minutes a good North Star?)\n"
                  f"      {command} query listening_minutes --grain week --by platform",
                  markup=False, highlight=False)
+    if serve_after:
+        from northstar.cli.web import run_server
+
+        run_server(out / "northstar.yml", port=port)

@@ -256,6 +256,14 @@ class Checks(Model):
         return value
 
 
+class Web(Model):
+    """Settings of `northstar serve`: where it listens and the token every request must carry."""
+
+    host: str = "127.0.0.1"  # loopback only; another address exposes the dashboard to the network
+    port: int = Field(default=8000, ge=1, le=65535)
+    token: str | None = None  # `${ENV_VAR}` references are read from the environment when the app starts
+
+
 class Spec(Model):
     project: str
     timezone: str = "UTC"
@@ -267,3 +275,4 @@ class Spec(Model):
     guardrails: tuple[Guardrail, ...] = ()
     funnel: Funnel | None = None
     checks: Checks = Field(default_factory=Checks)
+    web: Web = Field(default_factory=Web)

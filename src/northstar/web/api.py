@@ -1,0 +1,164 @@
+"""The JSON API: GET routes under `/api`, thin layers over `northstar.Project` (via the cache).
+
+Bodies are the `to_dict()` of the Project's results (dates as ISO strings, null for no value);
+errors have the one shape of `northstar.web.errors`. Every parameter is checked first
+(`northstar.web.params`), so a bad one is a 400 naming it before anything is computed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from northstar.analysis.targets import METHODS
+from northstar.analysis.tree import tree_metrics
+from northstar.web import params
+from northstar.web.errors import ApiError
+from northstar.web.schemas import (ChecksResponse, CohortsResponse, ExplainResponse, FocusResponse, FunnelResponse,
+                                   GuardrailsResponse, MetricsResponse, OverviewResponse, SeriesResponse,
+                                   TargetsResponse, TreeResponse)
+from northstar.web.service import DashboardService
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+Period = Annotated[str | None, Query(description="A date (YYYY-MM-DD) in the period to show; "
+                                                 "default: the last complete period.")]
+Metrics = Annotated[str, Query(description="Metric names, comma-separated (or the parameter repeated).")]
+Grain = Annotated[str | None, Query(description="day, week, month or quarter; default: the North Star's.")]
+From = Annotated[str | None, Query(alias="from", description="First period: the one containing this date "
+                                                             "(YYYY-MM-DD); default: the data's first.")]
+To = Annotated[str | None, Query(alias="to", description="Last period: those starting on or before this date "
+                                                         "(YYYY-MM-DD); default: the data's last.")]
+By = Annotated[list[str] | None, Query(description="Break down by dimensions: comma-separated or repeated.")]
+Where = Annotated[str | None, Query(description="A SQL filter over dimensions, e.g. country = 'NL'.")]
+Compare = Annotated[str | None, Query(description="true adds <metric>_previous and <metric>_last_year columns.")]
+
+
+def _service(request: Request) -> DashboardService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
+def _series_args(request: Request, metrics: list[str] | str, grain: str | None, start: str | None,
+                 end: str | None, by: list[str] | None, where: str | None, compare: str | None) -> dict:
+    spec = _service(request).project().spec
+    first, last = params.date_range(start, end)
+    # `metrics=a&metrics=b` arrives as the last value only with a str parameter: read them all.
+    names = params.metrics(spec, request.query_params.getlist("metrics") or metrics)
+    return {"metrics": names, "grain": params.grain(grain), "start": first, "end": last,
+            "by": params.dimensions(spec, by), "where": (where or "").strip() or None,
+            "compare": params.boolean(compare, "compare")}
+
+
+@router.get("/metrics", response_model=MetricsResponse, summary="Every metric of the spec, and the North Star")
+def metrics(request: Request) -> Response:
+    """Each metric's name, label, unit, kind, source, dimensions, tags, direction and whether it is in the tree."""
+    return _json(_service(request).encoded("metrics"))
+
+
+@router.get("/series", response_model=SeriesResponse, summary="Metric values per period")
+def series(request: Request, metrics: Metrics, grain: Grain = None, start: From = None, end: To = None,
+           by: By = None, where: Where = None, compare: Compare = None) -> Response:
+    """Like `northstar query`: one row per period (and segment), one column per metric."""
+    args = _series_args(request, metrics, grain, start, end, by, where, compare)
+    return _json(_service(request).encoded("series", **args))
+
+
+@router.get("/series.csv", summary="Metric values per period, as a CSV download", response_class=Response,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "CSV: period, the by dimensions, one column per metric"}})
+def series_csv(request: Request, metrics: Metrics, grain: Grain = None, start: From = None, end: To = None,
+               by: By = None, where: Where = None, compare: Compare = None) -> Response:
+    """The same rows as `/api/series`, as CSV (a file named after the metrics)."""
+    args = _series_args(request, metrics, grain, start, end, by, where, compare)
+    text = _service(request).series_csv(**args)
+    name = "-".join(args["metrics"])[:80]
+    return Response(content=text, media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}.csv"'})
+
+
+@router.get("/tree", response_model=TreeResponse, summary="The North Star and its tree for a period")
+def tree(request: Request, period: Period = None) -> Response:
+    """Each node's value, previous value, change and owner (like `northstar tree`)."""
+    return _json(_service(request).encoded("tree", period=params.date(period, "period")))
+
+
+@router.get("/explain", response_model=ExplainResponse, summary="Why a metric moved")
+def explain(request: Request,
+            metric: Annotated[str | None, Query(description="The metric to explain; default: the North Star.")] = None,
+            period: Period = None,
+            vs: Annotated[str | None, Query(description="The baseline: previous (default), year, or a date "
+                                                        "(YYYY-MM-DD) in the period to compare with.")] = None,
+            by: Annotated[list[str] | None, Query(description="Dimensions to search for segments; default: all "
+                                                              "of the sources'.")] = None) -> Response:
+    """The exact split through the tree, the segments that drove it, the drivers, and a paragraph."""
+    service = _service(request)
+    spec = service.project().spec
+    return _json(service.encoded("explain", metric=params.metric(spec, metric), period=params.date(period, "period"),
+                                 vs=params.vs(vs), by=params.dimensions(spec, by)))
+
+
+@router.get("/checks", response_model=ChecksResponse, summary="The North Star judged against the method")
+def checks(request: Request) -> Response:
+    """Every finding of `northstar check`, its counts by severity and the North Star's history."""
+    return _json(_service(request).encoded("checks"))
+
+
+@router.get("/funnel", response_model=FunnelResponse, summary="The AARRR funnel, its bottleneck and an OMTM")
+def funnel(request: Request, period: Period = None,
+           by: Annotated[str | None, Query(description="One dimension to split each stage by.")] = None) -> Response:
+    """Each stage's value, change and conversion; the bottleneck ranked by the gain in the North Star."""
+    service = _service(request)
+    spec = service.project().spec
+    return _json(service.encoded("funnel", period=params.date(period, "period"), by=params.dimension(spec, by)))
+
+
+@router.get("/cohorts", response_model=CohortsResponse, summary="Retention by cohort")
+def cohorts(request: Request,
+            metric: Annotated[str | None, Query(description="An entity metric (count_distinct of the entity, or a "
+                                                            "retention); default: the tree's first.")] = None,
+            grain: Grain = None, start: From = None, end: To = None,
+            partial: Annotated[str | None, Query(description="true includes the data's incomplete last "
+                                                             "period.")] = None) -> Response:
+    """One row per cohort and offset: the cohort's entities active again and the rate."""
+    service = _service(request)
+    spec = service.project().spec
+    first, last = params.date_range(start, end)
+    return _json(service.encoded("cohorts", metric=params.cohort_metric(spec, metric, tree_metrics(spec)),
+                                 grain=params.grain(grain), start=first, end=last,
+                                 partial=params.boolean(partial, "partial")))
+
+
+@router.get("/focus", response_model=FocusResponse, summary="Each team's One Metric That Matters")
+def focus(request: Request, period: Period = None) -> Response:
+    """Value, progress from baseline to target, time gone, and whether it is on track."""
+    return _json(_service(request).encoded("focus", period=params.date(period, "period")))
+
+
+@router.get("/guardrails", response_model=GuardrailsResponse, summary="Guardrails and whether they hold")
+def guardrails(request: Request, period: Period = None) -> Response:
+    """Each guardrail's value (by default in its own last complete period) against its min and max."""
+    return _json(_service(request).encoded("guardrails", period=params.date(period, "period")))
+
+
+@router.get("/targets", response_model=TargetsResponse, summary="What the tree must reach for the target")
+def targets(request: Request,
+            method: Annotated[str | None, Query(description="trend (default) or proportional.")] = None) -> Response:
+    """From `north_star.target`: each formula input's required value; 404 `no_target` without a target."""
+    service = _service(request)
+    chosen = params.choice(method, "method", tuple(METHODS), "trend")
+    if service.project().spec.north_star.target is None:
+        raise ApiError(404, "no_target", "the spec sets no north_star.target {value, by}")
+    return _json(service.encoded("targets", method=chosen))
+
+
+@router.get("/overview", response_model=OverviewResponse, summary="Everything the overview page shows")
+def overview(request: Request) -> Response:
+    """The North Star (value, changes, target), its series and forecast, why it moved, the tree,
+    guardrails, focus metrics and the checks' counts, in one response."""
+    return _json(_service(request).encoded("overview"))

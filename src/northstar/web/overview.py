@@ -1,0 +1,105 @@
+"""What `/api/metrics` and `/api/overview` return, composed from the Project's own results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Any
+
+from northstar.analysis.tree import label_of, tree_metrics
+from northstar.engine.plan import dependency_order
+from northstar.engine.time import period_start, same_period_last_year, shift_period, to_date
+from northstar.errors import NorthstarError
+from northstar.spec.model import FormulaMetric, Spec
+from northstar.web.forecast import forecast
+
+if TYPE_CHECKING:
+    from northstar.project import Project
+    from northstar.web.service import DashboardService
+
+
+def declared_dimensions(spec: Spec) -> list[str]:
+    """Every dimension declared on a source, each once, in spec order."""
+    return list(dict.fromkeys(d for source in spec.sources.values() for d in source.dimensions))
+
+
+def metric_dimensions(spec: Spec, name: str) -> list[str]:
+    """The dimensions a metric can be broken down by: those of every source it reads."""
+    sources = [getattr(spec.metrics[m], "source", None) for m in dependency_order(spec, (name,))]
+    dims: list[str] | None = None
+    for source in dict.fromkeys(s for s in sources if s):
+        own = list(spec.sources[source].dimensions)
+        dims = own if dims is None else [d for d in dims if d in own]
+    return dims or []
+
+
+def metrics_catalogue(spec: Spec) -> dict[str, Any]:
+    """`{"metrics": [...], "north_star", "grain", "dimensions"}` for `/api/metrics`."""
+    in_tree = set(tree_metrics(spec))
+    metrics = []
+    for name, metric in spec.metrics.items():
+        metrics.append({"name": name, "label": label_of(spec, name), "description": metric.description,
+                        "unit": metric.unit, "kind": metric.type,
+                        "source": None if isinstance(metric, FormulaMetric) else metric.source,
+                        "dimensions": metric_dimensions(spec, name), "tags": list(metric.tags),
+                        "direction": metric.direction, "in_tree": name in in_tree})
+    return {"metrics": metrics, "north_star": spec.north_star.metric, "grain": spec.north_star.grain,
+            "dimensions": declared_dimensions(spec)}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _first_whole_period(project: "Project", metric: str, grain: str) -> dt.date | None:
+    """The first period the data covers from its first day (None: no data)."""
+    sources = {getattr(project.spec.metrics[m], "source", None) for m in dependency_order(project.spec, (metric,))}
+    bounds = [b for s in sources - {None} if (b := project.engine.data_bounds(s)) is not None]  # type: ignore[arg-type]
+    if not bounds:
+        return None
+    first_day = min(b[0] for b in bounds).date()
+    start = period_start(first_day, grain)
+    return start if start == first_day else shift_period(start, grain, 1)
+
+
+def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
+    """The overview page's data in one response (see the README's *Web app*)."""
+    spec = project.spec
+    ns = spec.north_star
+    tree = service.tree(None)
+    period = to_date(tree["period"])
+    root = tree["root"]
+    series = service.series((ns.metric,), ns.grain)["rows"]
+    first = _first_whole_period(project, ns.metric, ns.grain)
+    complete = [r for r in series if (first is None or to_date(r["period"]) >= first)
+                and to_date(r["period"]) <= period]
+    by_period = {r["period"]: _number(r[ns.metric]) for r in series}
+    value, previous = _number(root["value"]), _number(root["previous"])
+    last_year = by_period.get(same_period_last_year(period, ns.grain).isoformat())
+    try:
+        explanation = service.explain(None, None, "previous", ())["summary"]
+    except NorthstarError as exc:  # e.g. no value in the previous period: say why, in one line
+        explanation = str(exc).splitlines()[0]
+    return {
+        "project": spec.project,
+        "north_star": {
+            "metric": ns.metric, "label": label_of(spec, ns.metric), "customer_value": ns.customer_value,
+            "unit": spec.metrics[ns.metric].unit, "grain": ns.grain, "period": period.isoformat(),
+            "value": value, "previous": previous, "last_year": last_year,
+            "change_pct": root.get("change_pct"),
+            "change_pct_year": (value - last_year) / abs(last_year) if value is not None and last_year else None,
+            "target": {"value": ns.target.value, "by": ns.target.by.isoformat()} if ns.target else None,
+            "history": [{"metric": h.metric, "until": h.until.isoformat(), "reason": h.reason} for h in ns.history],
+        },
+        "series": [{"period": r["period"], "value": _number(r[ns.metric])} for r in complete],
+        "forecast": forecast([to_date(r["period"]) for r in complete], [r[ns.metric] for r in complete], ns.grain),
+        "explanation": explanation,
+        "tree": tree,
+        "guardrails": service.guardrails(None)["guardrails"],
+        "focus": service.focus(None)["focus"],
+        "checks": service.checks()["counts"],
+    }

@@ -1,0 +1,186 @@
+"""Response shapes of the JSON API, for the OpenAPI document only.
+
+The routes return the Project's own `to_dict()` (already JSON-ready and cached as bytes), so
+these models are never used to validate; they tell `/docs` and `/openapi.json` what comes back.
+Deep, variable parts (a finding's evidence, a stage's segments) are plain objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+Obj = dict[str, Any]
+
+
+class ErrorDetail(BaseModel):
+    status: int = Field(description="The HTTP status, repeated.")
+    code: str = Field(description="bad_parameter, unknown_metric, not_found, no_target, unauthorized, "
+                                  "method_not_allowed, spec_error, data_error or internal_error.")
+    parameter: str | None = Field(description="The query parameter at fault (400/404 on input), else null.")
+    message: str = Field(description="One line, starting with the parameter when there is one.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error, whatever its status."""
+
+    error: ErrorDetail
+
+
+class MetricInfo(BaseModel):
+    name: str
+    label: str
+    description: str | None
+    unit: str | None
+    kind: str = Field(description="aggregate, retention, conversion or formula.")
+    source: str | None = Field(description="The source it reads (null for a formula).")
+    dimensions: list[str] = Field(description="Dimensions it can be broken down by.")
+    tags: list[str]
+    direction: str = Field(description="up or down: which way is good.")
+    in_tree: bool = Field(description="Whether it is in the North Star's tree.")
+
+
+class MetricsResponse(BaseModel):
+    metrics: list[MetricInfo]
+    north_star: str
+    grain: str
+    dimensions: list[str] = Field(description="Every dimension declared on a source.")
+
+
+class SeriesResponse(BaseModel):
+    metrics: list[str]
+    grain: str
+    by: list[str]
+    rows: list[Obj] = Field(description="One per period (and segment): `period` (ISO date of its first day), "
+                                        "the `by` dimensions, one number per metric; with `compare`, "
+                                        "`<metric>_previous` and `<metric>_last_year`. Null: no value.")
+
+
+class TreeNodeOut(BaseModel):
+    metric: str
+    label: str
+    value: float | None
+    previous: float | None
+    change: float | None
+    change_pct: float | None = Field(description="A fraction: 0.1 is +10%.")
+    owner: str | None
+    formula: str | None
+    link: str = Field(description="root, formula or driver.")
+    direction: str | None
+    lag: int | None
+    children: list["TreeNodeOut"]
+
+
+class TreeResponse(BaseModel):
+    project: str
+    north_star: str
+    customer_value: str | None
+    grain: str
+    period: str
+    previous_period: str
+    root: TreeNodeOut
+
+
+class ExplainResponse(BaseModel):
+    metric: str
+    label: str
+    grain: str
+    period: str
+    baseline_period: str
+    value: float | None
+    baseline: float | None
+    change: float | None
+    change_pct: float | None
+    contributions: list[Obj] = Field(description="The exact split through the tree (Shapley values), nested.")
+    segments: list[Obj] = Field(description="Segments that drove it: dimensions, contribution, rate/mix effects.")
+    drivers: list[Obj] = Field(description="Each driver link: its change at its lag and historical correlation.")
+    summary: str
+    notes: list[str]
+
+
+class ChecksResponse(BaseModel):
+    project: str
+    north_star: str
+    counts: dict[str, int] = Field(description="Findings by severity: error, warning, info.")
+    rules_run: list[str]
+    history: list[Obj]
+    findings: list[Obj] = Field(description="rule, severity, subject, message, evidence, fix.")
+
+
+class FunnelResponse(BaseModel):
+    period: str
+    grain: str
+    north_star: str
+    stages: list[Obj] = Field(description="AARRR stages: value, previous, conversion, reachable level, NSM gain.")
+    bottleneck: str | None
+    proposal: Obj | None = Field(description="An OMTM for the bottleneck, to paste into `focus:`.")
+    summary: str
+
+
+class CohortsResponse(BaseModel):
+    metric: str
+    grain: str
+    last_period: str | None
+    data_end: str | None
+    partial: bool
+    rows: list[Obj] = Field(description="cohort (ISO date), offset, entities, rate.")
+
+
+class FocusResponse(BaseModel):
+    focus: list[Obj] = Field(description="Each OMTM: team, metric, value, baseline, target, progress, status.")
+
+
+class GuardrailsResponse(BaseModel):
+    guardrails: list[Obj] = Field(description="Each guardrail: metric, period, value, min, max, status.")
+
+
+class TargetsResponse(BaseModel):
+    project: str
+    north_star: str
+    grain: str
+    method: str
+    target: float
+    by: str
+    target_period: str
+    last_period: str
+    periods: int
+    trend_periods: int
+    summary: str
+    root: Obj = Field(description="The tree with each node's current, trend and required value.")
+    focus: list[Obj]
+
+
+class ForecastPoint(BaseModel):
+    period: str
+    value: float = Field(description="The log-linear trend's value (median).")
+    lower: float = Field(description="80% prediction interval, lower bound.")
+    upper: float = Field(description="80% prediction interval, upper bound.")
+
+
+class NorthStarSummary(BaseModel):
+    metric: str
+    label: str
+    customer_value: str | None
+    unit: str | None
+    grain: str
+    period: str = Field(description="The last complete period.")
+    value: float | None
+    previous: float | None
+    last_year: float | None
+    change_pct: float | None
+    change_pct_year: float | None
+    target: Obj | None = Field(description="{value, by} or null.")
+    history: list[Obj] = Field(description="Earlier North Stars: metric, until, reason.")
+
+
+class OverviewResponse(BaseModel):
+    project: str
+    north_star: NorthStarSummary
+    series: list[Obj] = Field(description="{period, value} for every complete period.")
+    forecast: list[ForecastPoint] = Field(description="The next 8 periods; empty with fewer than 12 periods.")
+    explanation: str = Field(description="Why the North Star moved against the previous period.")
+    tree: TreeResponse
+    guardrails: list[Obj]
+    focus: list[Obj]
+    checks: dict[str, int] = Field(description="Findings of `northstar check` by severity.")
