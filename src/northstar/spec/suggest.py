@@ -18,5 +18,6 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 def known(candidates: Iterable[str], limit: int = 8) -> str:
     pool = sorted(candidates)
-    shown = ", ".join(pool[:limit]) + (", ..." if len(pool) > limit else "")
+    more = len(pool) - limit
+    shown = ", ".join(pool[:limit]) + (f" and {more} more" if more > 0 else "")
     return shown or "none"
