@@ -120,4 +120,5 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
         checks=project.check(), funnel=funnel, history=history, offering_changes=offering,
         labels={name: label_of(spec, name) for name in spec.metrics},
         units={name: m.unit for name, m in spec.metrics.items()},
+        directions={name: m.direction for name, m in spec.metrics.items()},
         guardrail_owners=tuple(g.owner for g in spec.guardrails), notes=tuple(notes))

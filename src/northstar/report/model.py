@@ -87,6 +87,7 @@ class Report:
     offering_changes: tuple[dict[str, str], ...]  # date, change
     labels: dict[str, str] = field(default_factory=dict)  # metric -> label
     units: dict[str, str | None] = field(default_factory=dict)
+    directions: dict[str, str] = field(default_factory=dict)  # metric -> up | down (which way is good)
     guardrail_owners: tuple[str | None, ...] = ()  # the owner of each guardrail, in order
     notes: tuple[str, ...] = ()  # what could not be computed, in one line each
 

@@ -1,0 +1,212 @@
+"""The dashboard's HTML pages and their assets (engineer B's half of `northstar.web`).
+
+`router` serves the pages `/`, `/tree`, `/metric/{name}`, `/funnel`, `/cohorts`, `/checks` and
+`/focus`, the package's own assets under `/static/` and plotly.js at `/static/plotly.min.js`
+(from the plotly Python package: never a CDN). A page is a Jinja2 shell (`templates/`): its
+texts in the negotiated language (`?lang=` or Accept-Language), its controls, and a script
+(`static/`) that reads every number from the JSON API (`/api/...`) with `fetch` and draws it.
+Filters live in the query string, so every view is a link. Nothing loads from another origin;
+a Content-Security-Policy on every page makes the browser refuse it too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import mimetypes
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from northstar.engine.cohorts import entity_metrics
+from northstar.i18n import LANGUAGES, catalogue, negotiate, t
+from northstar.spec.model import GRAINS
+
+router = APIRouter(include_in_schema=False)
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+
+# Every page may load only its own origin's scripts, styles, data and images.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "font-src 'self'; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+       "form-action 'self'; frame-ancestors 'none'")
+LONG_CACHE = "public, max-age=31536000, immutable"
+LOCALES = {"en": "en-GB", "nl": "nl-NL", "sv": "sv-SE"}
+LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "sv": "Svenska"}
+
+# (path, catalogue key of its name) in the navigation's order.
+NAV = (("/", "overview"), ("/tree", "tree"), ("/funnel", "funnel"), ("/cohorts", "cohorts"),
+       ("/focus", "focus"), ("/checks", "checks"))
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+@cache
+def asset_version() -> str:
+    """A hash of the package's own assets: their URLs carry it, so they can be cached for long."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@cache
+def plotly_version() -> str:
+    from importlib.metadata import version
+
+    return version("plotly")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside a <script> element (no `</script>`, no HTML comment openers)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _language(request: Request) -> tuple[str, str | None]:
+    """(language to use, the `?lang=` to keep in links, if one was asked for)."""
+    asked = request.query_params.get("lang")
+    lang = negotiate(asked, request.headers.get("accept-language"))
+    return lang, (lang if asked in LANGUAGES else None)
+
+
+def _href(path: str, keep_lang: str | None, **params: str) -> str:
+    query = {k: v for k, v in params.items() if v}
+    if keep_lang:
+        query["lang"] = keep_lang
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def _render(request: Request, template: str, page: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang, keep_lang = _language(request)
+    spec = request.app.state.service.project().spec
+    texts = {k: v for k, v in catalogue(lang).items() if k.startswith("pages.")}
+    english = {k: v for k, v in catalogue("en").items() if k.startswith("pages.")}
+    texts = {**english, **texts}
+
+    def tr(key: str, **fields: Any) -> str:
+        return t(key, lang, **fields)
+
+    def static(name: str) -> str:
+        return f"/static/{name}?v={asset_version()}"
+
+    others = {k: v for k, v in request.query_params.multi_items() if k not in ("lang", "token")}
+    languages = [{"code": code, "name": LANGUAGE_NAMES[code], "current": code == lang,
+                  "href": request.url.path + "?" + urlencode([*others.items(), ("lang", code)])}
+                 for code in LANGUAGES]
+    nav = [{"href": _href(path, keep_lang), "label": tr(f"pages.nav.{key}"), "key": key,
+            "current": key == page} for path, key in NAV]
+    config = {"page": page, "lang": lang, "locale": LOCALES[lang], "keepLang": keep_lang,
+              "i18n": texts, "northStar": spec.north_star.metric, "grain": spec.north_star.grain,
+              "grains": list(GRAINS), **context.pop("config", {})}
+    body = _env.get_template(template).render(
+        t=tr, lang=lang, page=page, project=spec.project, nav=nav, languages=languages, static=static,
+        plotly_src=f"/static/plotly.min.js?v={plotly_version()}", config_json=_script_json(config),
+        href=lambda path, **params: _href(path, keep_lang, **params), grains=GRAINS, **context)
+    return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": CSP,
+                                                           "Cache-Control": "no-cache",
+                                                           "X-Content-Type-Options": "nosniff",
+                                                           "Referrer-Policy": "same-origin",
+                                                           "Content-Language": lang})
+
+
+# ---- pages ------------------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request) -> HTMLResponse:
+    return _render(request, "overview.html", "overview")
+
+
+@router.get("/tree", response_class=HTMLResponse)
+def tree_page(request: Request) -> HTMLResponse:
+    return _render(request, "tree.html", "tree")
+
+
+@router.get("/metric/{name}", response_class=HTMLResponse)
+def metric_page(request: Request, name: str) -> HTMLResponse:
+    spec = request.app.state.service.project().spec
+    if name not in spec.metrics:
+        return _render(request, "not_found.html", "metric", status=404, name=name)
+    return _render(request, "metric.html", "metric", metric=name, config={"metric": name})
+
+
+@router.get("/funnel", response_class=HTMLResponse)
+def funnel_page(request: Request) -> HTMLResponse:
+    return _render(request, "funnel.html", "funnel")
+
+
+@router.get("/cohorts", response_class=HTMLResponse)
+def cohorts_page(request: Request) -> HTMLResponse:
+    spec = request.app.state.service.project().spec
+    return _render(request, "cohorts.html", "cohorts", config={"entityMetrics": list(entity_metrics(spec))})
+
+
+@router.get("/checks", response_class=HTMLResponse)
+def checks_page(request: Request) -> HTMLResponse:
+    return _render(request, "checks.html", "checks")
+
+
+@router.get("/focus", response_class=HTMLResponse)
+def focus_page(request: Request) -> HTMLResponse:
+    return _render(request, "focus.html", "focus")
+
+
+# ---- assets -----------------------------------------------------------------------------------
+
+_plotly_lock = threading.Lock()
+_plotly: dict[str, bytes] = {}
+
+
+def _plotly_bytes() -> dict[str, bytes]:
+    """plotly.js from the plotly package, plain and gzipped (built once, on first use)."""
+    with _plotly_lock:
+        if not _plotly:
+            from plotly.offline import get_plotlyjs
+
+            plain = get_plotlyjs().encode("utf-8")
+            _plotly["plain"] = plain
+            _plotly["gzip"] = gzip.compress(plain, compresslevel=6, mtime=0)
+    return _plotly
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js(request: Request) -> Response:
+    data = _plotly_bytes()
+    headers = {"Cache-Control": LONG_CACHE, "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(data["gzip"], media_type="text/javascript; charset=utf-8", headers=headers)
+    return Response(data["plain"], media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@cache
+def _static_files() -> dict[str, Path]:
+    return {p.name: p for p in STATIC.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+@router.get("/static/{name}")
+def static_file(request: Request, name: str) -> Response:
+    """The package's own CSS, JS and icons (a fixed list: no path from the request is opened)."""
+    path = _static_files().get(name)
+    if path is None:
+        from northstar.web.errors import ApiError
+
+        raise ApiError(404, "not_found", f"no static file '{name}'")
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml", "application/json"):
+        kind += "; charset=utf-8"
+    fresh = request.query_params.get("v") == asset_version()
+    headers = {"Cache-Control": LONG_CACHE if fresh else "no-cache", "X-Content-Type-Options": "nosniff"}
+    return Response(path.read_bytes(), media_type=kind, headers=headers)

@@ -1,0 +1,239 @@
+/* Metric: its series at any grain and range (/api/series, compare=true), broken down by a
+ * dimension, the selected period against the previous one and last year, why a period changed
+ * (/api/explain, on a click on the chart or a table row), and a CSV download of what is shown. */
+(function () {
+  "use strict";
+  const { el, t } = NS;
+  const name = NS.config.metric;
+  const form = document.getElementById("controls");
+  const CONTROLS = ["grain", "from", "to", "by"];
+  let state = null; // {rows, params, info, grain, periods, by}
+
+  function segmentKey(row, by) { return by ? String(row[by] === null || row[by] === undefined ? "∅" : row[by]) : ""; }
+
+  function seriesParams() {
+    const values = NS.controlValues(form, CONTROLS);
+    return { metrics: name, grain: values.grain, from: values.from, to: values.to, by: values.by, compare: "true" };
+  }
+
+  function selectedPeriod() {
+    const asked = NS.params().get("period");
+    if (asked && state.periods.includes(asked)) return asked;
+    return state.periods[state.periods.length - 1];
+  }
+
+  function summary() {
+    const node = document.getElementById("summary");
+    const { info, grain, by } = state;
+    const unit = info.unit;
+    const period = selectedPeriod();
+    if (!period) { NS.fill(node, el("p", { class: "hint" }, t("pages.metric.no_data"))); return; }
+    const rows = state.rows.filter((r) => r.period === period);
+    const latest = period === state.periods[state.periods.length - 1] && !NS.params().get("to");
+    const title = el("p", { class: "cards-title" }, NS.period(period, grain),
+      latest ? el("span", { class: "hint" }, " " + t("pages.metric.latest_note")) : null);
+    const pct = (a, b) => (NS.finite(a) && NS.finite(b) && b !== 0 ? (a - b) / Math.abs(b) : null);
+    if (!by) {
+      const r = rows[0] || {};
+      const v = r[name], prev = r[name + "_previous"], year = r[name + "_last_year"];
+      const card = (label, value, change) => el("div", { class: "card" }, el("dt", {}, label),
+        el("dd", {}, el("span", { class: "card-value" }, NS.withUnit(value, unit)), change ? el("br") : null, change));
+      NS.fill(node, title,
+        card(t("pages.metric.value"), v),
+        card(t("pages.metric.previous"), prev, NS.change(pct(v, prev), info.direction)),
+        card(t("pages.metric.last_year"), year, NS.change(pct(v, year), info.direction)));
+      return;
+    }
+    NS.fill(node, title, NS.table({
+      caption: t("pages.metric.segments_caption", { by: by }),
+      head: [by, t("pages.col.value"), t("pages.col.previous"), t("pages.col.change"), t("pages.col.last_year"), t("pages.col.change_year")],
+      rows: rows.map((r) => [segmentKey(r, by), NS.withUnit(r[name], unit), NS.num(r[name + "_previous"], unit),
+        NS.change(pct(r[name], r[name + "_previous"]), info.direction), NS.num(r[name + "_last_year"], unit),
+        NS.change(pct(r[name], r[name + "_last_year"]), info.direction)]),
+      numeric: [1, 2, 4],
+    }));
+  }
+
+  function chart() {
+    const { info, grain, by, rows } = state;
+    const unit = info.unit;
+    const label = info.label || name;
+    const point = (r, key, what) => [r.period, NS.period(r.period, grain) + (what ? " · " + what : "") + "<br>" + NS.withUnit(r[key], unit)];
+    const line = (subset, key, traceName, style) => Object.assign({
+      x: subset.map((r) => r.period), y: subset.map((r) => r[key]), name: traceName,
+      customdata: subset.map((r) => point(r, key, by ? traceName : "")), hovertemplate: "%{customdata[1]}<extra></extra>",
+    }, style);
+    let traces;
+    if (!by) {
+      traces = [
+        line(rows, name, label, { mode: "lines+markers", line: { color: NS.colors.value, width: 2.5 }, marker: { size: 6 } }),
+        line(rows, name + "_previous", t("pages.metric.previous"), { mode: "lines", line: { color: NS.colors.previous, dash: "dash", width: 1.5 } }),
+        line(rows, name + "_last_year", t("pages.metric.last_year"), { mode: "lines", line: { color: NS.colors.lastYear, dash: "dot", width: 1.5 } }),
+      ];
+    } else {
+      const groups = new Map();
+      rows.forEach((r) => { const k = segmentKey(r, by); if (!groups.has(k)) groups.set(k, []); groups.get(k).push(r); });
+      const dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
+      traces = Array.from(groups.entries()).map(([k, subset], i) =>
+        line(subset, name, k, { mode: "lines+markers", marker: { size: 5 },
+          line: { color: NS.palette[i % NS.palette.length], dash: dashes[Math.floor(i / NS.palette.length) % dashes.length], width: 2 } }));
+    }
+    const chartNode = document.getElementById("metric-chart");
+    const period = selectedPeriod();
+    const shapes = period ? [{ type: "line", xref: "x", yref: "paper", x0: period, x1: period, y0: 0, y1: 1,
+      line: { color: "#777", width: 1, dash: "dot" } }] : [];
+    NS.plot(chartNode, traces, { yaxis: { title: { text: unit || "" }, tickformat: unit === "%" ? ".0%" : "" }, shapes: shapes,
+      hovermode: "closest" }).then(() => {
+      if (!chartNode.dataset.bound) {
+        chartNode.dataset.bound = "1";
+        chartNode.on("plotly_click", (event) => {
+          const pt = event.points && event.points[0];
+          if (pt && pt.customdata) select(pt.customdata[0]);
+        });
+      }
+    });
+  }
+
+  function dataTable() {
+    const details = document.getElementById("data-details");
+    const node = document.getElementById("data-table");
+    if (!details.open) { NS.clear(node); return; }
+    const { info, grain, by, rows } = state;
+    const unit = info.unit;
+    const head = [t("pages.col.period")].concat(by ? [by] : [],
+      [t("pages.col.value"), t("pages.col.previous"), t("pages.col.last_year"), t("pages.col.explain")]);
+    const offset = by ? 1 : 0;
+    NS.fill(node, NS.table({
+      caption: t("pages.metric.table_caption", { metric: info.label || name, grain: NS.grainName(grain) }),
+      head: head,
+      rows: rows.map((r) => [NS.period(r.period, grain)].concat(by ? [segmentKey(r, by)] : [],
+        [NS.num(r[name], unit), NS.num(r[name + "_previous"], unit), NS.num(r[name + "_last_year"], unit),
+          el("button", { type: "button", class: "small", onclick: () => select(r.period),
+            "aria-label": t("pages.metric.explain_period", { period: NS.period(r.period, grain) }) }, t("pages.metric.explain_button"))])),
+      numeric: [1 + offset, 2 + offset, 3 + offset],
+    }));
+  }
+
+  function csvLink() {
+    document.getElementById("csv").setAttribute("href", NS.apiUrl("/api/series.csv", seriesParams()));
+  }
+
+  // ---- explain -------------------------------------------------------------------------------
+  function contributionRows(items, depth, out, metrics) {
+    items.forEach((c) => {
+      const unit = metrics.unit(c.metric);
+      out.push([el("span", { class: "indent-" + Math.min(depth, 6) }, c.label || c.metric), NS.num(c.baseline, unit), NS.num(c.value, unit),
+        NS.change(c.change_pct, metrics.direction(c.metric)), NS.num(c.contribution, null), NS.share(c.share)]);
+      contributionRows(c.children || [], depth + 1, out, metrics);
+    });
+    return out;
+  }
+
+  function segmentName(dimensions) {
+    return Object.entries(dimensions || {}).map(([k, v]) => k + " = " + v).join(", ") || "–";
+  }
+
+  async function explain(period) {
+    const node = document.getElementById("explain");
+    const grain = state.grain;
+    NS.fill(node, el("p", { class: "hint" }, t("pages.metric.explaining", { period: NS.period(period, grain) })));
+    let data;
+    const metrics = await NS.metrics();
+    try {
+      data = await NS.api("/api/explain", { metric: name, period: period });
+    } catch (error) {
+      NS.fill(node, el("p", { class: "error", role: "alert", "data-testid": "explain-error" }, t("pages.metric.explain_failed", { message: error.message })));
+      return;
+    }
+    if (selectedPeriod() !== period) return; // another period was chosen meanwhile
+    const nsGrain = data.grain;
+    const parts = [
+      el("h3", {}, t("pages.metric.explain_title", { period: NS.period(data.period, nsGrain), baseline: NS.period(data.baseline_period, nsGrain) })),
+    ];
+    if (nsGrain !== grain) parts.push(el("p", { class: "hint" }, t("pages.metric.explain_grain", { grain: NS.grainName(nsGrain) })));
+    parts.push(el("p", { class: "explanation", "data-testid": "explain-summary" }, data.summary));
+    const unit = metrics.unit(name);
+    parts.push(el("dl", { class: "inline" },
+      el("dt", {}, t("pages.metric.value")), el("dd", {}, NS.withUnit(data.value, unit)),
+      el("dt", {}, t("pages.metric.baseline")), el("dd", {}, NS.withUnit(data.baseline, unit)),
+      el("dt", {}, t("pages.col.change")), el("dd", {}, NS.change(data.change_pct, metrics.direction(name)))));
+    if ((data.contributions || []).length) {
+      parts.push(NS.table({
+        caption: t("pages.metric.contributions"),
+        head: [t("pages.col.metric"), t("pages.metric.baseline"), t("pages.col.value"), t("pages.col.change"), t("pages.col.contribution"), t("pages.col.share")],
+        rows: contributionRows(data.contributions, 0, [], metrics), numeric: [1, 2, 4, 5],
+      }));
+    }
+    const segments = (data.segments || []).slice(0, 8);
+    if (segments.length) {
+      parts.push(NS.table({
+        caption: t("pages.metric.top_segments"),
+        head: [t("pages.col.segment"), t("pages.col.metric"), t("pages.metric.baseline"), t("pages.col.value"), t("pages.col.change"), t("pages.col.contribution")],
+        rows: segments.map((s) => [segmentName(s.dimensions), metrics.label(s.metric), NS.num(s.baseline, metrics.unit(s.metric)),
+          NS.num(s.value, metrics.unit(s.metric)), NS.change(s.change_pct, metrics.direction(s.metric)), NS.num(s.contribution, null)]),
+        numeric: [2, 3, 5],
+      }));
+    }
+    const drivers = data.drivers || [];
+    if (drivers.length) {
+      parts.push(NS.table({
+        caption: t("pages.metric.drivers"),
+        head: [t("pages.col.driver"), t("pages.col.node"), t("pages.col.lag"), t("pages.col.period"), t("pages.col.change"), t("pages.col.as_expected"), t("pages.col.correlation")],
+        rows: drivers.map((d) => [el("a", { href: NS.metricHref(d.driver) }, metrics.label(d.driver)), metrics.label(d.node), String(d.lag),
+          NS.period(d.period, nsGrain), NS.change(d.change_pct, metrics.direction(d.driver)),
+          d.as_expected === null || d.as_expected === undefined ? "–" : (d.as_expected ? "✓ " + t("pages.yes") : "✗ " + t("pages.no")),
+          NS.finite(d.correlation) ? NS.num(d.correlation) + (NS.finite(d.p_value) ? " (p = " + NS.num(d.p_value) + ")" : "") : "–"]),
+        numeric: [2, 6],
+      }));
+    }
+    if ((data.notes || []).length) parts.push(el("ul", { class: "notes" }, data.notes.map((n) => el("li", {}, n))));
+    NS.fill(node, parts);
+  }
+
+  function select(period) {
+    NS.setParams({ period: period });
+    summary();
+    chart();
+    explain(period);
+  }
+
+  // ---- loading -------------------------------------------------------------------------------
+  function load(first) {
+    csvLink();
+    return NS.run(async (current) => {
+      const [metrics, series] = await Promise.all([NS.metrics(), NS.api("/api/series", seriesParams())]);
+      if (!current()) return;
+      const info = metrics.byName[name];
+      const periods = Array.from(new Set(series.rows.map((r) => r.period)));
+      state = { rows: series.rows, info: info, grain: series.grain, by: (series.by || [])[0] || "", periods: periods };
+      summary();
+      chart();
+      dataTable();
+      const asked = NS.params().get("period");
+      if (first && asked && periods.includes(asked)) explain(asked);
+    });
+  }
+
+  async function start() {
+    const metrics = await NS.metrics();
+    const info = metrics.byName[name];
+    document.getElementById("metric-title").textContent = info.label || name;
+    document.title = (info.label || name) + document.title.slice(document.title.indexOf(" · "));
+    const description = document.getElementById("metric-description");
+    NS.fill(description, info.description ? info.description + " " : "",
+      el("code", {}, name), info.unit ? " · " + t("pages.metric.unit", { unit: info.unit }) : "",
+      info.in_tree ? " · " + t("pages.metric.in_tree") : "");
+    const by = form.elements.by;
+    info.dimensions.forEach((d) => by.append(el("option", { value: d }, d)));
+    form.elements.grain.value = metrics.grain;
+    NS.bindControls(form, CONTROLS, (values) => {
+      // a new view: the selected period and its explanation may not exist in it
+      NS.setParams(Object.assign({}, values, { period: "" }));
+      NS.fill(document.getElementById("explain"), el("p", { class: "hint" }, t("pages.metric.explain_empty")));
+      load(false);
+    });
+    document.getElementById("data-details").addEventListener("toggle", () => { if (state) dataTable(); });
+    await load(true);
+  }
+  NS.run(start);
+})();

@@ -1,0 +1,102 @@
+/* Overview: the North Star, its trend with target and forecast, why it moved, the tree,
+ * guardrails, focus metrics and the checks' counts, all from /api/overview. */
+(function () {
+  "use strict";
+  const { el, t } = NS;
+
+  /** The tree as rows: each node with its depth, depth-first. */
+  function flatten(node, depth, out) {
+    out.push({ node: node, depth: depth });
+    (node.children || []).forEach((c) => flatten(c, depth + 1, out));
+    return out;
+  }
+
+  function treeTable(tree, metrics, grain) {
+    const rows = flatten(tree.root, 0, []).map(({ node, depth }) => {
+      const unit = metrics.unit(node.metric);
+      const name = el("a", { href: NS.metricHref(node.metric), class: "indent-" + Math.min(depth, 6) },
+        node.link === "root" ? "★ " : "", node.label || node.metric);
+      return {
+        className: "link-" + node.link,
+        cells: [name, NS.linkLabel(node), NS.withUnit(node.value, unit), NS.num(node.previous, unit),
+          NS.change(node.change_pct, metrics.direction(node.metric)), node.owner || "–"],
+      };
+    });
+    return NS.table({
+      caption: t("pages.overview.tree_caption", { period: NS.period(tree.period, grain), previous: NS.period(tree.previous_period, grain) }),
+      head: [t("pages.col.metric"), t("pages.col.link"), t("pages.col.value"), t("pages.col.previous"), t("pages.col.change"), t("pages.col.owner")],
+      rows: rows, numeric: [2, 3],
+    });
+  }
+
+  function hero(data, metrics) {
+    const ns = data.north_star;
+    const unit = ns.unit;
+    document.getElementById("ns-label").textContent = ns.label || ns.metric;
+    document.getElementById("ns-value-sentence").textContent = ns.customer_value
+      ? "“" + ns.customer_value + "”" : t("pages.overview.no_customer_value");
+    NS.fill(document.getElementById("ns-number"), NS.num(ns.value, unit),
+      unit && unit !== "%" ? el("span", { class: "unit" }, " " + unit) : null);
+    document.getElementById("ns-period").textContent = t("pages.overview.period", { period: NS.period(ns.period, ns.grain), grain: NS.grainName(ns.grain) });
+    const changes = document.getElementById("ns-changes");
+    const items = [
+      [t("pages.overview.vs_previous", { value: NS.num(ns.previous, unit) }), NS.change(ns.change_pct, metrics.direction(ns.metric))],
+      [t("pages.overview.vs_last_year", { value: NS.num(ns.last_year, unit) }), NS.change(ns.change_pct_year, metrics.direction(ns.metric))],
+    ];
+    if (ns.target) {
+      items.push([t("pages.overview.target"), t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) })]);
+    }
+    NS.fill(changes, items.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  }
+
+  function trend(data) {
+    const ns = data.north_star;
+    const unit = ns.unit;
+    const series = data.series;
+    const hover = (p, v) => NS.period(p, ns.grain) + "<br>" + NS.withUnit(v, unit);
+    const traces = [{
+      x: series.map((r) => r.period), y: series.map((r) => r.value), name: ns.label || ns.metric,
+      mode: "lines", line: { color: NS.colors.value, width: 2.5 },
+      customdata: series.map((r) => hover(r.period, r.value)), hovertemplate: "%{customdata}<extra></extra>",
+    }];
+    const forecast = data.forecast || [];
+    if (forecast.length) {
+      const last = series[series.length - 1];
+      const xs = [last.period].concat(forecast.map((f) => f.period));
+      traces.push({ x: xs, y: [last.value].concat(forecast.map((f) => f.upper)), mode: "lines", line: { width: 0 },
+        hoverinfo: "skip", showlegend: false, name: "upper" });
+      traces.push({ x: xs, y: [last.value].concat(forecast.map((f) => f.lower)), mode: "lines", line: { width: 0 },
+        fill: "tonexty", fillcolor: "rgba(86,180,233,0.28)", name: t("pages.overview.forecast_band"), hoverinfo: "skip" });
+      traces.push({ x: xs, y: [last.value].concat(forecast.map((f) => f.value)), mode: "lines",
+        line: { color: NS.colors.value, dash: "dash", width: 2 }, name: t("pages.overview.forecast"),
+        customdata: [hover(last.period, last.value)].concat(forecast.map((f) =>
+          NS.period(f.period, ns.grain) + "<br>" + NS.withUnit(f.value, unit) + "<br>" +
+          t("pages.overview.band", { lower: NS.num(f.lower, unit), upper: NS.num(f.upper, unit) }))),
+        hovertemplate: "%{customdata}<extra></extra>" });
+    }
+    if (ns.target && series.length) {
+      const text = t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) });
+      traces.push({ x: [series[0].period, ns.target.by], y: [ns.target.value, ns.target.value], mode: "lines+markers",
+        line: { color: NS.colors.target, dash: "dot", width: 2 }, marker: { size: [0, 9], symbol: "diamond", color: NS.colors.target },
+        name: t("pages.overview.target"), customdata: [text, text], hovertemplate: "%{customdata}<extra></extra>" });
+    }
+    NS.plot(document.getElementById("trend-chart"), traces, { yaxis: { title: { text: unit || "" }, rangemode: "tozero" } });
+    const note = [t("pages.overview.trend_note", { n: series.length, grain: NS.grainName(ns.grain) })];
+    note.push(forecast.length ? t("pages.overview.forecast_note", { n: forecast.length }) : t("pages.overview.no_forecast"));
+    document.getElementById("trend-desc").textContent = note.join(" ");
+  }
+
+  NS.run(async (current) => {
+    const [data, metrics] = await Promise.all([NS.api("/api/overview"), NS.metrics()]);
+    if (!current()) return;
+    hero(data, metrics);
+    trend(data);
+    const explanation = document.getElementById("explanation");
+    NS.fill(explanation, data.explanation || t("pages.overview.no_explanation"), " ",
+      el("a", { href: NS.metricHref(data.north_star.metric, { period: data.north_star.period }) }, t("pages.overview.explain_more")));
+    NS.fill(document.getElementById("tree-table"), treeTable(data.tree, metrics, data.north_star.grain));
+    NS.fill(document.getElementById("guardrails"), NS.guardrailTable(data.guardrails, metrics, data.north_star.grain));
+    NS.fill(document.getElementById("focus"), NS.focusTable(data.focus, metrics));
+    NS.checkCounts(document.getElementById("check-counts"), data.checks || {});
+  });
+})();
