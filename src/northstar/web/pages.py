@@ -26,8 +26,9 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from northstar.engine.cohorts import entity_metrics
+from northstar.errors import NorthstarError
 from northstar.i18n import LANGUAGES, catalogue, negotiate, t
-from northstar.spec.model import GRAINS
+from northstar.spec.model import GRAINS, Spec
 
 router = APIRouter(include_in_schema=False)
 
@@ -89,9 +90,18 @@ def _href(path: str, keep_lang: str | None, **params: str) -> str:
     return path + ("?" + urlencode(query) if query else "")
 
 
+def _spec(request: Request) -> Spec | None:
+    """The spec, or None when it cannot be loaded now (edited while serving and invalid): the page
+    still renders, and its script shows the API's one-line error."""
+    try:
+        return request.app.state.service.project().spec  # type: ignore[no-any-return]
+    except NorthstarError:
+        return None
+
+
 def _render(request: Request, template: str, page: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang, keep_lang = _language(request)
-    spec = request.app.state.service.project().spec
+    spec = _spec(request)
     texts = {k: v for k, v in catalogue(lang).items() if k.startswith("pages.")}
     english = {k: v for k, v in catalogue("en").items() if k.startswith("pages.")}
     texts = {**english, **texts}
@@ -108,11 +118,11 @@ def _render(request: Request, template: str, page: str, status: int = 200, **con
                  for code in LANGUAGES]
     nav = [{"href": _href(path, keep_lang), "label": tr(f"pages.nav.{key}"), "key": key,
             "current": key == page} for path, key in NAV]
-    config = {"page": page, "lang": lang, "locale": LOCALES[lang], "keepLang": keep_lang,
-              "i18n": texts, "northStar": spec.north_star.metric, "grain": spec.north_star.grain,
+    config = {"page": page, "lang": lang, "locale": LOCALES[lang], "keepLang": keep_lang, "i18n": texts,
+              "northStar": spec.north_star.metric if spec else None, "grain": spec.north_star.grain if spec else None,
               "grains": list(GRAINS), **context.pop("config", {})}
     body = _env.get_template(template).render(
-        t=tr, lang=lang, page=page, project=spec.project, nav=nav, languages=languages, static=static,
+        t=tr, lang=lang, page=page, project=spec.project if spec else "Northstar", nav=nav, languages=languages, static=static,
         plotly_src=f"/static/plotly.min.js?v={plotly_version()}", config_json=_script_json(config),
         href=lambda path, **params: _href(path, keep_lang, **params), grains=GRAINS, **context)
     return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": CSP,
@@ -136,8 +146,8 @@ def tree_page(request: Request) -> HTMLResponse:
 
 @router.get("/metric/{name}", response_class=HTMLResponse)
 def metric_page(request: Request, name: str) -> HTMLResponse:
-    spec = request.app.state.service.project().spec
-    if name not in spec.metrics:
+    spec = _spec(request)
+    if spec is not None and name not in spec.metrics:
         return _render(request, "not_found.html", "metric", status=404, name=name)
     return _render(request, "metric.html", "metric", metric=name, config={"metric": name})
 
@@ -149,8 +159,9 @@ def funnel_page(request: Request) -> HTMLResponse:
 
 @router.get("/cohorts", response_class=HTMLResponse)
 def cohorts_page(request: Request) -> HTMLResponse:
-    spec = request.app.state.service.project().spec
-    return _render(request, "cohorts.html", "cohorts", config={"entityMetrics": list(entity_metrics(spec))})
+    spec = _spec(request)
+    options = list(entity_metrics(spec)) if spec is not None else []
+    return _render(request, "cohorts.html", "cohorts", config={"entityMetrics": options})
 
 
 @router.get("/checks", response_class=HTMLResponse)

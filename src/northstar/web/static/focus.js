@@ -19,7 +19,7 @@
         el("dt", {}, t("pages.col.progress")), el("dd", {}, NS.progress(f)),
         el("dt", {}, t("pages.col.time_gone")), el("dd", {}, NS.share(f.elapsed)),
         el("dt", {}, t("pages.col.status")), el("dd", {}, NS.status(f.status))),
-      el("div", { class: "chart short", id: chartId, role: "img", "aria-label": t("pages.focus.chart_label", { metric: label }) }));
+      el("div", { class: "chart short", id: chartId, role: "figure", "aria-label": t("pages.focus.chart_label", { metric: label }) }));
     document.getElementById("focus-list").append(section);
     // values up to the period the status is for (a later, incomplete period would mislead)
     const last = shown && shown < f.deadline ? shown : f.deadline;

@@ -30,7 +30,7 @@
     if (!period) { NS.fill(node, el("p", { class: "hint" }, t("pages.metric.no_data"))); return; }
     const rows = state.rows.filter((r) => r.period === period);
     const latest = period === state.periods[state.periods.length - 1] && !NS.params().get("to");
-    const title = el("p", { class: "cards-title" }, NS.period(period, grain),
+    const title = el("p", { class: "cards-title" }, NS.cap(NS.period(period, grain)),
       latest ? el("span", { class: "hint" }, " " + t("pages.metric.latest_note")) : null);
     const pct = (a, b) => (NS.finite(a) && NS.finite(b) && b !== 0 ? (a - b) / Math.abs(b) : null);
     if (!by) {
@@ -136,7 +136,7 @@
   async function explain(period) {
     const node = document.getElementById("explain");
     const grain = state.grain;
-    NS.fill(node, el("p", { class: "hint" }, t("pages.metric.explaining", { period: NS.period(period, grain) })));
+    NS.fill(node, el("p", { class: "hint" }, NS.cap(t("pages.metric.explaining", { period: NS.period(period, grain) }))));
     let data;
     const metrics = await NS.metrics();
     try {
@@ -148,7 +148,7 @@
     if (selectedPeriod() !== period) return; // another period was chosen meanwhile
     const nsGrain = data.grain;
     const parts = [
-      el("h3", {}, t("pages.metric.explain_title", { period: NS.period(data.period, nsGrain), baseline: NS.period(data.baseline_period, nsGrain) })),
+      el("h3", {}, NS.cap(t("pages.metric.explain_title", { period: NS.period(data.period, nsGrain), baseline: NS.period(data.baseline_period, nsGrain) }))),
     ];
     if (nsGrain !== grain) parts.push(el("p", { class: "hint" }, t("pages.metric.explain_grain", { grain: NS.grainName(nsGrain) })));
     parts.push(el("p", { class: "explanation", "data-testid": "explain-summary" }, data.summary));

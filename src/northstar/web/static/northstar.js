@@ -70,6 +70,8 @@
     return NS.t("pages.period.week", { date: NS.date(iso) });
   };
   NS.grainName = (grain) => NS.t("pages.grain." + grain);
+  /** The text with a capital first letter (a period name starting a sentence or heading). */
+  NS.cap = (text) => (text ? text.charAt(0).toLocaleUpperCase(config.locale) + text.slice(1) : text);
 
   // ---- DOM -----------------------------------------------------------------------------------
   /** el("a", {href, class, text}, ...children): text nodes only, never HTML from data. */

@@ -37,7 +37,7 @@
       ? "“" + ns.customer_value + "”" : t("pages.overview.no_customer_value");
     NS.fill(document.getElementById("ns-number"), NS.num(ns.value, unit),
       unit && unit !== "%" ? el("span", { class: "unit" }, " " + unit) : null);
-    document.getElementById("ns-period").textContent = t("pages.overview.period", { period: NS.period(ns.period, ns.grain), grain: NS.grainName(ns.grain) });
+    document.getElementById("ns-period").textContent = NS.cap(t("pages.overview.period", { period: NS.period(ns.period, ns.grain), grain: NS.grainName(ns.grain) }));
     const changes = document.getElementById("ns-changes");
     const items = [
       [t("pages.overview.vs_previous", { value: NS.num(ns.previous, unit) }), NS.change(ns.change_pct, metrics.direction(ns.metric))],
