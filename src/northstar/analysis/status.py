@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from northstar.spec.model import Focus, Guardrail
+from northstar.numbers import number_or_none
 
 
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+_num = number_or_none
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import Spec
+from northstar.numbers import number_or_none
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,7 @@ def label_of(spec: Spec, name: str) -> str:
     return (metric.label if metric is not None and metric.label else name.replace("_", " ").capitalize())
 
 
-def _clean(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+_clean = number_or_none
 
 
 def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, previous: dt.date) -> TreeReport:

@@ -29,6 +29,7 @@ from northstar.engine.time import period_start, shift_period, to_date
 from northstar.errors import QueryError
 from northstar.explain.decompose import Node, decomposition
 from northstar.explain.segments import dimensions_of, form_of
+from northstar.numbers import number_or_none
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import (FUNNEL_STAGES, AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric,
                                   Spec)
@@ -122,12 +123,7 @@ def funnel(project: Any, period: object = None, by: str | None = None) -> Funnel
                         _summary(spec, stages, bottleneck, proposal))
 
 
-def _f(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+_f = number_or_none
 
 
 def _same_entities(spec: Spec, a: str, b: str) -> bool:

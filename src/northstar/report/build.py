@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import TYPE_CHECKING, Any
 
 from northstar.analysis.tree import label_of, tree_metrics
@@ -13,6 +12,7 @@ from northstar.errors import NorthstarError, QueryError
 from northstar.i18n import LANGUAGES
 from northstar.report.model import NorthStarValue, Report
 from northstar.report.text import why_paragraph
+from northstar.numbers import number_or_none
 
 if TYPE_CHECKING:
     from northstar.project import Project
@@ -24,12 +24,7 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+_number = number_or_none
 
 
 def _first_whole_period(project: "Project", grain: str) -> dt.date | None:

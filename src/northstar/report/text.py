@@ -7,24 +7,17 @@ and the Markdown versions say the same thing in the same words.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from northstar.i18n import t
+from northstar.numbers import number_or_none
 
 # Decimal and thousands separators per language (Plotly's `separators` uses the same pair).
 SEPARATORS = {"en": (".", ","), "nl": (",", "."), "sv": (",", "\u00a0")}
 MINUS = "\u2212"
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+_num = number_or_none
 
 
 def localise(text: str, lang: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import TYPE_CHECKING, Any
 
 from northstar.analysis.tree import label_of, tree_metrics
@@ -12,6 +11,7 @@ from northstar.engine.time import period_start, same_period_last_year, shift_per
 from northstar.errors import NorthstarError
 from northstar.spec.model import FormulaMetric, Spec
 from northstar.web.forecast import forecast
+from northstar.numbers import number_or_none
 
 if TYPE_CHECKING:
     from northstar.project import Project
@@ -47,12 +47,7 @@ def metrics_catalogue(spec: Spec) -> dict[str, Any]:
             "dimensions": declared_dimensions(spec)}
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+_number = number_or_none
 
 
 def _first_whole_period(project: "Project", metric: str, grain: str) -> dt.date | None:
