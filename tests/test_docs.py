@@ -27,7 +27,7 @@ def test_command_and_its_options_are_documented(name: str) -> None:
 MODELS = [model.Spec, model.Source, model.AggregateMetric, model.RetentionMetric, model.ConversionMetric,
           model.FormulaMetric, model.NorthStar, model.TreeNode, model.Driver, model.Target, model.HistoryEntry,
           model.Focus, model.Guardrail, model.Funnel, model.Engine, model.Checks, model.OfferingChange,
-          model.Web]
+          model.Web, model.Alerts, model.AlertChannel, model.AlertRule, model.Digest]
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)

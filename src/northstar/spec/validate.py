@@ -234,6 +234,23 @@ def _check_checks(spec: Spec, c: _Collector) -> None:
                     f"any source.{did_you_mean(name, dimensions)}")
 
 
+def _check_alerts(spec: Spec, c: _Collector) -> None:
+    alerts = spec.alerts
+    for index, rule in enumerate(alerts.rules):
+        path: Path_ = ("alerts", "rules", index)
+        for i, name in enumerate(rule.metrics):
+            c.metric_ref(path + ("metrics", i), name, "alert rule metric", spec)
+        for i, name in enumerate(rule.channels):
+            if name not in alerts.channels:
+                c.error(path + ("channels", i), f"alert rule channel '{name}' is not defined under alerts.channels."
+                        + (did_you_mean(name, alerts.channels) or f" Defined channels: {known(alerts.channels) or 'none'}."))
+    if alerts.digest is not None and alerts.digest.channel is not None and alerts.digest.channel not in alerts.channels:
+        c.error(("alerts", "digest", "channel"), f"digest channel '{alerts.digest.channel}' is not defined under "
+                "alerts.channels." + did_you_mean(alerts.digest.channel, alerts.channels))
+    if alerts.dashboard_url is not None and not alerts.dashboard_url.startswith(("http://", "https://")):
+        c.error(("alerts", "dashboard_url"), "alerts.dashboard_url must start with http:// or https://")
+
+
 def _tree_ref(c: _Collector, path: Path_, ref: str, node: str, spec: Spec, kind: str = "input") -> None:
     if ref in spec.metrics:
         return
@@ -282,7 +299,7 @@ def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
     if not _zone_ok(spec.timezone):
         c.error(("timezone",), f"unknown time zone '{spec.timezone}': use an IANA name such as UTC or Europe/Amsterdam")
     for check in (_check_sources, _check_metrics, _check_north_star, _check_focus_guardrails_funnel,
-                  _check_checks):
+                  _check_checks, _check_alerts):
         try:
             check(spec, c)
         except Exception as exc:  # one crashing check must not hide the others

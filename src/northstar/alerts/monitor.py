@@ -1,0 +1,255 @@
+"""`northstar monitor`: one pass of the alert rules (for cron or CI), or a backtest over history.
+
+A live pass evaluates each watched metric at its last complete period, groups the alerts of
+each rule into messages (the NSM and the input that caused it in one), drops what the
+cooldown holds back (an event of the same kind on the same metric delivered within
+`cooldown`, or this very event delivered before) and what falls in the rule's quiet hours
+(it is sent by the first run after them), and delivers the rest to the rule's channels
+through `northstar.alerts.delivery.deliver`. Delivery failures are recorded in the state
+and reported; they are not failures of the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from northstar.alerts.model import Alert, AlertMessage
+from northstar.alerts.rules import Fired, evaluate, group, rules_of
+from northstar.spec.model import AlertRule, parse_duration, parse_quiet_hours
+
+
+@dataclass
+class Outgoing:
+    message: AlertMessage
+    rule: int
+    channels: tuple[str, ...]
+    status: str = "ready"  # ready | printed | sent | failed | pending | cooldown | quiet hours | dry run | backtest
+    deliveries: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class MonitorResult:
+    alerts: list[Alert]
+    outgoing: list[Outgoing]
+    backtest: bool = False
+
+    @property
+    def messages(self) -> list[AlertMessage]:
+        return [o.message for o in self.outgoing]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backtest": self.backtest, "alerts": [a.to_dict() for a in self.alerts],
+                "messages": [{**o.message.to_dict(), "rule": o.rule, "channels": list(o.channels),
+                              "status": o.status,
+                              "deliveries": [_delivery_dict(d) for d in o.deliveries]} for o in self.outgoing]}
+
+
+def _delivery_dict(d: Any) -> dict[str, Any]:
+    if hasattr(d, "to_dict"):
+        return d.to_dict()
+    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in getattr(d, "__dict__", {}).items()}
+
+
+def state_path(project: Any) -> Path:
+    path = Path(project.spec.alerts.state)
+    return path if path.is_absolute() else project.path.parent / path
+
+
+def load_state(path: Path) -> Any:
+    """Engineer B's state reader when present; an empty state otherwise."""
+    try:
+        from northstar.alerts.delivery import load_state as load
+    except ImportError:
+        return {}
+    try:
+        return load(path)
+    except FileNotFoundError:
+        return {}
+
+
+def delivered_times(state: Any) -> dict[str, dt.datetime]:
+    """message key -> the last time it was delivered, read from a state of any nesting."""
+    out: dict[str, dt.datetime] = {}
+
+    def note(key: Any, at: Any) -> None:
+        when = at if isinstance(at, dt.datetime) else _parse_time(at)
+        if isinstance(key, str) and when is not None and (key not in out or when > out[key]):
+            out[key] = when
+
+    def walk(node: Any, key: Any = None) -> None:
+        if isinstance(node, dict):
+            status = node.get("status")
+            if status == "delivered":
+                note(node.get("message_key", key), node.get("at"))
+            for k, v in node.items():
+                walk(v, node.get("message_key", k if isinstance(k, str) and ":" in k else key))
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v, key)
+        elif hasattr(node, "status") and getattr(node, "status") == "delivered":
+            note(getattr(node, "message_key", key), getattr(node, "at", None))
+
+    walk(state)
+    return out
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def family(key: str) -> str:
+    """`kind:metric` of an alert key `kind:metric:period`."""
+    return key.rsplit(":", 1)[0]
+
+
+def in_quiet_hours(rule: AlertRule, now: dt.datetime, timezone: str) -> bool:
+    if not rule.quiet_hours:
+        return False
+    start, end = parse_quiet_hours(rule.quiet_hours)
+    local = now.astimezone(zoneinfo.ZoneInfo(timezone)).time()
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def cooled(message: AlertMessage, rule: AlertRule, sent: dict[str, dt.datetime], now: dt.datetime) -> bool:
+    """True when the cooldown holds the message back."""
+    if message.key in sent:
+        return True
+    window = parse_duration(rule.cooldown)
+    families = {family(a.key) for a in message.alerts}
+    return any(family(key) in families and now - at < window for key, at in sent.items())
+
+
+def _messages(project: Any, fired: list[Fired]) -> list[Outgoing]:
+    rules = rules_of(project.spec)
+    out: list[Outgoing] = []
+    for index, rule in enumerate(rules):
+        alerts = [f.alert for f in fired if f.rule == index]
+        for message in group(project.spec, alerts):
+            out.append(Outgoing(message, index, tuple(rule.channels)))
+    return out
+
+
+def _unique(fired: list[Fired]) -> list[Alert]:
+    return list({f.alert.key: f.alert for f in fired}.values())
+
+
+def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, explain: bool = True) -> MonitorResult:
+    """One pass: evaluate, group, apply cooldown and quiet hours, deliver (unless `dry_run`)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    fired = evaluate(project, explain=explain)
+    outgoing = _messages(project, fired)
+    rules = rules_of(project.spec)
+    path = state_path(project)
+    sent = delivered_times(load_state(path))
+    for item in outgoing:
+        rule = rules[item.rule]
+        if not item.channels:
+            item.status = "printed"
+        elif cooled(item.message, rule, sent, now):
+            item.status = "cooldown"
+        elif in_quiet_hours(rule, now, project.spec.timezone):
+            item.status = "quiet hours"
+        elif dry_run:
+            item.status = "dry run"
+    ready = [o for o in outgoing if o.status == "ready"]
+    if ready:
+        from northstar.alerts.delivery import deliver
+
+        for index, rule in enumerate(rules):
+            batch = [o for o in ready if o.rule == index]
+            if not batch:
+                continue
+            channels = {name: project.spec.alerts.channels[name] for name in rule.channels}
+            deliveries = deliver([o.message for o in batch], channels, path, now)
+            for o in batch:
+                o.deliveries = [d for d in deliveries if getattr(d, "message_key", None) == o.message.key]
+                states = {getattr(d, "status", None) for d in o.deliveries}
+                o.status = "failed" if "failed" in states else ("pending" if "pending" in states else "sent")
+    return MonitorResult(_unique(fired), outgoing)
+
+
+def backtest(project: Any, start: dt.date, explain: bool = True) -> MonitorResult:
+    """Replay history from `start`: the alerts that would have fired, grouped as they would have
+    been sent (cooldown and quiet hours, which depend on when runs happen, are not applied)."""
+    fired = evaluate(project, start=start, explain=explain)
+    outgoing = _messages(project, fired)
+    for o in outgoing:
+        o.status = "backtest"
+    return MonitorResult(_unique(fired), outgoing, backtest=True)
+
+
+def render_text(result: MonitorResult) -> str:
+    if not result.outgoing:
+        return "no alerts" + (" would have fired" if result.backtest else "")
+    blocks = []
+    for o in result.outgoing:
+        head = f"== {o.message.title}"
+        if o.channels and not result.backtest:
+            head += f"  [{o.status}: {', '.join(o.channels)}]"
+        blocks.append(head + "\n" + o.message.text)
+    n, m = len(result.alerts), len(result.outgoing)
+    tail = f"{n} alert{'s' if n != 1 else ''} in {m} message{'s' if m != 1 else ''}"
+    return "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "")
+
+
+def digest(project: Any, findings: bool = True) -> AlertMessage:
+    """The weekly review: the North Star, its change and why, the OMTMs, the guardrails and the
+    top findings of `northstar check`, as one message."""
+    from northstar.analysis.targets.report import format_number
+    from northstar.analysis.tree import label_of
+
+    spec = project.spec
+    ns = spec.north_star
+    grain = ns.grain
+    lines: list[str] = []
+    exp = project.explain(ns.metric)
+    period = exp.period
+    change = exp.root.change_pct
+    title = (f"{spec.project} weekly review: {exp.label} {format_number(exp.value)} in the {grain} of "
+             f"{period.isoformat()}" + (f" ({change * 100:+.1f}% vs the {grain} before)" if change is not None else ""))
+    lines.append(f"North Star: {exp.label} {format_number(exp.value)} (was {format_number(exp.baseline)})")
+    if exp.summary:
+        lines.append(f"Why: {exp.summary}")
+    from northstar.alerts.rules import link_for, why_of
+
+    for reason in why_of(project, ns.metric, period):
+        lines.append(f"  - {reason}")
+    focus = project.focus()
+    if focus:
+        lines.append("Focus (OMTMs):")
+        for f in focus:
+            lines.append(f"  - {f.team}: {label_of(spec, f.metric)} {format_number(f.value)} "
+                         f"(target {format_number(f.target)}), {f.status}")
+    guards = project.guardrails()
+    if guards:
+        lines.append("Guardrails:")
+        for g in guards:
+            bounds = " ".join(x for x in (f"min {format_number(g.min)}" if g.min is not None else "",
+                                          f"max {format_number(g.max)}" if g.max is not None else "") if x)
+            lines.append(f"  - {label_of(spec, g.metric)} {format_number(g.value)} ({bounds}): {g.status}")
+    if findings:
+        try:
+            report = project.check()
+        except Exception as exc:  # the digest still goes out without the findings
+            lines.append(f"Findings: not available ({type(exc).__name__})")
+        else:
+            counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
+            lines.append("Findings: " + (counts or "none"))
+            for f in report.findings[:3]:
+                lines.append(f"  - [{f.severity}] {f.subject}: {f.message}")
+    link = link_for(spec, ns.metric, period)
+    if link:
+        lines.append(link)
+    return AlertMessage(key=f"digest:{ns.metric}:{period.isoformat()}", title=title, alerts=(), text="\n".join(lines))

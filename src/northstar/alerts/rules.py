@@ -1,0 +1,377 @@
+"""Which alerts fire: anomalies, guardrails crossed, focus (OMTM) off track, North Star target
+at risk; and how the alerts of one run are grouped into messages.
+
+Everything is computed from the metrics' series of complete periods at the North Star's
+grain, each metric up to its own last complete period (`Project.last_complete_period`), so
+the incomplete current period never fires. A backtest evaluates every period from a date on;
+there the states (a guardrail crossed, a focus off track, a target at risk) fire when they
+begin, not again every period they last (a live run relies on the cooldown instead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from northstar.alerts.detect import score_series
+from northstar.alerts.model import Alert, AlertMessage
+from northstar.analysis.status import focus_status, guardrail_status
+from northstar.analysis.targets.report import format_number
+from northstar.analysis.tree import label_of, tree_metrics
+from northstar.engine.time import period_start, shift_period
+from northstar.spec.expressions import ExpressionError, parse_formula
+from northstar.spec.model import AlertRule, FormulaMetric, Spec
+
+PROJECTION_PERIODS = 13  # recent periods whose median change projects a focus or target
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Fired:
+    """An alert and the index of the rule (in `rules_of(spec)`) that fired it."""
+
+    alert: Alert
+    rule: int
+
+
+def rules_of(spec: Spec) -> tuple[AlertRule, ...]:
+    """The spec's alert rules; without any, one default rule that watches and prints only."""
+    return spec.alerts.rules or (AlertRule(),)
+
+
+def default_metrics(spec: Spec) -> list[str]:
+    """The North Star and its tree, the guardrails, the OMTMs and the funnel's metrics."""
+    names = list(tree_metrics(spec))
+    names += [g.metric for g in spec.guardrails] + [f.metric for f in spec.focus]
+    if spec.funnel is not None:
+        names += [m for m in spec.funnel.stages().values() if m]
+    return [n for n in dict.fromkeys(names) if n in spec.metrics]
+
+
+def watched(spec: Spec, rule: AlertRule) -> list[str]:
+    return list(rule.metrics) or default_metrics(spec)
+
+
+# ---- series ---------------------------------------------------------------------------------
+
+def load_series(project: object, metrics: Sequence[str]) -> dict[str, pd.Series]:
+    """Each metric's series of complete periods (index: period start dates)."""
+    grain = project.spec.north_star.grain  # type: ignore[attr-defined]
+    lasts = {m: project.last_complete_period(grain, [m]) for m in metrics}  # type: ignore[attr-defined]
+    if not lasts:
+        return {}
+    frame = project.query(list(metrics), grain=grain, end=max(lasts.values()))  # type: ignore[attr-defined]
+    periods = [pd.Timestamp(p).date() for p in frame["period"]]
+    out: dict[str, pd.Series] = {}
+    for m in metrics:
+        series = pd.Series(pd.to_numeric(frame[m], errors="coerce").to_numpy(dtype=float), index=periods)
+        out[m] = series[[p <= lasts[m] for p in periods]]
+    return out
+
+
+# ---- words ----------------------------------------------------------------------------------
+
+def _pct(value: float, base: float | None) -> str:
+    if base in (None, 0) or not math.isfinite(base):
+        return ""
+    return f"{abs(value / base - 1) * 100:.0f}%"
+
+
+def _signed(value: float) -> str:
+    return ("+" if value >= 0 else "−") + format_number(abs(value))
+
+
+def link_for(spec: Spec, metric: str, period: dt.date) -> str | None:
+    base = spec.alerts.dashboard_url
+    return f"{base.rstrip('/')}/metric/{metric}?period={period.isoformat()}" if base else None
+
+
+def why_of(project: object, metric: str, period: dt.date, limit: int = 2) -> tuple[str, ...]:
+    """The top contributions (inputs of the tree) and the top segment of a move, in words."""
+    try:
+        exp = project.explain(metric, period)  # type: ignore[attr-defined]
+    except Exception:  # an explanation is a bonus: never let it stop an alert
+        return ()
+    lines: list[str] = []
+    inputs = sorted(exp.root.children, key=lambda c: -abs(c.contribution or 0))
+    for c in inputs[:limit]:
+        pct = c.change_pct
+        words = f"{c.label} {pct * 100:+.0f}%" if pct is not None else c.label
+        lines.append(f"{words} ({_signed(c.contribution)} of {exp.label.lower()})")
+    if exp.segments:
+        seg = exp.segments[0]
+        where = ", ".join(f"{k}={v}" for k, v in seg.dimensions.items())
+        pct = seg.change_pct
+        lines.append(f"{label_of(project.spec, seg.metric)} in {where}"  # type: ignore[attr-defined]
+                     + (f" {pct * 100:+.0f}%" if pct is not None else "") + f" ({_signed(seg.contribution)})")
+    return tuple(lines)
+
+
+# ---- checks ---------------------------------------------------------------------------------
+
+def anomaly_alerts(project: object, metric: str, series: pd.Series, rule: AlertRule, start: dt.date,
+                   explain: bool = True) -> list[Alert]:
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    grain = spec.north_star.grain
+    label = label_of(spec, metric)
+    direction = spec.metrics[metric].direction
+    out: list[Alert] = []
+    for s in score_series(series, grain, rule.min_history, start):
+        if not s.is_anomaly(rule.sensitivity):
+            continue
+        lower, upper = s.interval(rule.sensitivity)
+        verb = "rose" if s.score > 0 else "fell"
+        pct = _pct(s.value, s.expected)
+        title = (f"{label} {verb} {pct + ' ' if pct else ''}{'above' if s.score > 0 else 'below'} expected "
+                 f"({format_number(s.value)} vs {format_number(s.expected)}, {_signed(s.value - s.expected)}) "
+                 f"in the {grain} of {s.period.isoformat()}")
+        bad = (s.score < 0) == (direction == "up")
+        severity = ("critical" if abs(s.score) >= 2 * rule.sensitivity else "warning") if bad else "info"
+        out.append(Alert(key=f"anomaly:{metric}:{s.period.isoformat()}", kind="anomaly", metric=metric, label=label,
+                         period=s.period, title=title, value=s.value, expected=s.expected, lower=lower, upper=upper,
+                         why=why_of(project, metric, s.period) if explain else (),
+                         link=link_for(spec, metric, s.period), severity=severity))
+    return out
+
+
+def _evaluated(series: pd.Series, start: dt.date) -> list[dt.date]:
+    return [p for p in series.index if p >= start]
+
+
+def _onsets(flags: list[tuple[dt.date, bool]], backtest: bool) -> list[dt.date]:
+    """Periods where a state is bad: all of them live (one period), its starts in a backtest."""
+    if not backtest:
+        return [p for p, bad in flags if bad]
+    out, before = [], False
+    for p, bad in flags:
+        if bad and not before:
+            out.append(p)
+        before = bad
+    return out
+
+
+def guardrail_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
+                     backtest: bool) -> list[Alert]:
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    grain = spec.north_star.grain
+    out: list[Alert] = []
+    for guard in spec.guardrails:
+        if guard.metric not in metrics or guard.metric not in series:
+            continue
+        values = series[guard.metric]
+        statuses = {p: guardrail_status(guard, values[p], p) for p in _evaluated(values, start)}
+        for p in _onsets([(p, s.status == "breached") for p, s in statuses.items()], backtest):
+            status = statuses[p]
+            value = float(status.value)  # type: ignore[arg-type]
+            low = guard.min is not None and value < guard.min
+            limit = guard.min if low else guard.max
+            label = label_of(spec, guard.metric)
+            title = (f"Guardrail {label} crossed its {'minimum' if low else 'maximum'} {format_number(limit)}: "
+                     f"{format_number(value)} in the {grain} of {p.isoformat()}"
+                     + (f" (owner {guard.owner})" if guard.owner else ""))
+            out.append(Alert(key=f"guardrail:{guard.metric}:{p.isoformat()}", kind="guardrail", metric=guard.metric,
+                             label=label, period=p, title=title, value=value, expected=limit, lower=guard.min,
+                             upper=guard.max, link=link_for(spec, guard.metric, p), severity="critical"))
+    return out
+
+
+def _project(values: pd.Series, at: dt.date, grain: str, until: dt.date) -> float | None:
+    """Linear projection of a series (median change of the recent periods) from `at` to `until`."""
+    known = values[[p <= at for p in values.index]].dropna()
+    if len(known) < 3:
+        return None
+    recent = known.to_numpy(dtype=float)[-PROJECTION_PERIODS:]
+    step = float(np.median(np.diff(recent)))
+    days = (shift_period(at, grain, 1) - at).days or 1
+    ahead = max((until - (shift_period(at, grain, 1) - dt.timedelta(days=1))).days, 0) / days
+    return float(recent[-1] + step * ahead)
+
+
+def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
+                 backtest: bool) -> list[Alert]:
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    grain = spec.north_star.grain
+    out: list[Alert] = []
+    for f in spec.focus:
+        if f.metric not in metrics or f.metric not in series or f.target is None or f.to is None:
+            continue
+        values = series[f.metric]
+        flags, facts = [], {}
+        for p in _evaluated(values, start):
+            as_of = shift_period(p, grain, 1) - dt.timedelta(days=1)
+            status = focus_status(f, values[p], as_of)
+            projected = _project(values, p, grain, f.to) if status.status == "behind" else None
+            up = f.baseline is None or f.target >= f.baseline
+            misses = projected is not None and (projected < f.target if up else projected > f.target)
+            flags.append((p, misses))
+            facts[p] = (status, projected)
+        for p in _onsets(flags, backtest):
+            status, projected = facts[p]
+            label = label_of(spec, f.metric)
+            title = (f"{f.team}'s focus {label} is off track: {format_number(status.value)} in the {grain} of "
+                     f"{p.isoformat()}, projected {format_number(projected)} by {f.to.isoformat()} against the "
+                     f"target {format_number(f.target)}")
+            why = (f"progress {status.progress * 100:.0f}% of the way with {status.elapsed * 100:.0f}% of the time gone",) \
+                if status.progress is not None and status.elapsed is not None else ()
+            out.append(Alert(key=f"focus:{f.metric}:{p.isoformat()}", kind="focus", metric=f.metric, label=label,
+                             period=p, title=title, value=status.value, expected=f.target, why=why,
+                             link=link_for(spec, f.metric, p), severity="warning"))
+    return out
+
+
+def target_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
+                  backtest: bool) -> list[Alert]:
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    ns, grain = spec.north_star, spec.north_star.grain
+    if ns.target is None or ns.metric not in metrics or ns.metric not in series:
+        return []
+    values = series[ns.metric]
+    up = spec.metrics[ns.metric].direction == "up"
+    flags, facts = [], {}
+    for p in _evaluated(values, start):
+        if p > ns.target.by:
+            continue
+        projected = _project(values, p, grain, ns.target.by)
+        misses = projected is not None and (projected < ns.target.value if up else projected > ns.target.value)
+        flags.append((p, misses))
+        facts[p] = projected
+    out = []
+    label = label_of(spec, ns.metric)
+    for p in _onsets(flags, backtest):
+        projected = facts[p]
+        title = (f"North Star target at risk: {label} is projected at {format_number(projected)} by "
+                 f"{ns.target.by.isoformat()} against the target {format_number(ns.target.value)} "
+                 f"({format_number(values[p])} in the {grain} of {p.isoformat()})")
+        out.append(Alert(key=f"target:{ns.metric}:{p.isoformat()}", kind="target", metric=ns.metric, label=label,
+                         period=p, title=title, value=float(values[p]), expected=ns.target.value,
+                         why=(f"projection: the median change of the last {PROJECTION_PERIODS} {grain}s, carried "
+                              "to the target date",),
+                         link=link_for(spec, ns.metric, p), severity="warning"))
+    return out
+
+
+def evaluate(project: object, start: dt.date | None = None, explain: bool = True) -> list[Fired]:
+    """The alerts every rule fires: for the last complete period of each metric (a live run), or
+    (with `start`, a backtest) for every period from `start` on."""
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    rules = rules_of(spec)
+    grain = spec.north_star.grain
+    metrics = list(dict.fromkeys(m for r in rules for m in watched(spec, r)))
+    series = load_series(project, metrics)
+    backtest = start is not None
+    fired: list[Fired] = []
+    cache: dict[tuple, list[Alert]] = {}
+    for index, rule in enumerate(rules):
+        names = watched(spec, rule)
+        alerts: list[Alert] = []
+        for m in names:
+            values = series[m]
+            if not len(values):
+                continue
+            first = period_start(start, grain) if backtest else values.index[-1]
+            if "anomaly" in rule.checks:
+                key = ("anomaly", m, first, rule.sensitivity, rule.min_history)
+                if key not in cache:
+                    cache[key] = anomaly_alerts(project, m, values, rule, first, explain)
+                alerts += cache[key]
+        for check, fn in (("guardrail", guardrail_alerts), ("focus", focus_alerts), ("target", target_alerts)):
+            if check in rule.checks:
+                if backtest:
+                    alerts += fn(project, series, names, period_start(start, grain), backtest=True)
+                else:  # live: each metric at its own last complete period
+                    alerts += _live(fn, project, series, names)
+        fired += [Fired(a, index) for a in alerts]
+    return fired
+
+
+def _live(fn, project: object, series: dict[str, pd.Series], names: Sequence[str]) -> list[Alert]:
+    out: list[Alert] = []
+    for m in names:
+        s = series.get(m)
+        if s is None or not len(s):
+            continue
+        out += fn(project, {m: s}, [m], s.index[-1], backtest=False)
+    return out
+
+
+# ---- grouping -------------------------------------------------------------------------------
+
+def inputs_graph(spec: Spec) -> dict[str, set[str]]:
+    """metric -> the metrics it is built from (the tree's formulas and formula metrics)."""
+    graph: dict[str, set[str]] = {}
+    for name, node in spec.north_star.tree.items():
+        kids = graph.setdefault(name, set())
+        if node.formula:
+            try:
+                kids.update(parse_formula(node.formula).names)
+            except ExpressionError:
+                pass
+    for name, metric in spec.metrics.items():
+        if isinstance(metric, FormulaMetric):
+            try:
+                graph.setdefault(name, set()).update(parse_formula(metric.formula).names)
+            except ExpressionError:
+                pass
+    return graph
+
+
+def _descendants(graph: dict[str, set[str]], name: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(graph.get(name, ()))
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(graph.get(n, ()))
+    return seen
+
+
+def group(spec: Spec, alerts: Sequence[Alert]) -> list[AlertMessage]:
+    """One message per event: anomalies of the same period on metrics of one tree path (the NSM
+    and the input that caused it) are grouped, the highest metric of the path first; guardrail,
+    focus and target alerts are messages of their own."""
+    graph = inputs_graph(spec)
+    below = {a.metric: _descendants(graph, a.metric) for a in alerts}
+    parent = list(range(len(alerts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(alerts):
+        for j in range(i + 1, len(alerts)):
+            b = alerts[j]
+            if a.kind == b.kind == "anomaly" and a.period == b.period and (b.metric in below[a.metric] or a.metric in below[b.metric]):
+                parent[find(j)] = find(i)
+    groups: dict[int, list[Alert]] = {}
+    for i, a in enumerate(alerts):
+        groups.setdefault(find(i), []).append(a)
+    messages = []
+    for members in groups.values():
+        members.sort(key=lambda a: (-len(below[a.metric]), SEVERITY_ORDER.get(a.severity, 9), a.key))
+        messages.append(message_of(members))
+    messages.sort(key=lambda m: (m.alerts[0].period, SEVERITY_ORDER.get(m.alerts[0].severity, 9), m.key))
+    return messages
+
+
+def message_of(alerts: Sequence[Alert]) -> AlertMessage:
+    lead = alerts[0]
+    lines: list[str] = []
+    for a in alerts:
+        lines.append(f"[{a.severity}] {a.title}")
+        if a.kind == "anomaly" and a.expected is not None:
+            lines.append(f"  expected {format_number(a.expected)} (between {format_number(a.lower)} and "
+                         f"{format_number(a.upper)}), got {format_number(a.value)}")
+        for reason in a.why:
+            lines.append(f"  why: {reason}")
+        if a.link:
+            lines.append(f"  {a.link}")
+    title = lead.title if len(alerts) == 1 else f"{lead.title} (+{len(alerts) - 1} related)"
+    return AlertMessage(key=lead.key, title=title, alerts=tuple(alerts), text="\n".join(lines))

@@ -1,0 +1,133 @@
+"""Anomaly detection, its false-alarm rate, and the `alerts:` block of the spec."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from northstar.alerts.detect import (detect, false_alarm_rate, forecast, score_series, season_length,
+                                     synthetic_series)
+from northstar.alerts.model import Alert, AlertMessage
+from northstar.alerts.monitor import cooled, delivered_times, family, in_quiet_hours
+from northstar.errors import SpecError
+from northstar.spec.load import parse_spec
+from northstar.spec.model import AlertRule
+
+
+def test_false_alarm_rate_on_series_without_anomalies_is_measured_and_low() -> None:
+    # The numbers the module docstring and the README state (2.0% at 3, 0.35% at 4).
+    at3 = false_alarm_rate(3.0, series=50)
+    at4 = false_alarm_rate(4.0, series=50)
+    assert 0.005 < at3 < 0.03
+    assert at4 < 0.006
+    assert false_alarm_rate(3.0, series=10, periods=200, grain="day") < 0.04
+
+
+def test_a_planted_drop_and_spike_are_found_and_nothing_else_much() -> None:
+    series = synthetic_series(156, seed=7)
+    series.iloc[120] *= 0.75
+    series.iloc[140] *= 1.3
+    found = {s.period for s in detect(series, "week")}
+    assert series.index[120] in found and series.index[140] in found
+    assert len(found) <= 5
+    drop = next(s for s in detect(series, "week") if s.period == series.index[120])
+    assert drop.score < -3 and drop.value < drop.interval(3.0)[0]
+
+
+def test_min_history_and_the_season_only_with_two_years() -> None:
+    series = synthetic_series(60, seed=1)
+    scores = score_series(series, "week", min_history=20)
+    assert scores[0].period == series.index[20] and scores[0].history == 20
+    assert {s.method for s in scores} == {"trend"}  # no yearly term without two years
+    assert season_length("week", 103) is None and season_length("week", 104) == 52
+    assert season_length("day", 14) == 7
+    long = score_series(synthetic_series(156, seed=1), "week", start=dt.date(2024, 6, 1))
+    assert {s.method for s in long} == {"seasonal"}
+
+
+def test_the_seasonal_forecast_follows_the_season() -> None:
+    t = np.arange(130)
+    y = 1000 + 300 * np.sin(2 * np.pi * t / 52)
+    expected, scale, method = forecast(y[:-1], "week")
+    assert method == "seasonal" and abs(expected - y[-1]) < 1.0 and scale > 0
+
+
+def test_a_flat_series_does_not_divide_by_zero_and_gaps_are_skipped() -> None:
+    index = [dt.date(2025, 1, 6) + dt.timedelta(weeks=i) for i in range(30)]
+    flat = pd.Series([5.0] * 30, index=index)
+    assert detect(flat, "week") == []
+    flat.iloc[25] = 6.0
+    flat.iloc[10] = np.nan
+    found = detect(flat, "week")
+    assert [s.period for s in found] == [index[25]]
+
+
+def test_cooldown_quiet_hours_and_state_reading() -> None:
+    now = dt.datetime(2026, 4, 20, 23, 30, tzinfo=dt.timezone.utc)
+    rule = AlertRule(quiet_hours="22:00-07:00", cooldown="7d")
+    assert in_quiet_hours(rule, now, "UTC")
+    assert not in_quiet_hours(rule, now.replace(hour=12), "UTC")
+    assert not in_quiet_hours(AlertRule(quiet_hours="09:00-17:00"), now, "UTC")
+    state = {"messages": {"anomaly:revenue:2026-04-06": {"slack": {"status": "delivered", "at": "2026-04-18T08:00:00+00:00"}},
+                          "anomaly:sign_ups:2026-04-06": {"slack": {"status": "failed", "at": "2026-04-18T08:00:00+00:00"}}},
+             "log": [{"message_key": "guardrail:x:2026-01-05", "status": "delivered", "at": "2026-01-06T08:00:00"}]}
+    sent = delivered_times(state)
+    assert set(sent) == {"anomaly:revenue:2026-04-06", "guardrail:x:2026-01-05"}
+    assert family("anomaly:revenue:2026-04-13") == "anomaly:revenue"
+
+    def message(key: str) -> AlertMessage:
+        kind, metric, period = key.split(":")
+        alert = Alert(key, kind, metric, metric, dt.date.fromisoformat(period), "t", 1.0, 2.0)
+        return AlertMessage(key, "t", (alert,), "t")
+
+    assert cooled(message("anomaly:revenue:2026-04-13"), rule, sent, now)  # same metric, 2 days ago
+    assert not cooled(message("anomaly:revenue:2026-04-13"), rule, sent, now + dt.timedelta(days=8))
+    assert cooled(message("anomaly:revenue:2026-04-06"), rule, sent, now + dt.timedelta(days=30))  # never resent
+    assert not cooled(message("anomaly:sign_ups:2026-04-13"), rule, sent, now)  # its delivery failed
+
+
+BASE = """\
+project: t
+sources:
+  events: {path: e.csv, timestamp: ts, entity: user_id}
+metrics:
+  plays: {source: events, agg: count}
+north_star: {metric: plays}
+"""
+
+
+def test_the_alerts_block_parses_and_is_checked() -> None:
+    ok = parse_spec(BASE + """\
+alerts:
+  dashboard_url: http://127.0.0.1:8000
+  channels:
+    team-slack: {type: slack, url: "${SLACK_WEBHOOK_URL}"}
+    mail: {type: email, host: 127.0.0.1, port: 587, starttls: true, username: "${SMTP_USER}", password: "${SMTP_PASSWORD}", sender: n@example.com, to: [a@example.com]}
+  rules:
+    - {metrics: [plays], checks: [anomaly, guardrail], channels: [team-slack, mail], sensitivity: 3.5, min_history: 8, quiet_hours: "22:00-07:00", cooldown: 2d}
+  digest: {channel: team-slack, weekday: monday, time: "09:00", lang: en}
+""")
+    alerts = ok.spec.alerts
+    assert alerts.rules[0].sensitivity == 3.5 and alerts.channels["mail"].to == ("a@example.com",)
+    assert parse_spec(BASE).spec.alerts.rules == ()
+    bad = BASE + """\
+alerts:
+  channels:
+    hook: {type: webhook}
+  rules:
+    - {metrics: [plais], channels: [slak], quiet_hours: "25:00-07:00", cooldown: soon, checks: [anomaly, vibes]}
+  digest: {channel: nowhere}
+"""
+    with pytest.raises(SpecError) as info:
+        parse_spec(bad)
+    text = str(info.value)
+    for needle in ("needs a `url`", "quiet_hours", "cooldown", "checks"):
+        assert needle in text, (needle, text)
+    cross = BASE + "alerts:\n  rules:\n    - {metrics: [plais], channels: [slak]}\n  digest: {channel: nowhere}\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(cross)
+    text = str(info.value)
+    assert "plais" in text and "slak" in text and "nowhere" in text
