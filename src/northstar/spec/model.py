@@ -8,10 +8,14 @@ This package imports no engine, web framework or CLI library.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from northstar.spec.model_base import Model, parse_duration  # noqa: F401  (re-exported)
+# The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
+from northstar.spec.settings import (ALERT_CHECKS, WEEKDAYS, AlertChannel, AlertRule, Alerts, Checks,  # noqa: F401
+                                     Digest, Web, parse_clock, parse_quiet_hours)
 
 Grain = Literal["day", "week", "month", "quarter"]
 GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter")
@@ -21,23 +25,6 @@ Direction = Literal["up", "down"]
 TimeUnit = Literal["s", "ms", "us", "ns"]
 FileFormat = Literal["csv", "parquet", "json"]
 FUNNEL_STAGES: tuple[str, ...] = ("acquisition", "activation", "retention", "referral", "revenue")
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """`5s`, `30m`, `12h`, `7d`, `2w` as a timedelta (ValueError otherwise)."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"'{text}' is not a duration: write e.g. 5s, 30m, 12h, 7d or 2w")
-    return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
-
-
-class Model(BaseModel):
-    """Frozen, strict base: unknown keys are errors, values cannot change after load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Source(Model):
@@ -235,127 +222,6 @@ class Engine(Model):
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
     cache: bool = True  # keep query results in .northstar/cache/ beside the spec
-
-
-class Checks(Model):
-    """Settings of `northstar check` and `northstar candidates`; every field has a default."""
-
-    skip: tuple[str, ...] = ()  # rule ids not to run
-    revenue: tuple[str, ...] = ()  # default: the metrics tagged `revenue`
-    retention: str | None = None  # default: the funnel's retention metric, else a retention metric
-    max_lag: int | None = Field(default=None, ge=1, le=52)  # default: 8 weeks, 6 months, 28 days, 4 quarters
-    lookback: int | None = Field(default=None, ge=1, le=520)  # recent periods for segment rules
-    significance: float = Field(default=0.05, gt=0, lt=1)
-    duplicate_within: str = "5s"  # repeats of the same entity within this are suspect
-    external_dimensions: tuple[str, ...] | None = None  # default: channel/partner/source-like names
-
-    @field_validator("duplicate_within")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-
-class Web(Model):
-    """Settings of `northstar serve`: where it listens and the token every request must carry."""
-
-    host: str = "127.0.0.1"  # loopback only; another address exposes the dashboard to the network
-    port: int = Field(default=8000, ge=1, le=65535)
-    token: str | None = None  # `${ENV_VAR}` references are read from the environment when the app starts
-
-
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-ALERT_CHECKS: tuple[str, ...] = ("anomaly", "guardrail", "focus", "target")
-WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def parse_clock(text: str) -> dt.time:
-    """`HH:MM` as a time (ValueError otherwise)."""
-    if not _CLOCK.match(str(text)):
-        raise ValueError(f"'{text}' is not a time of day: write HH:MM, e.g. 09:00")
-    hours, minutes = str(text).split(":")
-    return dt.time(int(hours), int(minutes))
-
-
-def parse_quiet_hours(text: str) -> tuple[dt.time, dt.time]:
-    """`22:00-07:00` as (start, end); the span may cross midnight."""
-    parts = str(text).split("-")
-    if len(parts) != 2:
-        raise ValueError(f"'{text}' is not a span of hours: write e.g. 22:00-07:00")
-    return parse_clock(parts[0].strip()), parse_clock(parts[1].strip())
-
-
-class AlertChannel(Model):
-    """Where alerts go. `${ENV_VAR}` references are read from the environment only when sending."""
-
-    type: Literal["slack", "teams", "webhook", "email"]
-    url: str | None = None  # slack, teams, webhook
-    secret: str | None = None  # webhook: HMAC-SHA256 signing key
-    host: str | None = None  # email: SMTP server
-    port: int = Field(default=587, ge=1, le=65535)
-    starttls: bool = True
-    username: str | None = None
-    password: str | None = None
-    sender: str | None = None
-    to: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _needs(self) -> "AlertChannel":
-        if self.type in ("slack", "teams", "webhook") and not self.url:
-            raise ValueError(f"a {self.type} channel needs a `url`")
-        if self.type == "email" and not (self.host and self.sender and self.to):
-            raise ValueError("an email channel needs `host`, `sender` and `to`")
-        return self
-
-
-class AlertRule(Model):
-    """Which metrics are watched, with which checks, sent where, and how often."""
-
-    metrics: tuple[str, ...] = ()  # default: the North Star, its tree, guardrails, OMTMs and funnel
-    checks: tuple[Literal["anomaly", "guardrail", "focus", "target"], ...] = ALERT_CHECKS  # type: ignore[assignment]
-    channels: tuple[str, ...] = ()
-    sensitivity: float = Field(default=3.0, gt=0, le=20)  # robust z-score that fires an anomaly
-    min_history: int = Field(default=12, ge=4, le=520)  # complete periods needed before anomalies fire
-    quiet_hours: str | None = None  # "22:00-07:00": held until the end of the span
-    cooldown: str = "7d"  # the same event is not sent again within this
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_quiet_hours(value)
-        return value
-
-    @field_validator("cooldown")
-    @classmethod
-    def _cooldown(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-
-class Digest(Model):
-    """The weekly review sent by `northstar digest`."""
-
-    channel: str | None = None
-    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
-    time: str = "09:00"
-    lang: str = "en"
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        parse_clock(value)
-        return value
-
-
-class Alerts(Model):
-    """Settings of `northstar monitor` and `northstar digest`."""
-
-    dashboard_url: str | None = None  # base URL of the dashboard, for links in messages
-    state: str = ".northstar/alerts.json"  # delivery state, relative to the spec
-    channels: dict[str, AlertChannel] = Field(default_factory=dict)
-    rules: tuple[AlertRule, ...] = ()
-    digest: Digest | None = None
 
 
 class Spec(Model):
