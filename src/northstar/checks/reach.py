@@ -67,7 +67,8 @@ def _count(engine: Any, table: ibis.Table, bases: dict[str, AggregateMetric],
         sums = {c: stage[c].sum() for c in per_period}
         second = stage.group_by(keys).aggregate(**sums) if keys else stage.aggregate(**sums)
         counted = table.group_by(keys).aggregate(**reach) if keys else table.aggregate(**reach)
-        a, b = engine.backend.execute(counted), engine.backend.execute(second)
+        what = f"counting customers by {dim or 'all'}"
+        a, b = engine.backend.execute(counted, what), engine.backend.execute(second, what)
         frame = (a.merge(b, on=keys) if keys else pd.concat([a, b], axis=1))
         frame = frame.astype({c: float for c in frame.columns if c != dim})
         out[dim] = frame.set_index(dim) if dim else frame.iloc[0]

@@ -160,7 +160,7 @@ def _repeats(ctx: CheckContext, metric: AggregateMetric, within: dt.timedelta) -
     table = table.mutate(__repeat=(gap <= int(within.total_seconds() * 1000)).fill_null(False).cast("int64"))
     keys = [PERIOD, *source.dimensions]
     expr = table.group_by(keys).aggregate(rows=table.count(), repeats=table["__repeat"].sum())
-    frame = ctx.project.engine.backend.execute(expr)
+    frame = ctx.project.engine.backend.execute(expr, what=f"finding repeated events of {metric.source}")
     last = ctx.project.last_complete_period(ctx.grain, [ctx.nsm])
     frame[PERIOD] = pd.to_datetime(frame[PERIOD]).dt.date
     return frame[frame[PERIOD] <= last]

@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from northstar.errors import DataError
+from northstar.errors import DataError, NorthstarError
 from northstar.spec.model import Engine
 
 
@@ -51,8 +51,18 @@ class Backend:
     def sql(self, query: str) -> ir.Table:
         return self.con.sql(query, dialect="duckdb")
 
-    def execute(self, expr: ir.Expr) -> Any:
-        return expr.execute()
+    def execute(self, expr: ir.Expr, what: str | None = None) -> Any:
+        """Run an expression; with `what`, an engine failure becomes a one-line DataError
+        "<what> failed: <the engine's first line>" (Northstar's own errors pass unchanged)."""
+        if what is None:
+            return expr.execute()
+        try:
+            return expr.execute()
+        except NorthstarError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{what} failed: {first}") from None
 
 
 class DuckDBBackend(Backend):

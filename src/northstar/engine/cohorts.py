@@ -119,13 +119,7 @@ def cohort_activity(engine: "MetricEngine", name: str, grain: str, first_cohort:
         firsts = firsts.filter(firsts[_COHORT] < shift_period(last_cohort, grain, 1))
     joined = pairs.join(firsts, _ENTITY)
     counts = joined.group_by([_COHORT, PERIOD]).aggregate(entities=joined.count())
-    try:
-        frame = engine.backend.execute(counts)
-    except (QueryError, DataError):
-        raise
-    except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cohorts of metric '{name}' failed: {first_line}") from None
+    frame = engine.backend.execute(counts, what=f"cohorts of metric '{name}'")
     return [(_date(c), _date(p), int(n)) for c, p, n in zip(frame[_COHORT], frame[PERIOD], frame["entities"])]
 
 

@@ -279,13 +279,7 @@ class MetricEngine:
         return sorted(used)
 
     def _execute(self, expr: ir.Table, keys: list[str], names: list[str]) -> pd.DataFrame:
-        try:
-            frame = self.backend.execute(expr)
-        except (QueryError, DataError):
-            raise
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"computing {', '.join(names)} failed: {first}") from None
+        frame = self.backend.execute(expr, what=f"computing {', '.join(names)}")
         frame = frame.rename(columns={PERIOD: asm.PERIOD})
         frame = frame[frame[asm.PERIOD].notna()]  # rows without a timestamp
         return asm.normalise(frame, keys)

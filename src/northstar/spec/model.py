@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
-from northstar.spec.model_base import Model, parse_duration  # noqa: F401  (re-exported)
+from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
 # The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
 from northstar.spec.settings import (ALERT_CHECKS, WEEKDAYS, AlertChannel, AlertRule, Alerts, Checks,  # noqa: F401
                                      Digest, Web, parse_clock, parse_quiet_hours)
@@ -88,14 +88,8 @@ class ConversionMetric(MetricBase):
     source: str
     from_: str = Field(alias="from")
     to: str
-    within: str
+    within: Duration
     where: str | None = None
-
-    @field_validator("within")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @property
     def window(self) -> dt.timedelta:

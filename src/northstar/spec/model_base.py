@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -23,3 +24,11 @@ class Model(BaseModel):
     """Frozen, strict base: unknown keys are errors, values cannot change after load."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _valid_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_valid_duration)]  # text such as "7d", checked on load

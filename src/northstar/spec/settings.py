@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from northstar.spec.model_base import Model, parse_duration
+from northstar.spec.model_base import Duration, Model
 
 
 class Checks(Model):
@@ -21,14 +21,9 @@ class Checks(Model):
     max_lag: int | None = Field(default=None, ge=1, le=52)  # default: 8 weeks, 6 months, 28 days, 4 quarters
     lookback: int | None = Field(default=None, ge=1, le=520)  # recent periods for segment rules
     significance: float = Field(default=0.05, gt=0, lt=1)
-    duplicate_within: str = "5s"  # repeats of the same entity within this are suspect
+    duplicate_within: Duration = "5s"  # repeats of the same entity within this are suspect
     external_dimensions: tuple[str, ...] | None = None  # default: channel/partner/source-like names
 
-    @field_validator("duplicate_within")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 class Web(Model):
@@ -92,7 +87,7 @@ class AlertRule(Model):
     sensitivity: float = Field(default=3.0, gt=0, le=20)  # robust z-score that fires an anomaly
     min_history: int = Field(default=12, ge=4, le=520)  # complete periods needed before anomalies fire
     quiet_hours: str | None = None  # "22:00-07:00": held until the end of the span
-    cooldown: str = "7d"  # the same event is not sent again within this
+    cooldown: Duration = "7d"  # the same event is not sent again within this
 
     @field_validator("quiet_hours")
     @classmethod
@@ -101,11 +96,6 @@ class AlertRule(Model):
             parse_quiet_hours(value)
         return value
 
-    @field_validator("cooldown")
-    @classmethod
-    def _cooldown(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 class Digest(Model):
