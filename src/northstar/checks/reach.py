@@ -43,7 +43,7 @@ def reach_by_segment(ctx: CheckContext, source_name: str, bases: dict[str, Aggre
         narrow[f"__cond{i}"] = to_ibis(metric.where, table) if metric.where else ibis.literal(True)
         if metric.expr is not None and metric.agg in ("count", "sum"):
             narrow[f"__value{i}"] = to_ibis(metric.expr, table)
-    with table.select(**narrow).cache() as cached:
+    with engine.backend.cache(table.select(**narrow)) as cached:
         return _count(engine, cached, bases, dims)
 
 

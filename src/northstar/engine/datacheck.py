@@ -62,8 +62,8 @@ def _check_times(engine: "MetricEngine", name: str) -> list[Problem]:
     if column.type().is_string():
         bad = table.filter(column.notnull() & column.try_cast("timestamp").isnull())
         try:
-            count = int(bad.count().execute())
-            sample = bad.select(column).limit(1).execute().iloc[0, 0] if count else None
+            count = int(engine.backend.execute(bad.count()))
+            sample = engine.backend.execute(bad.select(column).limit(1)).iloc[0, 0] if count else None
         except Exception as exc:  # pragma: no cover - engine-specific failures
             return [lines.problem(path, f"source '{name}': cannot check timestamps: {exc}")]
         if count:

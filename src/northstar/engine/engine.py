@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from northstar.engine import assemble as asm
-from northstar.engine.backend import Backend, connect
+from northstar.engine.backends import Backend, connect
 from northstar.engine.cache import ResultCache
 from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, combine_parts, conversion, first_seen,
                                       fuse_metric_queries, retention)
@@ -89,7 +89,7 @@ class MetricEngine:
             bound = self.source(name)
             key = bound.table[bound.source.key]
             try:
-                row = bound.table.aggregate(rows=bound.table.count(), keys=key.nunique()).execute().iloc[0]
+                row = self.backend.execute(bound.table.aggregate(rows=bound.table.count(), keys=key.nunique())).iloc[0]
             except Exception as exc:
                 raise DataError(f"source '{name}': cannot check key '{bound.source.key}': {str(exc).splitlines()[0]}") from None
             self._duplicates[name] = int(row["rows"]) - int(row["keys"])
@@ -113,7 +113,7 @@ class MetricEngine:
         if column.type().is_string():
             column = column.cast(idt.Timestamp() if source.timezone else idt.Timestamp(timezone="UTC"))
         try:
-            row = table.aggregate(lo=column.min(), hi=column.max()).execute().iloc[0]
+            row = self.backend.execute(table.aggregate(lo=column.min(), hi=column.max())).iloc[0]
         except Exception as exc:
             first = str(exc).strip().splitlines()[0]
             raise DataError(f"source '{name}': cannot read column '{source.timestamp}' as time: {first}") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from northstar.engine.backend import Backend
+from northstar.engine.backends import Backend
 from northstar.errors import DataError
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import Source

@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
-from northstar.engine.backend import Backend
+from northstar.engine.backends import Backend
 from northstar.spec.model import Source
 
 _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}

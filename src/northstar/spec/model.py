@@ -209,13 +209,31 @@ class Funnel(Model):
 
 
 class Engine(Model):
-    """Which Ibis backend runs the queries. DuckDB, embedded, is the default."""
+    """Which Ibis backend runs the queries. DuckDB, embedded, is the default; the same spec runs
+    on Spark, ClickHouse (a server, or the embedded chdb) and PostgreSQL by changing this block.
 
-    type: Literal["duckdb"] = "duckdb"
-    database: str = ":memory:"
+    `url` and `master` may hold `${ENV_VAR}` references (credentials): they are read from the
+    environment when the engine connects and never appear in errors or logs.
+    """
+
+    type: Literal["duckdb", "pyspark", "clickhouse", "postgres"] = "duckdb"
+    database: str = ":memory:"  # duckdb: a file or :memory:; clickhouse/postgres: the database name
+    url: str | None = None  # postgres: postgresql://user:pass@host/db; clickhouse: http(s)://host:8123 (none: chdb)
+    master: str | None = None  # pyspark: local[*] (default), spark://host:7077, or sc://host:15002 (Spark Connect)
+    config: dict[str, str] = Field(default_factory=dict)  # pyspark: extra Spark settings (spark.executor.memory...)
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
     cache: bool = True  # keep query results in .northstar/cache/ beside the spec
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> "Engine":
+        if self.type == "postgres" and not self.url:
+            raise ValueError("engine type postgres needs `url` (e.g. postgresql://${PGUSER}:${PGPASSWORD}@host/db)")
+        if self.master is not None and self.type != "pyspark":
+            raise ValueError("`master` applies to engine type pyspark only")
+        if self.config and self.type != "pyspark":
+            raise ValueError("`config` applies to engine type pyspark only")
+        return self
 
 
 class Spec(Model):

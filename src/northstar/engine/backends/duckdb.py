@@ -1,0 +1,71 @@
+"""DuckDB, embedded: the default engine (a database file or memory; reads Parquet, CSV and
+JSON files itself with what is built in, no extension is installed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from northstar.engine.backends.base import Backend
+from northstar.errors import DataError
+from northstar.spec.model import Engine
+
+
+@ibis.udf.scalar.builtin(name="timezone", signature=((dt.string, dt.Timestamp(timezone="UTC")), dt.Timestamp()))
+def _duckdb_utc_to_local(zone, ts):  # type: ignore[no-untyped-def]
+    """DuckDB's timezone(zone, timestamptz): the wall-clock time in `zone`."""
+
+
+@ibis.udf.scalar.builtin(name="timezone", signature=((dt.string, dt.Timestamp()), dt.Timestamp(timezone="UTC")))
+def _duckdb_local_to_utc(zone, ts):  # type: ignore[no-untyped-def]
+    """DuckDB's timezone(zone, timestamp): the instant of a wall-clock time in `zone`."""
+
+
+class DuckDBBackend(Backend):
+    name = "duckdb"
+
+    def read_files(self, name: str, paths: Sequence[str], fmt: str) -> ir.Table:
+        sources = list(paths) if len(paths) > 1 else paths[0]
+        if fmt == "parquet":
+            return self.con.read_parquet(sources, table_name=name)
+        if fmt == "csv":
+            return self.con.read_csv(sources, table_name=name)
+        if fmt == "json":
+            return self.con.read_json(sources, table_name=name)
+        raise DataError(f"unknown file format '{fmt}'")
+
+    def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        if zone == "UTC":
+            return ts.cast(dt.Timestamp())
+        return _duckdb_utc_to_local(zone, ts.cast(dt.Timestamp(timezone="UTC")))
+
+    def local_to_utc(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        if zone == "UTC":
+            return ts.cast(dt.Timestamp(timezone="UTC"))
+        return _duckdb_local_to_utc(zone, ts.cast(dt.Timestamp()))
+
+
+def connect(engine: Engine, base_dir: Path) -> DuckDBBackend:
+    """A DuckDB file (relative to the spec's folder) or memory."""
+    database = engine.database
+    if database != ":memory:":
+        path = Path(database)
+        if not path.is_absolute():
+            path = base_dir / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        database = str(path)
+    config: dict[str, Any] = {}
+    if engine.threads:
+        config["threads"] = engine.threads
+    if engine.memory_limit:
+        config["memory_limit"] = engine.memory_limit
+    con = ibis.duckdb.connect(database, **config)
+    # Naive timestamps are read as UTC whatever the machine's zone is.
+    con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("SET enable_progress_bar = false")  # it would write to the user's terminal
+    return DuckDBBackend(con)
