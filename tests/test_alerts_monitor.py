@@ -56,24 +56,51 @@ def _alerts(result: dict, metric: str, kind: str = "anomaly") -> set[str]:
 def test_backtest_finds_the_planted_incidents(backtest: dict) -> None:
     assert backtest["backtest"] is True
     assert "2025-06-09" in _alerts(backtest, "revenue")  # payment_outage
-    assert "2026-01-19" in _alerts(backtest, "listening_minutes")  # duplicate_plays_bug
-    # android_release_de (2026-04-13..05-03): -35% for one segment, seen on minutes per listener.
-    during = {d for m in ("listening_minutes", "minutes_per_listener") for d in _alerts(backtest, m)}
-    assert during & {"2026-04-13", "2026-04-20", "2026-04-27"}
+    # duplicate_plays_bug: +15% on the North Star is inside its noise at sensitivity 4, but
+    # minutes per listener (its input) jumps far outside its own
+    assert "2026-01-19" in _alerts(backtest, "minutes_per_listener")
     assert all(a["period"] >= "2025-02-24" for a in backtest["alerts"])  # from the week holding --from
     revenue = next(a for a in backtest["alerts"] if a["key"] == "anomaly:revenue:2025-06-09")
     assert revenue["value"] == 0 and revenue["lower"] > 0  # nothing collected, far below the interval
     assert revenue["severity"] in ("warning", "critical") and "Revenue fell" in revenue["title"]
 
 
+def test_backtest_finds_each_incident_in_its_week_and_little_else(backtest: dict) -> None:
+    """The issue's bar: every planted incident in its first week, at the default sensitivity,
+    and no more than a handful of anomaly alerts elsewhere over the two years."""
+    from northstar.demo.incidents import INCIDENTS
+
+    for incident in INCIDENTS:
+        week = incident.start.isoformat()
+        hits = [a for a in backtest["alerts"] if a["period"] == week]
+        assert hits, f"{incident.name} not found in the week of {week}"
+        # a segment incident is named by its segment in the alert that finds it
+        if incident.segment and not any(a["kind"] == "guardrail" for a in hits):
+            words = " ".join(a["title"] + " ".join(a["why"]) for a in hits)
+            assert any(f"{k}={v}" in words for k, v in incident.segment.items()), words
+    android = [a for a in backtest["alerts"] if a["kind"] == "segment" and a["period"] == "2026-04-13"]
+    assert android and "country=DE" in android[0]["title"] + " ".join(android[0]["why"])
+
+    def during(a: dict) -> bool:
+        day = dt.date.fromisoformat(a["period"])
+        return any(i.start <= day <= i.end for i in INCIDENTS)
+
+    elsewhere = [a for a in backtest["alerts"] if a["kind"] in ("anomaly", "segment") and not during(a)]
+    print(f"backtest: {len(backtest['alerts'])} alerts, {len(elsewhere)} anomaly/segment alerts outside "
+          f"the incidents: {[(a['metric'], a['period']) for a in elsewhere]}")
+    assert len(elsewhere) <= 10  # measured: 8, in 4 distinct events (README, alerts)
+
+
 def test_backtest_groups_the_north_star_with_the_input_that_moved_it(backtest: dict) -> None:
-    [message] = [m for m in backtest["messages"] if m["key"] == "anomaly:listening_minutes:2026-01-19"]
+    [message] = [m for m in backtest["messages"] if m["key"] == "anomaly:minutes_per_listener:2026-01-19"]
     metrics = [a["metric"] for a in message["alerts"]]
-    assert metrics[0] == "listening_minutes" and "minutes_per_listener" in metrics
+    assert metrics[0] == "minutes_per_listener" and "plays_per_listener" in metrics  # the input below it
     assert "related" in message["title"]
+    kinds = {a["kind"] for a in message["alerts"]}
+    assert kinds == {"anomaly", "segment"}  # the iOS segment joins the same message
     keys = [m["key"] for m in backtest["messages"]]
     assert len(keys) == len(set(keys))
-    assert not any(m["key"] == "anomaly:minutes_per_listener:2026-01-19" for m in backtest["messages"])
+    assert not any(m["key"] == "anomaly:plays_per_listener:2026-01-19" for m in backtest["messages"])
     # states fire when they begin, not every period they last
     guard = sorted(_alerts(backtest, "trial_conversion", "guardrail"))
     assert guard and len(guard) == len(set(guard))

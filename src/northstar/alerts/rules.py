@@ -29,6 +29,7 @@ from northstar.spec.model import AlertRule, FormulaMetric, Spec
 
 PROJECTION_PERIODS = 13  # recent periods whose median change projects a focus or target
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+MOVES = {"anomaly", "segment"}  # alerts about a move of a metric (grouped when related)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def anomaly_alerts(project: object, metric: str, series: pd.Series, rule: AlertR
     label = label_of(spec, metric)
     direction = spec.metrics[metric].direction
     out: list[Alert] = []
-    for s in score_series(series, grain, rule.min_history, start):
+    for s in score_series(series, grain, rule.min_history, start, rule.sensitivity):
         if not s.is_anomaly(rule.sensitivity):
             continue
         lower, upper = s.interval(rule.sensitivity)
@@ -279,6 +280,8 @@ def evaluate(project: object, start: dt.date | None = None, explain: bool = True
                 if key not in cache:
                     cache[key] = anomaly_alerts(project, m, values, rule, first, explain)
                 alerts += cache[key]
+        if "segment" in rule.checks:
+            alerts += _segments(project, series, names, rule, start)
         for check, fn in (("guardrail", guardrail_alerts), ("focus", focus_alerts), ("target", target_alerts)):
             if check in rule.checks:
                 if backtest:
@@ -287,6 +290,22 @@ def evaluate(project: object, start: dt.date | None = None, explain: bool = True
                     alerts += _live(fn, project, series, names)
         fired += [Fired(a, index) for a in alerts]
     return fired
+
+
+def _segments(project: object, series: dict[str, pd.Series], names: Sequence[str], rule: AlertRule,
+              start: dt.date | None) -> list[Alert]:
+    """Segment anomalies (see `alerts.segments`): every period from `start` in a backtest, else
+    the North Star's last complete period."""
+    from northstar.alerts.segments import load_segments, segment_alerts
+
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    totals = series if spec.north_star.metric in series else {**series, **load_series(project, [spec.north_star.metric])}
+    total = totals[spec.north_star.metric]
+    if not len(total):
+        return []
+    first = period_start(start, spec.north_star.grain) if start is not None else total.index[-1]
+    frames = load_segments(project, names, total.index[-1])
+    return segment_alerts(project, frames, totals, names, rule, first)
 
 
 def _live(fn, project: object, series: dict[str, pd.Series], names: Sequence[str]) -> list[Alert]:
@@ -348,7 +367,8 @@ def group(spec: Spec, alerts: Sequence[Alert]) -> list[AlertMessage]:
     for i, a in enumerate(alerts):
         for j in range(i + 1, len(alerts)):
             b = alerts[j]
-            if a.kind == b.kind == "anomaly" and a.period == b.period and (b.metric in below[a.metric] or a.metric in below[b.metric]):
+            related = b.metric in below[a.metric] or a.metric in below[b.metric] or a.metric == b.metric
+            if {a.kind, b.kind} <= MOVES and a.period == b.period and (related or a.kind == b.kind == "segment"):
                 parent[find(j)] = find(i)
     groups: dict[int, list[Alert]] = {}
     for i, a in enumerate(alerts):
@@ -366,7 +386,7 @@ def message_of(alerts: Sequence[Alert]) -> AlertMessage:
     lines: list[str] = []
     for a in alerts:
         lines.append(f"[{a.severity}] {a.title}")
-        if a.kind == "anomaly" and a.expected is not None:
+        if a.kind in MOVES and a.expected is not None:
             lines.append(f"  expected {format_number(a.expected)} (between {format_number(a.lower)} and "
                          f"{format_number(a.upper)}), got {format_number(a.value)}")
         for reason in a.why:

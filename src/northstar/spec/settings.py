@@ -35,7 +35,7 @@ class Web(Model):
 
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-ALERT_CHECKS: tuple[str, ...] = ("anomaly", "guardrail", "focus", "target")
+ALERT_CHECKS: tuple[str, ...] = ("anomaly", "segment", "guardrail", "focus", "target")
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -82,10 +82,10 @@ class AlertRule(Model):
     """Which metrics are watched, with which checks, sent where, and how often."""
 
     metrics: tuple[str, ...] = ()  # default: the North Star, its tree, guardrails, OMTMs and funnel
-    checks: tuple[Literal["anomaly", "guardrail", "focus", "target"], ...] = ALERT_CHECKS  # type: ignore[assignment]
+    checks: tuple[Literal["anomaly", "segment", "guardrail", "focus", "target"], ...] = ALERT_CHECKS  # type: ignore[assignment]
     channels: tuple[str, ...] = ()
-    sensitivity: float = Field(default=3.0, gt=0, le=20)  # robust z-score that fires an anomaly
-    min_history: int = Field(default=12, ge=4, le=520)  # complete periods needed before anomalies fire
+    sensitivity: float = Field(default=4.0, gt=0, le=20)  # robust z-score that fires an anomaly (see alerts/detect.py)
+    min_history: int | None = Field(default=None, ge=4, le=520)  # periods before anomalies fire (default by grain: 26 weeks...)
     quiet_hours: str | None = None  # "22:00-07:00": held until the end of the span
     cooldown: Duration = "7d"  # the same event is not sent again within this
 
@@ -104,7 +104,16 @@ class Digest(Model):
     channel: str | None = None
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
     time: str = "09:00"
-    lang: str = "en"
+    lang: str = "en"  # en, nl or sv: the language of the digest's words
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: str) -> str:
+        from northstar.i18n import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"'{value}' is not a language of Northstar: use one of {', '.join(LANGUAGES)}")
+        return value
 
     @field_validator("time")
     @classmethod
@@ -118,6 +127,7 @@ class Alerts(Model):
 
     dashboard_url: str | None = None  # base URL of the dashboard, for links in messages
     state: str = ".northstar/alerts.json"  # delivery state, relative to the spec
+    every: Duration = "1h"  # how often `northstar serve` runs a monitoring pass
     channels: dict[str, AlertChannel] = Field(default_factory=dict)
     rules: tuple[AlertRule, ...] = ()
     digest: Digest | None = None

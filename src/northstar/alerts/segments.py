@@ -1,0 +1,157 @@
+"""Anomalies inside segments: a fault in one country's Android app can hide in the total
+(-3% of the North Star, inside its noise) while the segment itself falls by a third.
+
+The North Star's tree metrics are computed by each declared dimension of the North Star's
+source and by pairs of its first three dimensions (one fused query per set), each segment's
+series is scored with the same detector as the totals (`alerts.detect`), and a segment fires
+when its score reaches `SEGMENT_FACTOR` x the rule's sensitivity (many segments are tested at
+once, so each must be more extreme) and it holds at least `MIN_SHARE` of the North Star over
+the periods before. A small segment is noisier than the total: its error scale is floored at
+the total's relative scale / sqrt(share) (sampling noise grows as the volume shrinks), so a
+rate over a handful of users does not fire because its history happened to be flat. The flagged segments of one metric and period make one alert, its most
+extreme segment first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from northstar.alerts.detect import score_series
+from northstar.alerts.model import Alert
+from northstar.analysis.targets.report import format_number
+from northstar.analysis.tree import label_of, tree_metrics
+from northstar.engine.plan import dependency_order
+from northstar.spec.model import AlertRule, Spec
+
+SEGMENT_FACTOR = 1.5
+MIN_SHARE = 0.05
+SHARE_PERIODS = 8  # the segment's share of the North Star is measured over these periods before
+PAIRS_OF = 3  # pairs among the first dimensions
+
+
+def dimension_sets(spec: Spec) -> list[tuple[str, ...]]:
+    """Each dimension of the North Star's source, then pairs of its first `PAIRS_OF`."""
+    sources = _sources(spec, spec.north_star.metric)
+    if len(sources) != 1:
+        return []
+    dims = spec.sources[next(iter(sources))].dimensions
+    return [(d,) for d in dims] + list(itertools.combinations(dims[:PAIRS_OF], 2))
+
+
+def _sources(spec: Spec, metric: str) -> set[str]:
+    names = dependency_order(spec, (metric,))
+    return {s for s in (getattr(spec.metrics[n], "source", None) for n in names) if s}
+
+
+def segment_metrics(spec: Spec, watched: Sequence[str], dims: tuple[str, ...]) -> list[str]:
+    """The watched tree metrics whose sources all declare `dims`."""
+    tree = set(tree_metrics(spec))
+    out = []
+    for m in watched:
+        if m not in tree or m not in spec.metrics:
+            continue
+        sources = _sources(spec, m)
+        if sources and all(set(dims) <= set(spec.sources[s].dimensions) for s in sources):
+            out.append(m)
+    return out
+
+
+def load_segments(project: object, watched: Sequence[str], end: dt.date) -> dict[tuple[str, ...], pd.DataFrame]:
+    """Per dimension set, the series of the segment metrics (columns: period, dims, metrics)."""
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    nsm = spec.north_star.metric
+    out: dict[tuple[str, ...], pd.DataFrame] = {}
+    for dims in dimension_sets(spec):
+        metrics = segment_metrics(spec, watched, dims)
+        if not metrics:
+            continue
+        names = list(dict.fromkeys([nsm, *metrics]))
+        out[dims] = project.query(names, grain=spec.north_star.grain, by=list(dims), end=end)  # type: ignore[attr-defined]
+    return out
+
+
+def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame], totals: dict[str, pd.Series],
+                   watched: Sequence[str], rule: AlertRule, start: dt.date) -> list[Alert]:
+    spec: Spec = project.spec  # type: ignore[attr-defined]
+    nsm, grain = spec.north_star.metric, spec.north_star.grain
+    threshold = rule.sensitivity * SEGMENT_FACTOR
+    total = totals.get(nsm)
+    if total is None or not len(total):
+        return []
+    found: dict[tuple[str, dt.date], list[tuple[float, dict[str, str], object]]] = {}
+    relative = {m: _relative_scales(totals[m], grain, rule) for m in watched if m in totals}
+    for dims, frame in frames.items():
+        metrics = [m for m in segment_metrics(spec, watched, dims) if m in frame.columns]
+        frame = frame.assign(period=[pd.Timestamp(p).date() for p in frame["period"]])
+        for key, rows in frame.groupby(list(dims)):
+            key = key if isinstance(key, tuple) else (key,)
+            where = {d: str(v) for d, v in zip(dims, key)}
+            rows = rows.set_index("period").reindex(total.index)
+            share = (pd.to_numeric(rows[nsm], errors="coerce").fillna(0) / total).to_numpy(dtype=float)
+            for m in metrics:
+                values = pd.to_numeric(rows[m], errors="coerce").astype(float)
+                for s in score_series(values, grain, rule.min_history, start, rule.sensitivity):
+                    if abs(s.score) < threshold:
+                        continue
+                    i = total.index.get_loc(s.period)
+                    before = share[max(0, i - SHARE_PERIODS):i]
+                    weight = float(np.nanmean(before)) if len(before) else 0.0
+                    if not weight >= MIN_SHARE:
+                        continue
+                    score = _floored(s, relative.get(m, {}).get(s.period), weight)
+                    if abs(score) >= threshold:
+                        found.setdefault((m, s.period), []).append((score, where, s))
+    out = []
+    for (m, period), hits in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        hits.sort(key=lambda h: -abs(h[0]))
+        out.append(_alert(spec, m, period, hits, grain, threshold))
+    return out
+
+
+def _relative_scales(series: pd.Series, grain: str, rule: AlertRule) -> dict[dt.date, float]:
+    """The total's error scale per period, relative to its expected value."""
+    out = {}
+    for s in score_series(series, grain, rule.min_history, None, rule.sensitivity):
+        out[s.period] = s.scale if s.log else (s.scale / abs(s.expected) if s.expected else float("inf"))
+    return out
+
+
+def _floored(s, total_relative: float | None, share: float) -> float:
+    """The segment's score with its scale floored at the total's relative scale / sqrt(share)."""
+    if total_relative is None:
+        return 0.0  # the total is not scored there (too little history): neither is the segment
+    floor = total_relative / np.sqrt(share)
+    if not s.log:
+        floor *= abs(s.expected) if s.expected else 1.0
+    return s.score * s.scale / max(s.scale, floor)
+
+
+def _where(where: dict[str, str]) -> str:
+    return ", ".join(f"{d}={v}" for d, v in where.items())
+
+
+def _alert(spec: Spec, metric: str, period: dt.date, hits: list, grain: str, threshold: float) -> Alert:
+    score, where, s = hits[0]
+    label = label_of(spec, metric)
+    change = s.value / s.expected - 1 if s.expected else None
+    verb = "rose" if score > 0 else "fell"
+    pct = f" {abs(change) * 100:.0f}%" if change is not None else ""
+    title = (f"{label} {verb}{pct} {'above' if score > 0 else 'below'} expected in {_where(where)} "
+             f"({format_number(s.value)} vs {format_number(s.expected)}) in the {grain} of {period.isoformat()}")
+    why = [f"{_where(w)}: {format_number(x.value)} vs {format_number(x.expected)} expected (score {sc:+.1f})"
+           for sc, w, x in hits[:3]]
+    bad = (score < 0) == (spec.metrics[metric].direction == "up")
+    lower, upper = s.interval(threshold)
+    return Alert(key=f"segment:{metric}:{period.isoformat()}", kind="segment", metric=metric, label=label,
+                 period=period, title=title, value=s.value, expected=s.expected, lower=lower, upper=upper,
+                 why=tuple(why), link=_link(spec, metric, period, where), severity="warning" if bad else "info")
+
+
+def _link(spec: Spec, metric: str, period: dt.date, where: dict[str, str]) -> str | None:
+    base = spec.alerts.dashboard_url
+    return f"{base.rstrip('/')}/metric/{metric}?period={period.isoformat()}" if base else None
