@@ -493,3 +493,93 @@ def test_demo_serve(tmp_path: Path) -> None:
     answer = _serve_and_get(["demo", "--dir", str(tmp_path / "d"), "--users", "100", "--serve", "--port", str(port)],
                             port, tmp_path)
     assert answer["status"] == 200 and answer["body"]["north_star"] == "listening_minutes"
+
+
+# ---- alerts --------------------------------------------------------------------------------------
+
+SECRET_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token"
+
+
+def _alert(key: str, title: str, severity: str = "warning") -> dict:
+    kind, metric, period = key.split(":")
+    return {"key": key, "kind": kind, "metric": metric, "label": metric, "period": period, "title": title,
+            "value": 1.0, "expected": 2.0, "lower": 1.5, "upper": 2.5, "why": ["Minutes per listener -10%"],
+            "link": f"http://127.0.0.1:8000/metric/{metric}?period={period}", "severity": severity}
+
+
+def test_alerts_lists_the_state_with_each_delivery_and_no_secret(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", SECRET_URL)
+    spec = copy_dir / "northstar.yml"
+    spec.write_text(spec.read_text() + """
+alerts:
+  channels:
+    team-slack: {type: slack, url: "${SLACK_WEBHOOK_URL}"}
+    ops-mail: {type: email, host: 127.0.0.1, sender: a@example.org, to: [b@example.org], password: hunter2-secret}
+  rules:
+    - {channels: [team-slack, ops-mail]}
+""")
+    delivered = _alert("anomaly:listening_minutes:2026-01-19", "Listening minutes rose 40%", "critical")
+    failed = _alert("guardrail:trial_conversion:2026-03-02", "Trial conversion below its min")
+    pending = _alert("anomaly:revenue:2025-06-09", "Revenue fell 100%")
+    state = {
+        "version": 1,
+        "recorded": {a["key"]: {**a, "message_key": a["key"]} for a in (delivered, failed)},
+        "deliveries": {
+            f"team-slack {delivered['key']}": {"message_key": delivered["key"], "channel": "team-slack",
+                                               "status": "delivered", "attempts": 1, "error": None,
+                                               "at": "2026-01-26T09:00:00+00:00", "retryable": False},
+            f"team-slack {failed['key']}": {"message_key": failed["key"], "channel": "team-slack", "status": "failed",
+                                            "attempts": 4, "error": f"HTTP 500 from {SECRET_URL}",
+                                            "at": "2026-03-09T09:00:00+00:00", "retryable": True,
+                                            "message": {"key": failed["key"], "title": failed["title"], "text": "",
+                                                        "alerts": [failed]}},
+            f"ops-mail {failed['key']}": {"message_key": failed["key"], "channel": "ops-mail", "status": "failed",
+                                          "attempts": 1, "error": "SMTP login refused for hunter2-secret",
+                                          "at": "2026-03-09T09:00:00+00:00", "retryable": False},
+            f"team-slack {pending['key']}": {"message_key": pending["key"], "channel": "team-slack", "status": "pending",
+                                             "attempts": 0, "error": None, "at": "2025-06-16T09:00:00+00:00",
+                                             "retryable": True,
+                                             "message": {"key": pending["key"], "title": pending["title"], "text": "",
+                                                         "alerts": [pending]}},
+        },
+        "alerts": {delivered["key"]: {"fired": "2026-01-26T09:00:00+00:00", "delivered": "2026-01-26T09:00:00+00:00"}},
+    }
+    (copy_dir / ".northstar").mkdir(exist_ok=True)
+    (copy_dir / ".northstar" / "alerts.json").write_text(json.dumps(state))
+    client = TestClient(create_app(spec), raise_server_exceptions=False)
+    response = client.get("/api/alerts")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["anomalies"] is None
+    alerts = body["alerts"]
+    assert [a["key"] for a in alerts] == [failed["key"], delivered["key"], pending["key"]]  # newest period first
+    by_key = {a["key"]: a for a in alerts}
+    one = by_key[delivered["key"]]
+    assert (one["kind"], one["metric"], one["period"], one["severity"]) == ("anomaly", "listening_minutes", "2026-01-19",
+                                                                            "critical")
+    assert one["title"] == delivered["title"] and one["why"] == delivered["why"] and one["link"] == delivered["link"]
+    assert [(d["channel"], d["status"], d["attempts"]) for d in one["deliveries"]] == [("team-slack", "delivered", 1)]
+    bad = {d["channel"]: d for d in by_key[failed["key"]]["deliveries"]}
+    assert bad["team-slack"]["status"] == "failed" and bad["team-slack"]["attempts"] == 4
+    assert bad["team-slack"]["error"].startswith("HTTP 500 from ")
+    assert bad["ops-mail"]["status"] == "failed" and "SMTP login refused" in bad["ops-mail"]["error"]
+    waiting = by_key[pending["key"]]
+    assert waiting["title"] == "Revenue fell 100%" and waiting["deliveries"][0]["status"] == "pending"
+    assert SECRET_URL not in response.text and "very-secret-token" not in response.text
+    assert "hunter2-secret" not in response.text and "${SLACK_WEBHOOK_URL}" not in response.text
+
+
+def test_alerts_with_a_metric_has_its_anomaly_marks(client: TestClient) -> None:
+    body = client.get("/api/alerts", params={"metric": "revenue"}).json()
+    marks = body["anomalies"]
+    assert marks["metric"] == "revenue" and marks["grain"] == "week" and marks["points"]
+    for p in marks["points"]:
+        assert p["lower"] <= p["expected"] <= p["upper"]
+        assert p["anomaly"] == (abs(p["score"]) >= marks["sensitivity"])
+    assert any(p["anomaly"] for p in marks["points"])  # the payment outage around 2025-06-09
+    periods = [p["period"] for p in marks["points"]]
+    assert periods == sorted(periods) and len(periods) >= 26
+    assert_error(client.get("/api/alerts", params={"metric": "nope"}), 404, "unknown_metric", "metric")
+    assert client.get("/api/alerts").json()["alerts"] == []  # the demo has no state yet
+    schema = client.get("/openapi.json").json()
+    assert "/api/alerts" in schema["paths"] and "AlertsResponse" in schema["components"]["schemas"]

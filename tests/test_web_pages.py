@@ -68,10 +68,15 @@ def _serve(spec: Path, token: str | None = None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
     generate_demo(folder, users=800)
-    with _serve(folder / "northstar.yml") as origin:
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_folder: Path) -> Iterator[str]:
+    with _serve(demo_folder / "northstar.yml") as origin:
         yield origin
 
 
@@ -246,7 +251,7 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         expect(page.locator("#tree-graph .edge-label.formula").first).to_have_text("formula")
     elif name == "metric":
         traces = _assert_chart(page, "#metric-chart")
-        assert [t["name"] for t in traces] == ["Listening minutes", "Previous period", "Same period last year"]
+        assert [t["name"] for t in traces][:3] == ["Listening minutes", "Previous period", "Same period last year"]
         rows = api.get("/api/series", params={"metrics": NSM, "compare": "true"}).json()["rows"]
         assert traces[0]["n"] == len(rows)
         assert page.inner_text("#summary .card-value >> nth=0").startswith(f"{round(rows[-1][NSM]):,}")
@@ -380,6 +385,65 @@ def test_the_csv_link_downloads_what_is_shown(context: BrowserContext, base_url:
     assert lines[0] == f"period,{NSM},{NSM}_previous,{NSM}_last_year"
     assert len(lines) - 1 == _traces(page, "#metric-chart")[0]["n"]
     assert lines[1].startswith("2024-10-01,")
+    visit.assert_clean()
+
+
+def test_the_alerts_page_shows_a_failed_delivery(context: BrowserContext, base_url: str, demo_folder: Path) -> None:
+    failed = {"key": "guardrail:trial_conversion:2026-03-02", "kind": "guardrail", "metric": "trial_conversion",
+              "label": "Trial conversion", "period": "2026-03-02", "title": "Trial conversion fell below its min",
+              "value": 0.2, "expected": 0.25, "why": ["Trials in country=DE -30%"], "link": None, "severity": "critical"}
+    sent = {**failed, "key": "anomaly:listening_minutes:2026-01-19", "kind": "anomaly", "metric": NSM,
+            "period": "2026-01-19", "title": "Listening minutes rose 40%", "severity": "warning"}
+    state = {"version": 1, "recorded": {a["key"]: {**a, "message_key": a["key"]} for a in (failed, sent)},
+             "deliveries": {
+                 "team-slack " + failed["key"]: {"message_key": failed["key"], "channel": "team-slack", "status": "failed",
+                                                 "attempts": 4, "error": "HTTP 500 from the channel", "retryable": True,
+                                                 "at": "2026-03-09T09:00:00+00:00"},
+                 "team-slack " + sent["key"]: {"message_key": sent["key"], "channel": "team-slack",
+                                               "status": "delivered", "attempts": 1, "error": None,
+                                               "at": "2026-01-26T09:00:00+00:00"}},
+             "alerts": {}}
+    (demo_folder / ".northstar").mkdir(exist_ok=True)
+    (demo_folder / ".northstar" / "alerts.json").write_text(json.dumps(state))
+    visit = Visit(context, base_url)
+    page = visit.open("/alerts")
+    expect(page.locator("header.site nav a[aria-current=page]")).to_have_text("Alerts")
+    expect(page.locator("#alerts tbody tr")).to_have_count(2)
+    first = page.locator("#alerts tbody tr").first
+    expect(first).to_have_class(re.compile(r"\bfailed\b"))
+    expect(first).to_contain_text("Trial conversion fell below its min")
+    expect(first.locator("li.delivery[data-status=failed]")).to_contain_text("failed")
+    expect(first.locator("[data-testid=delivery-error]")).to_contain_text("HTTP 500 from the channel")
+    expect(first).to_contain_text("4 attempt(s)")
+    expect(page.locator("#alerts tbody tr").nth(1).locator("li.delivery[data-status=delivered]")).to_have_count(1)
+    expect(page.locator("#alert-count")).to_have_text("2 alerts, 1 failed deliveries")
+    _shot(page, "alerts")
+    visit.assert_clean()
+    page = visit.open("/alerts?lang=nl")
+    expect(page.locator("main h1")).to_have_text("Meldingen en hun bezorging")
+    expect(page.locator("li.delivery[data-status=failed]")).to_contain_text("mislukt")
+
+
+def test_the_metric_page_marks_anomalies(context: BrowserContext, base_url: str, api: httpx.Client) -> None:
+    marks = api.get("/api/alerts", params={"metric": "revenue"}).json()["anomalies"]
+    anomalies = [p["period"] for p in marks["points"] if p["anomaly"]]
+    assert anomalies, "the demo's revenue has anomalies (the payment outage)"
+    visit = Visit(context, base_url)
+    page = visit.open("/metric/revenue")
+    expect(page.locator("#anomaly-note")).to_contain_text(f"{len(anomalies)} anomalies marked")
+    traces = _assert_chart(page, "#metric-chart")
+    names = [t["name"] for t in traces]
+    assert "Expected range" in names and names.count("Anomaly") == 1, names
+    drawn = page.eval_on_selector("#metric-chart", """gd => gd._fullData.filter(t => t.name === 'Anomaly')
+        .map(t => Array.from(t.x))[0]""")
+    assert [str(x)[:10] for x in drawn] == anomalies
+    assert page.locator("#metric-chart .scatterlayer .trace .points path").count() > len(anomalies)
+    _shot(page, "metric-anomalies")
+    # another grain: the marks (at the North Star's grain) are not drawn
+    page.select_option("#grain", "month")
+    visit.wait_ready()
+    expect(page.locator("#anomaly-note")).to_have_text("")
+    assert "Anomaly" not in [t["name"] for t in _traces(page, "#metric-chart")]
     visit.assert_clean()
 
 

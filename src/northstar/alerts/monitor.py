@@ -12,6 +12,7 @@ and reported; they are not failures of the run.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 from northstar.alerts.model import Alert, AlertMessage
 from northstar.alerts.rules import Fired, evaluate, group, rules_of
 from northstar.spec.model import AlertRule, parse_duration, parse_quiet_hours
+
+log = logging.getLogger("northstar.alerts.monitor")
 
 
 @dataclass
@@ -177,7 +180,19 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
                 o.deliveries = [d for d in deliveries if getattr(d, "message_key", None) == o.message.key]
                 states = {getattr(d, "status", None) for d in o.deliveries}
                 o.status = "failed" if "failed" in states else ("pending" if "pending" in states else "sent")
+    if not dry_run:
+        _record(path, outgoing, now)
     return MonitorResult(_unique(fired), outgoing)
+
+
+def _record(path: Path, outgoing: list[Outgoing], now: dt.datetime) -> None:
+    """Keep the pass's alerts in the state, for the dashboard (never a failure of the run)."""
+    from northstar.alerts import history
+
+    try:
+        history.record(path, [(a, o.message.key) for o in outgoing for a in o.message.alerts], now)
+    except OSError as exc:
+        log.warning("alerts: could not record the alerts in %s: %s", path, exc.strerror or exc)
 
 
 def backtest(project: Any, start: dt.date, explain: bool = True) -> MonitorResult:
@@ -204,52 +219,9 @@ def render_text(result: MonitorResult) -> str:
     return "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "")
 
 
-def digest(project: Any, findings: bool = True) -> AlertMessage:
+def digest(project: Any, findings: bool = True, lang: str | None = None) -> AlertMessage:
     """The weekly review: the North Star, its change and why, the OMTMs, the guardrails and the
-    top findings of `northstar check`, as one message."""
-    from northstar.analysis.targets.report import format_number
-    from northstar.analysis.tree import label_of
+    top findings of `northstar check`, as one message in `lang` (default: `alerts.digest.lang`)."""
+    from northstar.alerts.digest import digest as build
 
-    spec = project.spec
-    ns = spec.north_star
-    grain = ns.grain
-    lines: list[str] = []
-    exp = project.explain(ns.metric)
-    period = exp.period
-    change = exp.root.change_pct
-    title = (f"{spec.project} weekly review: {exp.label} {format_number(exp.value)} in the {grain} of "
-             f"{period.isoformat()}" + (f" ({change * 100:+.1f}% vs the {grain} before)" if change is not None else ""))
-    lines.append(f"North Star: {exp.label} {format_number(exp.value)} (was {format_number(exp.baseline)})")
-    if exp.summary:
-        lines.append(f"Why: {exp.summary}")
-    from northstar.alerts.rules import link_for, why_of
-
-    for reason in why_of(project, ns.metric, period):
-        lines.append(f"  - {reason}")
-    focus = project.focus()
-    if focus:
-        lines.append("Focus (OMTMs):")
-        for f in focus:
-            lines.append(f"  - {f.team}: {label_of(spec, f.metric)} {format_number(f.value)} "
-                         f"(target {format_number(f.target)}), {f.status}")
-    guards = project.guardrails()
-    if guards:
-        lines.append("Guardrails:")
-        for g in guards:
-            bounds = " ".join(x for x in (f"min {format_number(g.min)}" if g.min is not None else "",
-                                          f"max {format_number(g.max)}" if g.max is not None else "") if x)
-            lines.append(f"  - {label_of(spec, g.metric)} {format_number(g.value)} ({bounds}): {g.status}")
-    if findings:
-        try:
-            report = project.check()
-        except Exception as exc:  # the digest still goes out without the findings
-            lines.append(f"Findings: not available ({type(exc).__name__})")
-        else:
-            counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
-            lines.append("Findings: " + (counts or "none"))
-            for f in report.findings[:3]:
-                lines.append(f"  - [{f.severity}] {f.subject}: {f.message}")
-    link = link_for(spec, ns.metric, period)
-    if link:
-        lines.append(link)
-    return AlertMessage(key=f"digest:{ns.metric}:{period.isoformat()}", title=title, alerts=(), text="\n".join(lines))
+    return build(project, findings=findings, lang=lang)

@@ -1,4 +1,5 @@
-"""`northstar serve`: the dashboard and its JSON API on uvicorn (also used by `demo --serve`)."""
+"""`northstar serve`: the dashboard and its JSON API on uvicorn (also used by `demo --serve`), and the
+alert monitor on its schedule (`alerts.every`, the digest's weekday and time) in a background thread."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def run_server(spec_path: str | Path, host: str | None = None, port: int | None 
     generated = token == ""
     if generated:
         token = secrets.token_urlsafe(24)
-    app = create_app(project, token=token or None)
+    app = create_app(project, token=token or None, schedule=True)
     _check_port(host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"

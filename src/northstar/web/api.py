@@ -16,10 +16,10 @@ from northstar.analysis.targets import METHODS
 from northstar.analysis.tree import tree_metrics
 from northstar.web import params
 from northstar.web.errors import ApiError
-from northstar.web.schemas import (ChecksResponse, CohortsResponse, ExplainResponse, FocusResponse, FunnelResponse,
+from northstar.web.schemas import (AlertsResponse, ChecksResponse, CohortsResponse, ExplainResponse, FocusResponse, FunnelResponse,
                                    GuardrailsResponse, MetricsResponse, OverviewResponse, SeriesResponse,
                                    TargetsResponse, TreeResponse)
-from northstar.web.service import DashboardService
+from northstar.web.service import DashboardService, dumps
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -162,3 +162,17 @@ def overview(request: Request) -> Response:
     """The North Star (value, changes, target), its series and forecast, why it moved, the tree,
     guardrails, focus metrics and the checks' counts, in one response."""
     return _json(_service(request).encoded("overview"))
+
+
+@router.get("/alerts", response_model=AlertsResponse, summary="Alerts and their delivery state")
+def alerts(request: Request,
+           metric: Annotated[str | None, Query(description="Also the anomaly marks of this metric: each scored "
+                                                           "period's value, expected value, interval and "
+                                                           "whether it is an anomaly.")] = None) -> Response:
+    """The alerts recorded by `northstar monitor` (and `serve`'s monitor), newest first, each with its
+    delivery per channel (pending, delivered, failed; attempts; last error). Never a channel's secret."""
+    service = _service(request)
+    name = params.metric(service.project().spec, metric)
+    body = dict(service.alerts())
+    body["anomalies"] = service.anomalies(name) if name else None
+    return _json(dumps(body))

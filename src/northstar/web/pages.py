@@ -1,7 +1,7 @@
 """The dashboard's HTML pages and their assets (engineer B's half of `northstar.web`).
 
-`router` serves the pages `/`, `/tree`, `/metric/{name}`, `/funnel`, `/cohorts`, `/checks` and
-`/focus`, the package's own assets under `/static/` and plotly.js at `/static/plotly.min.js`
+`router` serves the pages `/`, `/tree`, `/metric/{name}`, `/funnel`, `/cohorts`, `/checks`,
+`/focus` and `/alerts`, the package's own assets under `/static/` and plotly.js at `/static/plotly.min.js`
 (from the plotly Python package: never a CDN). A page is a Jinja2 shell (`templates/`): its
 texts in the negotiated language (`?lang=` or Accept-Language), its controls, and a script
 (`static/`) that reads every number from the JSON API (`/api/...`) with `fetch` and draws it.
@@ -46,7 +46,7 @@ LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "sv": "Svenska"}
 
 # (path, catalogue key of its name) in the navigation's order.
 NAV = (("/", "overview"), ("/tree", "tree"), ("/funnel", "funnel"), ("/cohorts", "cohorts"),
-       ("/focus", "focus"), ("/checks", "checks"))
+       ("/focus", "focus"), ("/checks", "checks"), ("/alerts", "alerts"))
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -172,6 +172,11 @@ def checks_page(request: Request) -> HTMLResponse:
 @router.get("/focus", response_class=HTMLResponse)
 def focus_page(request: Request) -> HTMLResponse:
     return _render(request, "focus.html", "focus")
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request) -> HTMLResponse:
+    return _render(request, "alerts.html", "alerts")
 
 
 # ---- assets -----------------------------------------------------------------------------------

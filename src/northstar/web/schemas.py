@@ -184,3 +184,50 @@ class OverviewResponse(BaseModel):
     guardrails: list[Obj]
     focus: list[Obj]
     checks: dict[str, int] = Field(description="Findings of `northstar check` by severity.")
+
+
+class AlertDeliveryOut(BaseModel):
+    channel: str | None
+    status: str | None = Field(description="pending, delivered or failed.")
+    attempts: int
+    error: str | None = Field(description="The last error, one line (never a secret).")
+    at: str | None = Field(description="When it was last tried (ISO).")
+
+
+class AlertOut(BaseModel):
+    key: str = Field(description="kind:metric:period.")
+    kind: str | None = Field(description="anomaly, guardrail, focus, target (or digest).")
+    metric: str | None
+    label: str | None
+    period: str | None
+    severity: str | None = Field(description="critical, warning or info.")
+    title: str | None
+    why: list[str] = Field(description="The top contributions, in words.")
+    link: str | None = Field(description="The dashboard view of that period, when alerts.dashboard_url is set.")
+    value: float | None
+    expected: float | None
+    message_key: str | None = Field(description="The message that carried it (related alerts share one).")
+    deliveries: list[AlertDeliveryOut] = Field(description="Per channel; empty when it was only recorded.")
+
+
+class AnomalyPoint(BaseModel):
+    period: str
+    value: float
+    expected: float
+    lower: float = Field(description="expected - sensitivity x scale.")
+    upper: float
+    score: float = Field(description="(value - expected) / scale.")
+    anomaly: bool
+
+
+class AnomalyMarks(BaseModel):
+    metric: str
+    grain: str
+    sensitivity: float
+    min_history: int
+    points: list[AnomalyPoint] = Field(description="Every scored complete period.")
+
+
+class AlertsResponse(BaseModel):
+    alerts: list[AlertOut] = Field(description="The alerts in the alerts state, newest period first.")
+    anomalies: AnomalyMarks | None = Field(description="With ?metric=: that metric's anomaly marks.")

@@ -29,7 +29,8 @@ import os
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,13 @@ class DashboardService:
             self.reloads += 1
             self._version = version = self.version()  # the new spec may read other files
         return self._project, version
+
+    @contextmanager
+    def exclusive(self) -> Iterator[Project]:
+        """The current Project, with the engine to the caller alone until the block ends (the
+        monitor's passes run this way, between requests' computations)."""
+        with self._lock:
+            yield self._refresh()[0]
 
     # ---- the cache -------------------------------------------------------------------------
 
@@ -210,7 +218,25 @@ class DashboardService:
     def targets(self, method: str = "trend") -> dict[str, Any]:
         return self.result("targets", (method,), lambda p: jsonable(p.targets(method=method).to_dict()))
 
+    def alerts(self) -> dict[str, Any]:
+        """The alerts recorded in the alerts state, newest first, with their deliveries. Read anew
+        each time: the state changes without the spec or the data changing."""
+        from northstar.alerts import history
+        from northstar.alerts.monitor import state_path
+
+        project = self.project()
+        return jsonable({"alerts": history.listing(project.spec, state_path(project))})
+
+    def anomalies(self, metric: str) -> dict[str, Any]:
+        return self.result("anomalies", (metric,), lambda p: jsonable(_anomalies(p, metric)))
+
     def overview(self) -> dict[str, Any]:
         from northstar.web.overview import build_overview
 
         return self.result("overview", (), lambda p: jsonable(build_overview(self, p)))
+
+
+def _anomalies(project: Project, metric: str) -> dict[str, Any]:
+    from northstar.alerts.history import marks
+
+    return marks(project, metric)

@@ -1,5 +1,5 @@
 /* Metric: its series at any grain and range (/api/series, compare=true), broken down by a
- * dimension, the selected period against the previous one and last year, why a period changed
+ * dimension, at the North Star's grain its anomaly marks and expected range (/api/alerts?metric=), the selected period against the previous one and last year, why a period changed
  * (/api/explain, on a click on the chart or a table row), and a CSV download of what is shown. */
 (function () {
   "use strict";
@@ -7,7 +7,7 @@
   const name = NS.config.metric;
   const form = document.getElementById("controls");
   const CONTROLS = ["grain", "from", "to", "by"];
-  let state = null; // {rows, params, info, grain, periods, by}
+  let state = null; // {rows, params, info, grain, periods, by, marks}
 
   function segmentKey(row, by) { return by ? String(row[by] === null || row[by] === undefined ? "∅" : row[by]) : ""; }
 
@@ -78,6 +78,7 @@
         line(subset, name, k, { mode: "lines+markers", marker: { size: 5 },
           line: { color: NS.palette[i % NS.palette.length], dash: dashes[Math.floor(i / NS.palette.length) % dashes.length], width: 2 } }));
     }
+    traces = traces.concat(anomalyTraces());
     const chartNode = document.getElementById("metric-chart");
     const period = selectedPeriod();
     const shapes = period ? [{ type: "line", xref: "x", yref: "paper", x0: period, x1: period, y0: 0, y1: 1,
@@ -92,6 +93,54 @@
         });
       }
     });
+  }
+
+  /** The expected range and the anomalies of /api/alerts?metric=, drawn over the series. */
+  function anomalyTraces() {
+    const { marks, grain, by, info } = state;
+    if (!marks || by || marks.grain !== grain) return [];
+    const shown = new Set(state.periods);
+    const points = marks.points.filter((p) => shown.has(p.period));
+    if (!points.length) return [];
+    const unit = info.unit;
+    const x = points.map((p) => p.period);
+    const band = t("pages.metric.expected_band");
+    const hover = points.map((p) => NS.period(p.period, grain) + "<br>" + t("pages.metric.expected") + " " + NS.withUnit(p.expected, unit) +
+      " (" + NS.num(p.lower, unit) + " – " + NS.num(p.upper, unit) + ")");
+    const out = [
+      { x: x, y: points.map((p) => p.upper), name: band, mode: "lines", line: { width: 0 }, showlegend: false,
+        hoverinfo: "skip", legendgroup: "expected" },
+      { x: x, y: points.map((p) => p.lower), name: band, mode: "lines", line: { width: 0 }, fill: "tonexty",
+        fillcolor: "rgba(86,180,233,0.18)", legendgroup: "expected", customdata: hover.map((h, i) => [x[i], h]),
+        hovertemplate: "%{customdata[1]}<extra></extra>" },
+    ];
+    const odd = points.filter((p) => p.anomaly);
+    if (odd.length) {
+      out.push({ x: odd.map((p) => p.period), y: odd.map((p) => p.value), name: t("pages.metric.anomaly"), mode: "markers",
+        marker: { symbol: "x-thin-open", size: 14, color: NS.colors.target, line: { width: 3, color: NS.colors.target } },
+        customdata: odd.map((p) => [p.period, NS.period(p.period, grain) + " · " + t("pages.metric.anomaly") + "<br>" +
+          NS.withUnit(p.value, unit) + " · " + t("pages.metric.expected") + " " + NS.withUnit(p.expected, unit)]),
+        hovertemplate: "%{customdata[1]}<extra></extra>" });
+    }
+    return out;
+  }
+
+  function anomalyNote() {
+    const node = document.getElementById("anomaly-note");
+    const { marks, grain, by } = state;
+    if (!marks || by || marks.grain !== grain) { node.textContent = ""; return; }
+    const n = marks.points.filter((p) => p.anomaly && state.periods.includes(p.period)).length;
+    node.textContent = t("pages.metric.anomalies_note", { n: n, sensitivity: NS.num(marks.sensitivity) });
+  }
+
+  async function loadMarks(grain, by) {
+    if (by || grain !== (await NS.metrics()).grain) return null;
+    try {
+      return (await NS.api("/api/alerts", { metric: name })).anomalies;
+    } catch (error) {
+      console.warn("anomaly marks: " + error.message); // the chart still shows the series
+      return null;
+    }
   }
 
   function dataTable() {
@@ -201,13 +250,17 @@
   function load(first) {
     csvLink();
     return NS.run(async (current) => {
-      const [metrics, series] = await Promise.all([NS.metrics(), NS.api("/api/series", seriesParams())]);
+      const query = seriesParams();
+      const known = await NS.metrics();
+      const [metrics, series, marks] = await Promise.all([NS.metrics(), NS.api("/api/series", query),
+        loadMarks(query.grain || known.grain, query.by)]);
       if (!current()) return;
       const info = metrics.byName[name];
       const periods = Array.from(new Set(series.rows.map((r) => r.period)));
-      state = { rows: series.rows, info: info, grain: series.grain, by: (series.by || [])[0] || "", periods: periods };
+      state = { rows: series.rows, info: info, grain: series.grain, by: (series.by || [])[0] || "", periods: periods, marks: marks };
       summary();
       chart();
+      anomalyNote();
       dataTable();
       const asked = NS.params().get("period");
       if (first && asked && periods.includes(asked)) explain(asked);

@@ -1,0 +1,48 @@
+/* Alerts: what the monitor recorded, newest first, and per channel whether it was delivered
+ * (a failed delivery shows its error) (/api/alerts). */
+(function () {
+  "use strict";
+  const { el, t } = NS;
+  const MARK = { critical: "✖", warning: "⚠", info: "ℹ" };
+  const DELIVERY = { delivered: "✓", failed: "✗", pending: "…" };
+
+  function severity(s) {
+    if (!s) return "–";
+    return el("span", { class: "badge sev-" + (s === "critical" ? "error" : s) }, (MARK[s] || "") + " " + t("pages.alerts.severity." + s));
+  }
+
+  function delivery(d) {
+    const status = d.status || "pending";
+    return el("li", { class: "delivery " + status, "data-status": status, "data-channel": d.channel },
+      el("span", { class: "badge " + (status === "failed" ? "bad" : status === "delivered" ? "ok" : "none") },
+        (DELIVERY[status] || "?") + " " + t("pages.alerts.delivery." + status)),
+      " " + d.channel + " · " + t("pages.alerts.attempts", { n: d.attempts }),
+      d.error ? el("span", { class: "delivery-error", "data-testid": "delivery-error" }, ": " + d.error) : null);
+  }
+
+  function row(a, metrics, grain) {
+    const title = a.metric && metrics.byName[a.metric] && a.period
+      ? el("a", { href: NS.metricHref(a.metric, { period: a.period }) }, a.title || a.key)
+      : (a.title || a.key);
+    const why = (a.why || []).length ? el("ul", { class: "notes" }, a.why.map((w) => el("li", {}, w))) : "–";
+    const deliveries = (a.deliveries || []).length
+      ? el("ul", { class: "deliveries" }, a.deliveries.map(delivery))
+      : el("span", { class: "hint" }, t("pages.alerts.not_sent"));
+    const failed = (a.deliveries || []).some((d) => d.status === "failed");
+    return { className: "alert" + (failed ? " failed" : ""),
+      cells: [a.period ? NS.period(a.period, grain) : "–", title, t("pages.alerts.kind." + a.kind), severity(a.severity), why, deliveries] };
+  }
+
+  NS.run(async () => {
+    const [metrics, data] = await Promise.all([NS.metrics(), NS.api("/api/alerts")]);
+    const alerts = data.alerts || [];
+    const failed = alerts.reduce((n, a) => n + (a.deliveries || []).filter((d) => d.status === "failed").length, 0);
+    document.getElementById("alert-count").textContent = t("pages.alerts.count", { n: alerts.length, failed: failed });
+    NS.fill(document.getElementById("alerts"), alerts.length
+      ? NS.table({ caption: t("pages.alerts.caption"), className: "alerts",
+          head: [t("pages.col.period"), t("pages.alerts.col.alert"), t("pages.alerts.col.kind"), t("pages.alerts.col.severity"),
+            t("pages.alerts.col.why"), t("pages.alerts.col.deliveries")],
+          rows: alerts.map((a) => row(a, metrics, metrics.grain)) })
+      : el("p", { class: "hint", "data-testid": "no-alerts" }, t("pages.alerts.none")));
+  });
+})();
