@@ -60,11 +60,13 @@ class Score:
     history: int  # complete periods before this one
     method: str  # "seasonal" | "trend"
     log: bool = False
+    nonnegative: bool = False  # a series never below zero (counts, sums): its interval stops at 0
 
     def interval(self, sensitivity: float) -> tuple[float, float]:
         if self.log:
             return self.expected * math.exp(-sensitivity * self.scale), self.expected * math.exp(sensitivity * self.scale)
-        return self.expected - sensitivity * self.scale, self.expected + sensitivity * self.scale
+        lower = self.expected - sensitivity * self.scale
+        return (max(lower, 0.0) if self.nonnegative else lower), self.expected + sensitivity * self.scale
 
     def is_anomaly(self, sensitivity: float = DEFAULT_SENSITIVITY) -> bool:
         return abs(self.score) >= sensitivity
@@ -125,6 +127,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
                for p in index]
     needed = max(_min(grain, min_history), 3)
     log = bool(len(values)) and bool(np.all(values > 0))
+    nonnegative = bool(np.all(values >= 0))
     y = np.log(values) if log else values.copy()
     history = y.copy()  # the history later forecasts see: anomalies replaced by what was expected
     errors: list[float] = []
@@ -141,7 +144,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
             anomalous = abs(score) >= sensitivity
             if start is None or periods[i] >= start:
                 out.append(Score(periods[i], float(values[i]), float(math.exp(expected) if log else expected),
-                                 scale, score, i, method, log))
+                                 scale, score, i, method, log, nonnegative))
         errors.append(error)  # every error, so the scale is not biased low by leaving out the large ones
         if anomalous and len(replaced) < MAX_REPLACED:
             replaced.append((i, float(y[i])))

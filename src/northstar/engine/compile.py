@@ -120,14 +120,23 @@ def conversion(table: ir.Table, metric: ConversionMetric, keys: Sequence[str], e
     return grouped.select(PERIOD, *keys, **{name: grouped["__conv"] / grouped["__entities"]})
 
 
-def combine_parts(parts: Sequence[tuple[ir.Table, list[str]]], keys: Sequence[str]) -> ir.Table:
+def combine_parts(parts: Sequence[tuple[ir.Table, list[str]]], keys: Sequence[str],
+                  null_safe_join: bool = True) -> ir.Table:
     """Full outer join of per-period results on period and segment, as one statement.
 
     Each part has one row per (period, segment), so the join cannot fan out; segments are
     matched null-safely (IS NOT DISTINCT FROM) so a null dimension value stays one segment.
     """
-    combined, _names = parts[0]
     columns = [PERIOD, *keys]
+    if not null_safe_join and len(parts) > 1:
+        # PostgreSQL runs a FULL JOIN only on equality: stack the parts and take each
+        # metric's one value per (period, segment) instead (GROUP BY keeps a null as one group).
+        types = {n: t for table, _ in parts for n, t in table.schema().items() if n not in columns}
+        stacked = ibis.union(*[table.select(*columns, **{n: table[n] if n in table.columns else ibis.null(t)
+                                                          for n, t in types.items()}) for table, _ in parts],
+                             distinct=False)
+        return stacked.group_by(columns).aggregate(**{n: stacked[n].max() for n in types})
+    combined, _names = parts[0]
     for index, (right, names) in enumerate(parts[1:]):
         renamed = right.rename({f"__r{index}_{c}": c for c in columns}).view()
         left = combined.view()

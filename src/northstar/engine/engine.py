@@ -209,7 +209,23 @@ class MetricEngine:
         last = period_start(query.end, grain) if query.end else data_last
         return first, last, data_first, data_last
 
+    def statements(self, query: MetricQuery) -> list[ir.Table]:
+        """The Ibis expressions a query runs, one per source (its metrics fused), not executed:
+        e.g. to see their SQL in any dialect (`ibis.to_sql(expr, dialect=...)`)."""
+        plan = make_plan(self.spec, query)
+        first, last, _data_first, _data_last = self._range(plan)
+        if first is None or last is None or first > last:
+            return []
+        return [expr for expr, _names in self._build_parts(plan, first, last)[0]]
+
     def _run_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[pd.DataFrame, list[str]]], dict[str, str]]:
+        parts, kinds = self._build_parts(plan, first, last)
+        frames: list[tuple[pd.DataFrame, list[str]]] = []
+        for expr, names in parts:
+            frames.append((self._execute(expr, list(plan.query.by), names), names))
+        return frames, kinds
+
+    def _build_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[ir.Table, list[str]]], dict[str, str]]:
         query, grain, keys = plan.query, plan.query.grain, list(plan.query.by)
         lo = dt.datetime.combine(first, dt.time())
         hi = dt.datetime.combine(shift_period(last, grain, 1), dt.time())
@@ -264,11 +280,8 @@ class MetricEngine:
                 base = upto if any_cumulative else in_range
                 source_parts.append((fuse_metric_queries(base, fused, keys, source.entity), list(fused)))
             # One statement per source: the engine can share the scan between the parts.
-            parts.append((combine_parts(source_parts, keys), [n for _e, ns in source_parts for n in ns]))
-        frames: list[tuple[pd.DataFrame, list[str]]] = []
-        for expr, names in parts:
-            frames.append((self._execute(expr, keys, names), names))
-        return frames, kinds
+            parts.append((combine_parts(source_parts, keys, self.backend.null_safe_full_join), [n for _e, ns in source_parts for n in ns]))
+        return parts, kinds
 
     def _columns_used(self, names: Sequence[str], source: Any, keys: Sequence[str]) -> list[str]:
         """The source columns that the metrics `names` and the breakdown read."""

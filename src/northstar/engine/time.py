@@ -111,7 +111,7 @@ def event_time(backend: Backend, table: ir.Table, source: Source, zone: str,
     dtype = column.type()
     if source.time_unit is not None:
         value = column if dtype.is_integer() else column.cast("int64")
-        instant = value.as_timestamp(source.time_unit)
+        instant = backend.from_epoch(value, source.time_unit)
         return EventTime(instant, to_local(instant), exact)
     if dtype.is_date():
         # A calendar date is already a local date: no time-zone conversion.

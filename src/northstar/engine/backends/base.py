@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import ibis.expr.types as ir
 import sqlglot
@@ -39,10 +41,15 @@ class Backend:
     def local_to_utc(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
         raise NotImplementedError
 
+    def from_epoch(self, value: ir.IntegerValue, unit: str) -> ir.TimestampValue:
+        """A naive UTC timestamp from epoch numbers in `unit` (s, ms, us, ns)."""
+        return value.as_timestamp(unit)
+
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
 
     dialect = "duckdb"  # sqlglot's name for the engine's SQL
+    null_safe_full_join = True  # can FULL OUTER JOIN on IS NOT DISTINCT FROM (PostgreSQL cannot)
 
     def sql(self, query: str) -> ir.Table:
         """A source's `sql:` (written in DuckDB's dialect, checked by the spec) on this engine."""
@@ -76,6 +83,52 @@ class Backend:
             raise DataError(f"{what} failed: {first_line(exc)}") from None
 
 
+
+
+# DuckDB's table functions that read files, as a source's `sql:` may use them (`from
+# read_csv('customers.csv') c`), and the format each reads.
+FILE_FUNCTIONS = {"read_csv": "csv", "read_csv_auto": "csv", "readcsv": "csv", "read_parquet": "parquet",
+                  "readparquet": "parquet", "parquet_scan": "parquet", "read_json": "json",
+                  "read_json_auto": "json", "read_ndjson": "json", "read_ndjson_auto": "json"}
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file-reading table function in a source's SQL (for engines that cannot run it)."""
+
+    name: str  # the table that replaces it in the rewritten SQL
+    fmt: str  # csv | parquet | json
+    paths: tuple[str, ...]  # the literal paths (empty when not literals)
+    options: bool  # the call has options beyond the path (header=..., columns=...)
+    call: str  # the call in DuckDB's SQL, e.g. "read_csv('a.csv', header = TRUE)"
+
+
+def file_functions(query: str) -> tuple[str, list[FileRead]]:
+    """A source's SQL (DuckDB dialect) with each file-reading table function replaced by a
+    table name, and what those tables must hold. Engines that cannot read files from SQL
+    register the files under those names, then run the rewritten SQL."""
+    tree = sqlglot.parse_one(query, read=SPEC_DIALECT)
+    reads: dict[str, FileRead] = {}
+    for table in list(tree.find_all(sqlglot.exp.Table)):
+        call = table.this
+        if not isinstance(call, sqlglot.exp.Func):
+            continue
+        fname = (call.name if isinstance(call, sqlglot.exp.Anonymous) else type(call).__name__).lower()
+        fmt = FILE_FUNCTIONS.get(fname)
+        if fmt is None:
+            continue
+        args = [a for a in [call.args.get("this"), *call.expressions] if isinstance(a, sqlglot.exp.Expression)]
+        first = args[0] if args else None
+        items = first.expressions if isinstance(first, sqlglot.exp.Array) else [first]
+        paths = tuple(str(i.this) for i in items if isinstance(i, sqlglot.exp.Literal) and i.is_string)
+        text = call.sql(SPEC_DIALECT)
+        name = "__northstar_file_" + hashlib.sha1(text.encode()).hexdigest()[:12]
+        reads[name] = FileRead(name, fmt, paths if len(paths) == len(items) else (), len(args) > 1, text)
+        replacement = sqlglot.exp.Table(this=sqlglot.exp.to_identifier(name))
+        if table.args.get("alias") is not None:
+            replacement.set("alias", table.args["alias"])
+        table.replace(replacement)
+    return tree.sql(SPEC_DIALECT), list(reads.values())
 
 
 def expand_env(text: str, what: str) -> str:
