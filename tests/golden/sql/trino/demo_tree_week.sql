@@ -1,0 +1,48 @@
+-- statement 1 of 1
+SELECT
+  "t2"."__period",
+  SUM(CAST("t2"."duration_s" AS DOUBLE) / 60) FILTER(WHERE
+    "t2"."event" = 'song_play') AS "listening_minutes",
+  COUNT(DISTINCT "t2"."user_id") FILTER(WHERE
+    "t2"."event" = 'song_play') AS "active_listeners",
+  COUNT(*) FILTER(WHERE
+    "t2"."event" = 'song_play') AS "song_plays",
+  AVG(CAST("t2"."duration_s" AS DOUBLE) / 60) FILTER(WHERE
+    "t2"."event" = 'song_play') AS "avg_song_minutes"
+FROM (
+  SELECT
+    "t1"."ts",
+    "t1"."user_id",
+    "t1"."event",
+    "t1"."duration_s",
+    "t1"."__instant",
+    "t1"."__local",
+    DATE(DATE_TRUNC('WEEK', "t1"."__local")) AS "__period"
+  FROM (
+    SELECT
+      "t0"."ts",
+      "t0"."user_id",
+      "t0"."event",
+      "t0"."duration_s",
+      CAST("t0"."ts" AS TIMESTAMP) AS "__instant",
+      CASE
+        WHEN CAST("t0"."ts" AS TIMESTAMP) < CAST(FROM_ISO8601_TIMESTAMP('2025-03-30T01:00:00') AS TIMESTAMP)
+        THEN CAST("t0"."ts" AS TIMESTAMP) + INTERVAL '3600' SECOND
+        WHEN CAST("t0"."ts" AS TIMESTAMP) < CAST(FROM_ISO8601_TIMESTAMP('2025-10-26T01:00:00') AS TIMESTAMP)
+        THEN CAST("t0"."ts" AS TIMESTAMP) + INTERVAL '7200' SECOND
+        WHEN CAST("t0"."ts" AS TIMESTAMP) < CAST(FROM_ISO8601_TIMESTAMP('2026-03-29T01:00:00') AS TIMESTAMP)
+        THEN CAST("t0"."ts" AS TIMESTAMP) + INTERVAL '3600' SECOND
+        WHEN CAST("t0"."ts" AS TIMESTAMP) < CAST(FROM_ISO8601_TIMESTAMP('2026-10-25T01:00:00') AS TIMESTAMP)
+        THEN CAST("t0"."ts" AS TIMESTAMP) + INTERVAL '7200' SECOND
+        ELSE CAST("t0"."ts" AS TIMESTAMP) + INTERVAL '3600' SECOND
+      END AS "__local"
+    FROM "events" AS "t0"
+  ) AS "t1"
+  WHERE
+    "t1"."ts" >= CAST(FROM_ISO8601_TIMESTAMP('2025-03-02T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
+    AND "t1"."__instant" >= CAST(FROM_ISO8601_TIMESTAMP('2025-03-02T23:00:00') AS TIMESTAMP)
+    AND "t1"."ts" < CAST(FROM_ISO8601_TIMESTAMP('2025-05-06T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
+    AND "t1"."__instant" < CAST(FROM_ISO8601_TIMESTAMP('2025-05-04T22:00:00') AS TIMESTAMP)
+) AS "t2"
+GROUP BY
+  1;
