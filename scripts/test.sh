@@ -15,6 +15,10 @@ fi
 need_apt=()
 # The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own here).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The engine tests start Debian's PostgreSQL server (initdb, pg_ctl from /usr/lib/postgresql/*/bin)
+# on 127.0.0.1, and Spark (local mode and a standalone master with two workers) needs a Java runtime.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+command -v java >/dev/null || need_apt+=(default-jre-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
