@@ -51,6 +51,11 @@ TIMEZONES = ["UTC", "Europe/Amsterdam", "America/New_York"]
 SCALE = float(os.environ.get("NORTHSTAR_PROPERTY_SCALE", "1"))
 
 
+# The `engine:` block added to every spec (None: the default, DuckDB); test_properties_engines.py
+# sets it to run the same properties on the other engines.
+ENGINE: dict | None = None
+
+
 def examples(n: int) -> int:
     return max(1, int(n * SCALE))
 
@@ -338,13 +343,16 @@ def all_metrics() -> dict:
 
 def make_spec(table: Table, metrics: dict) -> dict:
     first = next(iter(metrics))
-    return {
+    spec = {
         "project": "Property test",
         "timezone": table.tz,
         "sources": {"events": table.source()},
         "metrics": metrics,
         "north_star": {"metric": first, "grain": "week"},
     }
+    if ENGINE is not None:
+        spec["engine"] = dict(ENGINE)
+    return spec
 
 
 def write_spec(spec: dict, directory: Path) -> Path:

@@ -7,6 +7,7 @@ Semantics forced to match DuckDB's (see `ExactClickHouseCompiler` and the sessio
 - epoch milliseconds / microseconds / nanoseconds become timestamps (Ibis refuses them);
 - naive timestamps are UTC (`session_timezone = 'UTC'`), whatever the server's zone;
 - an outer join's missing side is NULL, not the type's default (`join_use_nulls = 1`);
+- an aggregate over no rows is NULL, not 0 (`aggregate_functions_null_for_empty = 1`);
 - weeks start on Monday: Ibis emits `toMonday` / `dateTrunc('WEEK')` (checked in the tests).
 """
 
@@ -39,6 +40,9 @@ from northstar.spec.model import Engine
 SETTINGS = {
     "session_timezone": "UTC",  # naive DateTime values are UTC, as on DuckDB
     "join_use_nulls": 1,  # the missing side of an outer join is NULL (DuckDB), not 0 / ''
+    # an aggregate over no rows (max/min/avg/sum with a filter that matches nothing) is NULL, as
+    # in SQL and DuckDB, not the type's default 0 (the engine fills empty counts and sums itself)
+    "aggregate_functions_null_for_empty": 1,
 }
 _FORMATS = {"parquet": "Parquet", "csv": "CSVWithNames", "json": "JSONEachRow"}
 # DuckDB's file-reading table functions in a source's `sql:` and their ClickHouse formats.
@@ -198,7 +202,16 @@ class ChdbBackend(_ClickHouseBase):
         self._run(f"DROP TABLE IF EXISTS {target}")
         # ORDER BY tuple(): a MergeTree without a sorting key accepts nullable columns.
         self._run(f"CREATE TABLE {target} ENGINE = MergeTree ORDER BY tuple() AS {selects}")
-        return self._bind(name)
+        # ClickHouse reads every Parquet timestamp as DateTime64(.., 'UTC'), a naive one too; with
+        # the session in UTC the stored value is the same, so the naive ones are typed naive for
+        # Ibis (wall-clock time, read in the source's `timezone`), as DuckDB reads them.
+        naive = set(_naive_timestamps(paths[0])) if fmt == "parquet" else set()
+        table = self._bind(name)
+        if not naive:
+            return table
+        schema = sch.Schema({c: (dt.Timestamp(scale=t.scale, nullable=t.nullable) if c in naive and t.is_timestamp() else t)
+                             for c, t in table.schema().items()})
+        return ibis.table(schema, name=name, database=self.database)
 
     def table(self, name: str) -> ir.Table:
         if name in self._names:
@@ -271,6 +284,15 @@ class ClickHouseServerBackend(_ClickHouseBase):
         selects = " UNION ALL ".join(f"SELECT * FROM file({_string(p)}, {kind})" for p in paths)
         self.con.raw_sql(f"CREATE OR REPLACE TABLE `{name}` ENGINE = MergeTree ORDER BY tuple() AS {selects}")
         return self.con.table(name)
+
+
+def _naive_timestamps(path: str) -> list[str]:
+    """The Parquet file's timestamp columns without a time zone (from its footer only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
 
 
 def _settable(query: str) -> bool:
