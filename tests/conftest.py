@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from engines.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("NORTHSTAR_DATASETS", ROOT.parent / "shared" / "datasets"))
@@ -24,3 +27,13 @@ def sparkify_dir(tmp_path: Path) -> Path:
     shutil.copy(SPARKIFY_EVENTS, tmp_path / "data" / "events.jsonl")
     shutil.copy(SPARKIFY_SPEC, tmp_path / "northstar.yml")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Debian's PostgreSQL on 127.0.0.1 for the whole session (see tests/engines/postgres_server.py)."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

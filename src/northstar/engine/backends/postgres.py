@@ -50,8 +50,9 @@ def _pg_to_timestamp(seconds):  # type: ignore[no-untyped-def]
 
 
 class _Compiler(PostgresCompiler):
-    """Ibis's PostgreSQL compiler, but a boolean cast to a bigint goes through integer:
-    PostgreSQL casts boolean to int4 only (`flag::int8` is an error; DuckDB allows it)."""
+    """Ibis's PostgreSQL compiler, but a boolean cast to a bigint goes through integer
+    (PostgreSQL casts boolean to int4 only; DuckDB allows `flag::int8`), and an integer divided
+    by an integer is a float division (PostgreSQL would truncate)."""
 
     def visit_Cast(self, op, *, arg, to):  # type: ignore[no-untyped-def]
         if op.arg.dtype.is_boolean() and to.is_integer() and not to.is_int32():
@@ -59,6 +60,12 @@ class _Compiler(PostgresCompiler):
         return super().visit_Cast(op, arg=arg, to=to)
 
     visit_TryCast = visit_Cast
+
+    def visit_Divide(self, op, *, left, right):  # type: ignore[no-untyped-def]
+        """`/` divides exactly, as in the spec's (DuckDB's) SQL: PostgreSQL truncates int / int."""
+        if op.left.dtype.is_integer() and op.right.dtype.is_integer():
+            left = self.cast(left, dt.float64)
+        return super().visit_Divide(op, left=left, right=right)
 
 
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
