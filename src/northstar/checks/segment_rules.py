@@ -58,7 +58,7 @@ def not_for_all_customers(ctx: CheckContext) -> Iterator[Finding]:
     value_all = overall[f"value:{name}"] / overall["periods_active"] if base.agg in ("count", "sum") else None
     for dim, totals in frames.items():
         share = totals["active"] / overall["active"]
-        for segment, row in totals.iterrows():
+        for segment, row in sorted(totals.iterrows(), key=lambda item: str(item[0])):  # same order on every engine
             if row["active"] < MIN_ENTITIES or share[segment] < MIN_SHARE:
                 continue
             reach = row[f"reached:{name}"] / row["active"]

@@ -121,7 +121,8 @@ def find_segments(project: object, metrics: dict[str, float], period: dt.date, b
             if all(d in dims_by_metric[name] for d in pair):
                 found += [(score * PAIR_BONUS, seg) for score, seg in _rank(form, frame, pair, period, baseline,
                                                                             metrics[name])]
-    found.sort(key=lambda item: -item[0])
+    # ties broken by the segment itself, so every engine (whatever its row order) ranks alike
+    found.sort(key=lambda item: (-item[0], item[1].metric, str(sorted(item[1].dimensions.items()))))
     return [segment for score, segment in found[:TOP] if score > 0], notes
 
 
