@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ENGINE_KINDS, engine_for
+
 from northstar import DataError, Project
 
 # ../shared/datasets/olist beside the project; NORTHSTAR_DATASETS (the datasets folder) when it is not there.
@@ -230,9 +232,15 @@ def _write(tmp_path: Path, text: str, name: str = "northstar.yml") -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project.load(_write(tmp_path_factory.mktemp("olist"), _spec_text()))
+@pytest.fixture(scope="module", params=ENGINE_KINDS)
+def project(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Project:
+    """The Olist spec on each engine (only its `engine:` block differs), same expected numbers."""
+    text = _spec_text()
+    if request.param != "duckdb":
+        from engines.parity import with_engine
+
+        text = with_engine(text, engine_for(request, request.param))
+    return Project.load(_write(tmp_path_factory.mktemp(f"olist-{request.param}"), text))
 
 
 @pytest.fixture(scope="module")

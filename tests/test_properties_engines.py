@@ -20,7 +20,7 @@ import test_properties as props
 pytestmark = pytest.mark.engines
 
 # examples per property on each engine (DuckDB runs 25-50 in test_properties.py)
-EXAMPLES = {"clickhouse": 12, "postgres": 12, "pyspark": 5}
+EXAMPLES = {"clickhouse": 15, "postgres": 15, "pyspark": 10}
 PROPERTIES = [
     props.test_aggregate_metrics, props.test_cumulative_metrics, props.test_retention, props.test_conversion,
     props.test_formulas_and_mixed_kinds, props.test_same_answer_whatever_the_timestamp_encoding,
