@@ -151,6 +151,9 @@ def _reachable(project: Any, spec: Spec, metric: str, history: Any, current: dt.
             frame = project.query([metric, form.denominator], grain=spec.north_star.grain, by=[dim], start=current,
                                   end=current)
             total = frame[form.denominator].sum()
+            # in the segments' own order: of two segments at the same rate the first wins, and the
+            # engine's row order (DuckDB's parallel GROUP BY) is not stable between runs
+            frame = frame.iloc[sorted(range(len(frame)), key=lambda i: str(frame[dim].iloc[i]))]
             for _i, r in frame.iterrows():
                 rate = _f(r[metric])
                 if rate is not None and total and r[form.denominator] / total >= MIN_SEGMENT_SHARE \
