@@ -147,11 +147,7 @@ def _alert(spec: Spec, metric: str, period: dt.date, hits: list, grain: str, thr
            for sc, w, x in hits[:3]]
     bad = (score < 0) == (spec.metrics[metric].direction == "up")
     lower, upper = s.interval(threshold)
+    from northstar.alerts.rules import link_for  # rules imports this module when segments are watched
     return Alert(key=f"segment:{metric}:{period.isoformat()}", kind="segment", metric=metric, label=label,
                  period=period, title=title, value=s.value, expected=s.expected, lower=lower, upper=upper,
-                 why=tuple(why), link=_link(spec, metric, period, where), severity="warning" if bad else "info")
-
-
-def _link(spec: Spec, metric: str, period: dt.date, where: dict[str, str]) -> str | None:
-    base = spec.alerts.dashboard_url
-    return f"{base.rstrip('/')}/metric/{metric}?period={period.isoformat()}" if base else None
+                 why=tuple(why), link=link_for(spec, metric, period), severity="warning" if bad else "info")
