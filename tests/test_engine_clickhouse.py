@@ -294,3 +294,25 @@ def test_backends_do_not_see_each_others_tables(sparkify: Path, tmp_path: Path) 
     assert_same(a, b)
     one.engine.backend.close()
     assert_same(b, two.query("upgrades", grain="week").pipe(lambda f: b))
+
+
+def test_sub_second_precision_survives_the_time_zone_conversion(tmp_path: Path) -> None:
+    """Found by the property tests: a trial at 01:00 and a purchase at 02:00:00.001 (Amsterdam
+    wall-clock times) are 1 h 1 ms apart, outside a 1 h window. A cast to a timestamp of no
+    stated precision must not become ClickHouse's whole-second `DateTime`."""
+    times = [dt.datetime(2023, 12, 1, 1, 0), dt.datetime(2023, 12, 1, 2, 0, 0, 1000)]
+    pq.write_table(pa.table({"ts": pa.array(times, pa.timestamp("us")), "user": ["u1", "u1"],
+                             "event": ["trial", "buy"]}), tmp_path / "cv.parquet")
+    results = {}
+    for kind in ("duckdb", "clickhouse"):
+        spec = tmp_path / f"{kind}.yml"
+        spec.write_text(f"""project: precision
+engine: {{type: {kind}, cache: false}}
+sources:
+  events: {{path: cv.parquet, timestamp: ts, timezone: Europe/Amsterdam, entity: user}}
+metrics:
+  conv_1h: {{type: conversion, source: events, from: "event = 'trial'", to: "event = 'buy'", within: 1h}}
+north_star: {{metric: conv_1h, grain: week}}
+""")
+        results[kind] = Project.load(spec).query("conv_1h", grain="quarter")["conv_1h"].tolist()
+    assert results["duckdb"] == results["clickhouse"] == [0.0]

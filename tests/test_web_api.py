@@ -27,6 +27,8 @@ from northstar.i18n import catalogue, missing_keys
 from northstar.output import frame_records
 from northstar.project import Project
 from northstar.web import create_app
+
+from engines.parity import assert_same
 from northstar.web.auth import COOKIE, RedactTokens
 from northstar.web.errors import from_query_error
 from northstar.web.forecast import forecast
@@ -127,7 +129,9 @@ def test_results_are_the_projects_own(client: TestClient, project: Project) -> N
     assert client.get("/api/tree?period=2026-06-03").json() == jsonable(project.tree("2026-06-03").to_dict())
     assert client.get("/api/explain?vs=year").json() == jsonable(project.explain(vs="year").to_dict())
     assert client.get("/api/checks").json() == jsonable(project.check().to_dict())
-    assert client.get("/api/funnel").json() == jsonable(project.funnel().to_dict())
+    # Equal to 1e-9, not bit for bit: DuckDB's parallel SUM adds floats in no fixed order, so
+    # two computations of revenue give 114.39 or 114.38999999999999 (seen in the full suite).
+    assert_same(client.get("/api/funnel").json(), jsonable(project.funnel().to_dict()))
     assert client.get("/api/cohorts?metric=active_listeners&grain=month&from=2025-01-01").json() == \
         jsonable(project.cohorts("active_listeners", "month", "2025-01-01").to_dict())
     assert client.get("/api/focus").json() == {"focus": jsonable([f.to_dict() for f in project.focus()])}

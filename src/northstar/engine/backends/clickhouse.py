@@ -61,6 +61,14 @@ class ExactClickHouseCompiler(ClickHouseCompiler):
     # method would be overwritten by the inherited entry).
     SIMPLE_OPS = {**ClickHouseCompiler.SIMPLE_OPS, ops.CountDistinct: "uniqExact"}
 
+    def visit_Cast(self, op: ops.Cast, *, arg: Any, to: Any) -> Any:
+        """A cast to a timestamp of unspecified precision keeps microseconds: Ibis would make
+        it ClickHouse's `DateTime` (whole seconds), and a conversion window or a period
+        boundary would then see 02:00:00.001 as 02:00:00."""
+        if to.is_timestamp() and to.scale is None:
+            to = dt.Timestamp(timezone=to.timezone, scale=6, nullable=to.nullable)
+        return super().visit_Cast(op, arg=arg, to=to)
+
     def visit_TimestampFromUNIX(self, op: ops.TimestampFromUNIX, *, arg: Any, unit: Any) -> Any:
         name = _UNIX.get(unit.short)
         if name is None:

@@ -20,17 +20,17 @@ FROM (
       "t0"."user_id" AS "user_id",
       "t0"."event" AS "event",
       "t0"."duration_s" AS "duration_s",
-      CAST("t0"."ts" AS Nullable(DateTime)) AS "__instant",
+      CAST("t0"."ts" AS Nullable(DateTime64(6))) AS "__instant",
       CASE
-        WHEN CAST("t0"."ts" AS Nullable(DateTime)) < parseDateTimeBestEffort('2025-03-30T01:00:00')
-        THEN CAST("t0"."ts" AS Nullable(DateTime)) + INTERVAL '3600' SECOND
-        WHEN CAST("t0"."ts" AS Nullable(DateTime)) < parseDateTimeBestEffort('2025-10-26T01:00:00')
-        THEN CAST("t0"."ts" AS Nullable(DateTime)) + INTERVAL '7200' SECOND
-        WHEN CAST("t0"."ts" AS Nullable(DateTime)) < parseDateTimeBestEffort('2026-03-29T01:00:00')
-        THEN CAST("t0"."ts" AS Nullable(DateTime)) + INTERVAL '3600' SECOND
-        WHEN CAST("t0"."ts" AS Nullable(DateTime)) < parseDateTimeBestEffort('2026-10-25T01:00:00')
-        THEN CAST("t0"."ts" AS Nullable(DateTime)) + INTERVAL '7200' SECOND
-        ELSE CAST("t0"."ts" AS Nullable(DateTime)) + INTERVAL '3600' SECOND
+        WHEN CAST("t0"."ts" AS Nullable(DateTime64(6))) < parseDateTimeBestEffort('2025-03-30T01:00:00')
+        THEN CAST("t0"."ts" AS Nullable(DateTime64(6))) + INTERVAL '3600' SECOND
+        WHEN CAST("t0"."ts" AS Nullable(DateTime64(6))) < parseDateTimeBestEffort('2025-10-26T01:00:00')
+        THEN CAST("t0"."ts" AS Nullable(DateTime64(6))) + INTERVAL '7200' SECOND
+        WHEN CAST("t0"."ts" AS Nullable(DateTime64(6))) < parseDateTimeBestEffort('2026-03-29T01:00:00')
+        THEN CAST("t0"."ts" AS Nullable(DateTime64(6))) + INTERVAL '3600' SECOND
+        WHEN CAST("t0"."ts" AS Nullable(DateTime64(6))) < parseDateTimeBestEffort('2026-10-25T01:00:00')
+        THEN CAST("t0"."ts" AS Nullable(DateTime64(6))) + INTERVAL '7200' SECOND
+        ELSE CAST("t0"."ts" AS Nullable(DateTime64(6))) + INTERVAL '3600' SECOND
       END AS "__local"
     FROM "events" AS "t0"
   ) AS "t1"
