@@ -12,6 +12,12 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (a driver's error can run to pages)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in a spec or its data: `file:line: message`."""

@@ -85,7 +85,8 @@ def season_length(grain: str, n: int) -> int | None:
     return period
 
 
-def min_history(grain: str, given: int | None = None) -> int:
+def history_needed(grain: str, given: int | None = None) -> int:
+    """Complete periods before a period is scored: `given`, else the grain's default."""
     return given if given is not None else MIN_HISTORY.get(grain, 26)
 
 
@@ -125,7 +126,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
     values, index = values[finite], [p for p, ok in zip(clean_series.index, finite) if ok]
     periods = [p.date() if isinstance(p, dt.datetime) else p if isinstance(p, dt.date) else pd.Timestamp(p).date()
                for p in index]
-    needed = max(_min(grain, min_history), 3)
+    needed = max(history_needed(grain, min_history), 3)
     log = bool(len(values)) and bool(np.all(values > 0))
     nonnegative = bool(np.all(values >= 0))
     y = np.log(values) if log else values.copy()
@@ -155,10 +156,6 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
                 history[j] = actual
         replaced = []
     return out
-
-
-def _min(grain: str, given: int | None) -> int:
-    return min_history(grain, given)
 
 
 def detect(series: pd.Series, grain: str, sensitivity: float = DEFAULT_SENSITIVITY,

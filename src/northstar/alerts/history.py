@@ -57,7 +57,7 @@ def record(path: Path, alerts: Iterable[tuple[Alert, str]], now: dt.datetime) ->
 
 def _secrets(spec: Any) -> list[str]:
     """Resolved values of the channels' `${VAR}` fields (what must never be shown)."""
-    from northstar.alerts.channels import _VAR
+    from northstar.envvars import REFERENCE as _VAR
 
     found: list[str] = []
     for channel in spec.alerts.channels.values():
@@ -145,6 +145,6 @@ def marks(project: Any, metric: str) -> dict[str, Any]:
         lower, upper = s.interval(rule.sensitivity)
         points.append({"period": s.period.isoformat(), "value": s.value, "expected": s.expected, "lower": lower,
                        "upper": upper, "score": s.score, "anomaly": s.is_anomaly(rule.sensitivity)})
-    needed = detect.min_history(grain, rule.min_history) if hasattr(detect, "min_history") else rule.min_history
+    needed = detect.history_needed(grain, rule.min_history)
     return {"metric": metric, "grain": grain, "sensitivity": rule.sensitivity, "min_history": needed,
             "points": points}

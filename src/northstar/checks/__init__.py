@@ -14,7 +14,7 @@ from northstar.checks import data_rules  # noqa: F401  isort: skip
 from northstar.checks import segment_rules  # noqa: F401  isort: skip
 from northstar.checks.context import CheckContext, NotEvaluated
 from northstar.checks.findings import RULES, SEVERITIES, CheckReport, Finding, Rule
-from northstar.errors import QueryError, SpecError
+from northstar.errors import QueryError, SpecError, first_line
 from northstar.spec.suggest import did_you_mean, known
 
 __all__ = ["RULES", "CheckReport", "CheckContext", "Finding", "Rule", "run_checks"]
@@ -53,7 +53,7 @@ def run_checks(project: object, data: bool = True, only: Iterable[str] = ()) -> 
                                     "Nothing to do, or give the rule what it needs (see the message).",
                                     {"evaluated": False}))
         except Exception as exc:  # one failing rule must not hide the others
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             findings.append(Finding(rule.id, "warning", "check", f"The rule failed: {first}.",
                                     "Run `northstar check --debug` and report the traceback if the data is fine.",
                                     {"evaluated": False, "exception": type(exc).__name__}))

@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 from northstar.discover.guess import Column, epoch_unit, guess_dimensions, guess_entity, guess_event_column, \
     guess_key, guess_timestamp, measure_kind
 from northstar.engine.sources import column_kind
-from northstar.errors import DataError
+from northstar.errors import DataError, first_line
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".json": "json",
            ".jsonl": "json", ".ndjson": "json"}
@@ -94,7 +94,7 @@ def read_table(paths: list[str], fmt: str) -> ir.Table:
     try:
         return reader(source, table_name="discover_data")
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"cannot read {paths[0]} as {fmt}: {first}") from None
 
 
@@ -192,7 +192,7 @@ def profile_data(pattern: str, overrides: dict[str, str | None] | None = None) -
     except DataError:
         raise
     except Exception as exc:  # DuckDB reads lazily: a bad file may only fail here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"cannot read {pattern} as {fmt}: {first}") from None
 
 

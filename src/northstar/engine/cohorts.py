@@ -16,7 +16,7 @@ from northstar.engine.compile import PERIOD
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.engine.time import period_start, shift_period
 from northstar.engine.plan import unknown_metric
-from northstar.errors import DataError, QueryError
+from northstar.errors import DataError, QueryError, first_line
 from northstar.spec.expressions import parse_sql
 from northstar.spec.model import GRAINS, AggregateMetric, RetentionMetric, Spec
 from northstar.spec.suggest import did_you_mean
@@ -106,9 +106,8 @@ def cohort_activity(engine: "MetricEngine", name: str, grain: str, first_cohort:
         try:
             keep = keep & to_ibis(metric.where, table)
         except Exception as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"metric '{name}': `where` does not fit the columns of source '{metric.source}': "
-                            f"{first_line}") from None
+                            f"{first_line(exc)}") from None
     active = table.filter(keep)
     # Distinct pairs: counting rows of a (cohort, period) group counts distinct entities.
     pairs = active.select(**{_ENTITY: active[entity], PERIOD: active[PERIOD]}).distinct()

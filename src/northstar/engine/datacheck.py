@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from northstar.engine.compile import aggregate_value
 from northstar.engine.sql_to_ibis import to_ibis
-from northstar.errors import DataError, Problem
+from northstar.errors import DataError, Problem, first_line
 from northstar.spec.model import AggregateMetric, FormulaMetric
 from northstar.spec.validate import metric_expressions, validate_columns
 
@@ -126,11 +126,11 @@ def _check_expressions(engine: "MetricEngine", readable: set[str]) -> list[Probl
             except Exception as exc:
                 problems.append(lines.problem(("metrics", name, field_name),
                                 f"metric '{name}' field '{field_name}': '{text}' does not fit the column types: "
-                                f"{str(exc).splitlines()[0]}"))
+                                f"{first_line(exc)}"))
         if isinstance(metric, AggregateMetric) and not any(p.line == lines.line(("metrics", name, "expr")) for p in problems):
             try:
                 aggregate_value(table, metric, entity)
             except Exception as exc:
                 problems.append(lines.problem(("metrics", name, "agg"), f"metric '{name}': cannot {metric.agg} "
-                                f"'{metric.expr}': {str(exc).splitlines()[0]}"))
+                                f"'{metric.expr}': {first_line(exc)}"))
     return problems

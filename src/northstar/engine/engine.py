@@ -25,7 +25,7 @@ from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.engine.time import (event_time, instant_bound, period_of, period_start, same_period_last_year,
                                    shift_period)
-from northstar.errors import DataError, QueryError
+from northstar.errors import DataError, QueryError, first_line
 from northstar.spec.expressions import parse_formula, parse_sql
 from northstar.spec.validate import metric_expressions
 from northstar.spec.load import LoadedSpec
@@ -91,7 +91,7 @@ class MetricEngine:
             try:
                 row = self.backend.execute(bound.table.aggregate(rows=bound.table.count(), keys=key.nunique())).iloc[0]
             except Exception as exc:
-                raise DataError(f"source '{name}': cannot check key '{bound.source.key}': {str(exc).splitlines()[0]}") from None
+                raise DataError(f"source '{name}': cannot check key '{bound.source.key}': {first_line(exc)}") from None
             self._duplicates[name] = int(row["rows"]) - int(row["keys"])
         return self._duplicates[name]
 
@@ -115,7 +115,7 @@ class MetricEngine:
         try:
             row = self.backend.execute(table.aggregate(lo=column.min(), hi=column.max())).iloc[0]
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0]
+            first = first_line(exc)
             raise DataError(f"source '{name}': cannot read column '{source.timestamp}' as time: {first}") from None
         if pd.isna(row["lo"]):
             return None
@@ -271,10 +271,9 @@ class MetricEngine:
                 except (DataError, QueryError, AssertionError):
                     raise
                 except Exception as exc:
-                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise DataError(str(self.loaded.lines.problem(
                         ("metrics", name), f"metric '{name}' does not fit the columns of source "
-                        f"'{source_name}': {first_line}"))) from None
+                        f"'{source_name}': {first_line(exc)}"))) from None
             if fused:
                 any_cumulative = any(m.cumulative for m in fused.values())
                 base = upto if any_cumulative else in_range

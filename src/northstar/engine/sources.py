@@ -10,7 +10,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from northstar.engine.backends import Backend
-from northstar.errors import DataError
+from northstar.errors import DataError, first_line
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import Source
 
@@ -80,7 +80,7 @@ def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> 
     except DataError:
         raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"source '{name}': cannot read {source.path} as {fmt}: {first}") from None
     return BoundSource(name, source, table, source.path)
 
@@ -128,7 +128,7 @@ def bind_sources(backend: Backend, loaded: LoadedSpec, names: list[str] | None =
                 table = backend.sql(source.sql)
                 table.schema()
             except Exception as exc:
-                first = str(exc).strip().splitlines()[0]
+                first = first_line(exc)
                 raise DataError(f"source '{name}': its `sql` does not run: {first}") from None
             bound[name] = BoundSource(name, source, table, f"sql of source {name}")
     return {name: BoundSource(b.name, b.source, _decimals_as_floats(b.table), b.where) for name, b in bound.items()}

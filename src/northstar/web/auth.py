@@ -28,13 +28,13 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
+from northstar import envvars
 from northstar.errors import SpecError
 from northstar.i18n import negotiate, t
 from northstar.web.errors import error_body
 
 ENV_TOKEN = "NORTHSTAR_TOKEN"
 COOKIE = "northstar_session"
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _QUERY_TOKEN = re.compile(r"(token=)[^&\s\"]*")
 
 Scope = MutableMapping[str, Any]
@@ -52,14 +52,10 @@ def resolve_token(explicit: str | None, loaded: Any) -> str | None:
     if not raw:
         return None
 
-    def expand(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise SpecError([loaded.lines.problem(("web", "token"),
-                                                  f"web.token: the environment variable {name} is not set")])
-        return os.environ[name]
+    def missing(name: str) -> SpecError:
+        return SpecError([loaded.lines.problem(("web", "token"), f"web.token: the environment variable {name} is not set")])
 
-    return _REFERENCE.sub(expand, raw) or None
+    return envvars.expand(raw, missing) or None
 
 
 def session_value(token: str) -> str:

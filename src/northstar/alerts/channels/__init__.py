@@ -9,19 +9,17 @@ them (nor a webhook URL, which is a secret in itself).
 
 from __future__ import annotations
 
-import os
-import re
 import socket
 import urllib.error
 import urllib.request
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from northstar import envvars
 from northstar.alerts.model import AlertMessage
 
 __all__ = ["ChannelError", "send", "resolve", "option"]
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 USER_AGENT = "northstar-alerts/1"
 MAX_RETRY_AFTER = 86400.0
 
@@ -50,16 +48,8 @@ def resolve(text: str | None, secrets: list[str] | None = None) -> str | None:
         return None
     text = str(text)
 
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise ChannelError(True, None, f"environment variable {name} is not set")
-        found = os.environ[name]
-        if secrets is not None and found:
-            secrets.append(found)
-        return found
-
-    return _VAR.sub(value, text)
+    return envvars.expand(text, lambda name: ChannelError(True, None, f"environment variable {name} is not set"),
+                          secrets)
 
 
 def option(config: Any, name: str, default: Any = None) -> Any:

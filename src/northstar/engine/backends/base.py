@@ -5,23 +5,20 @@ narrow table, the dialect of a source's SQL)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import contextlib
 import hashlib
-import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
 import sqlglot
 
-from northstar.errors import DataError, NorthstarError
+from northstar import envvars
+from northstar.errors import DataError, NorthstarError, first_line
 
 SPEC_DIALECT = "duckdb"  # the dialect of a source's `sql:` in the spec, on every engine
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class Backend:
@@ -134,15 +131,4 @@ def file_functions(query: str) -> tuple[str, list[FileRead]]:
 def expand_env(text: str, what: str) -> str:
     """`text` with each `${VAR}` replaced from the environment; a missing one is a one-line
     error naming the variable (never the value)."""
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise DataError(f"{what}: environment variable {name} is not set")
-        return os.environ[name]
-
-    return _VAR.sub(value, text)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return envvars.expand(text, lambda name: DataError(f"{what}: environment variable {name} is not set"))
