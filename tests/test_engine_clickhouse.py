@@ -128,11 +128,11 @@ def test_sparkify_check_explain_cohorts_agree(sparkify: Path, tmp_path: Path) ->
     assert house.validate() == duck.validate()
     assert_same_report(duck.check().to_dict(), house.check().to_dict())
     assert house.explain(period="2018-11-19", by=["level"]).to_dict() == \
-        duck.explain(period="2018-11-19", by=["level"]).to_dict()
+        _approx(duck.explain(period="2018-11-19", by=["level"]).to_dict())
     for metric in ("active_listeners", "listener_retention", "paid_listeners"):
         for grain in ("day", "week"):
             assert house.cohorts(metric, grain=grain).records() == duck.cohorts(metric, grain=grain).records()
-    assert house.tree("2018-11-19").to_dict() == duck.tree("2018-11-19").to_dict()
+    assert house.tree("2018-11-19").to_dict() == _approx(duck.tree("2018-11-19").to_dict())
 
 
 def test_only_aggregated_rows_come_back(sparkify: Path, tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_olist_same_numbers(zone: str, tmp_path: Path) -> None:
     if zone == "UTC":
         assert house.validate() == duck.validate()
         assert_same_report(duck.check().to_dict(), house.check().to_dict())
-        assert house.explain(period="2018-05-20").to_dict() == duck.explain(period="2018-05-20").to_dict()
+        assert house.explain(period="2018-05-20").to_dict() == _approx(duck.explain(period="2018-05-20").to_dict())
         assert house.cohorts("buyers", grain="month").records() == duck.cohorts("buyers", grain="month").records()
 
 

@@ -54,8 +54,11 @@ def test_a_standalone_cluster_with_two_workers_gives_duckdbs_numbers(tmp_path: P
             workers = project.engine.backend.session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
             pickle.dump((frames, workers), open({str(out)!r}, "wb"))
         """)
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+        cwd = tmp_path / "cwd"
+        cwd.mkdir()
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=cwd)
         assert result.returncode == 0, result.stderr[-3000:]
+    assert list(cwd.iterdir()) == []  # no `spark-warehouse/` left where the user ran northstar
     frames, workers = pickle.loads(out.read_bytes())
     assert workers == 2  # both workers ran executors for the application
     for grain, frame in frames.items():

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 
+from engines.parity import assert_same
 from northstar.demo import generate_demo
 from northstar.engine.time import same_period_last_year
 from northstar.errors import QueryError
@@ -78,13 +79,13 @@ def test_the_review_holds_the_projects_own_numbers(project: Project, report) -> 
     # The series is the query's, up to the period, ending on the value shown.
     assert report.series[-1]["period"] == tree.period and report.series[-1]["value"] == pytest.approx(ns.value)
     assert all(r["value"] == pytest.approx(frame.loc[r["period"], "listening_minutes"]) for r in report.series)
-    assert report.tree.to_dict() == tree.to_dict()
-    assert report.explanation.to_dict() == project.explain(period=tree.period).to_dict()
+    assert_same(report.tree.to_dict(), tree.to_dict())
+    assert_same(report.explanation.to_dict(), project.explain(period=tree.period).to_dict())
     assert report.why == project.explain(period=tree.period).summary
-    assert [g.to_dict() for g in report.guardrails] == [g.to_dict() for g in project.guardrails()]
-    assert [f.to_dict() for f in report.focus] == [f.to_dict() for f in project.focus()]
+    assert_same([g.to_dict() for g in report.guardrails], [g.to_dict() for g in project.guardrails()])
+    assert_same([f.to_dict() for f in report.focus], [f.to_dict() for f in project.focus()])
     assert report.checks.counts == project.check().counts
-    assert report.funnel.to_dict() == project.funnel(tree.period).to_dict()
+    assert_same(report.funnel.to_dict(), project.funnel(tree.period).to_dict())
     assert [h["metric"] for h in report.history] == ["active_listeners"]
     assert report.to_dict()["north_star"]["value"] == pytest.approx(ns.value)
 
@@ -95,7 +96,7 @@ def test_an_earlier_period_is_reviewed_against_its_own_previous(project: Project
     assert earlier.period.isoformat() == "2026-04-20"
     assert earlier.north_star.value == pytest.approx(tree.root.value)
     assert earlier.north_star.previous == pytest.approx(tree.root.previous)
-    assert [g.to_dict() for g in earlier.guardrails] == [g.to_dict() for g in project.guardrails("2026-04-20")]
+    assert_same([g.to_dict() for g in earlier.guardrails], [g.to_dict() for g in project.guardrails("2026-04-20")])
     assert earlier.series[-1]["period"] == tree.period
 
 

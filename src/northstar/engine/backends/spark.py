@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -159,6 +160,10 @@ def session_for(engine: Engine) -> Any:
     settings = {**DEFAULTS, **{str(k): str(v) for k, v in engine.config.items()}}
     if engine.memory_limit and master.startswith("local"):
         settings.setdefault("spark.driver.memory", engine.memory_limit)
+    if not master.startswith("sc://"):
+        # Northstar only makes temporary views; without this Spark leaves an empty
+        # `spark-warehouse/` folder in whatever directory the user ran northstar from.
+        settings.setdefault("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "northstar-spark-warehouse"))
     if master.startswith("sc://"):
         builder = SparkSession.builder.remote(master)
         for key in ("spark.ui.enabled", "spark.ui.showConsoleProgress"):
