@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import types
@@ -169,3 +170,6 @@ def test_cli_errors_and_the_digest(demo: Path) -> None:
     for needle in ("weekly review", "North Star: Listening minutes", "Focus (OMTMs)", "Guardrails:", "Findings:",
                    "http://127.0.0.1:8000/metric/listening_minutes?period="):
         assert needle in done.stdout, (needle, done.stdout)
+    findings = next(line for line in done.stdout.splitlines() if line.startswith("Findings:"))
+    counted = re.findall(r"(\d+) (error|warning)(s?)\b", findings)
+    assert counted and all((n == "1") == (s == "") for n, _, s in counted), findings  # "1 warning", "2 warnings"

@@ -430,7 +430,7 @@ def test_the_metric_page_marks_anomalies(context: BrowserContext, base_url: str,
     assert anomalies, "the demo's revenue has anomalies (the payment outage)"
     visit = Visit(context, base_url)
     page = visit.open("/metric/revenue")
-    expect(page.locator("#anomaly-note")).to_contain_text(f"{len(anomalies)} anomalies marked")
+    expect(page.locator("#anomaly-note")).to_contain_text(f"Anomalies marked: {len(anomalies)} ")
     traces = _assert_chart(page, "#metric-chart")
     names = [t["name"] for t in traces]
     assert "Expected range" in names and names.count("Anomaly") == 1, names

@@ -78,7 +78,8 @@ def _findings(project: Any, lang: str) -> list[str]:
         report = project.check()
     except Exception as exc:  # noqa: BLE001 - the digest still goes out without the findings
         return [t("alerts.digest.findings_unavailable", lang, error=type(exc).__name__)]
-    counts = ", ".join(f"{n} {t(f'alerts.severity.{s}', lang)}" for s, n in report.counts.items() if n)
+    counts = ", ".join(t(f"alerts.count.{s}.{'one' if n == 1 else 'other'}", lang, n=n)
+                       for s, n in report.counts.items() if n)
     lines = [t("alerts.digest.findings", lang, counts=counts or t("alerts.digest.none", lang))]
     lines.extend(f"  - [{t(f'alerts.severity.{f.severity}', lang)}] {f.subject}: {f.message}"
                  for f in report.findings[:3])
