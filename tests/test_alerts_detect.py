@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from northstar.alerts.detect import (detect, false_alarm_rate, forecast, score_series, season_length,
+from northstar.alerts.detect import (Score, detect, false_alarm_rate, forecast, score_series, season_length,
                                      synthetic_series)
 from northstar.alerts.model import Alert, AlertMessage
 from northstar.alerts.monitor import cooled, delivered_times, family, in_quiet_hours
@@ -63,6 +63,41 @@ def test_a_flat_series_does_not_divide_by_zero_and_gaps_are_skipped() -> None:
     flat.iloc[10] = np.nan
     found = detect(flat, "week", min_history=12)
     assert [s.period for s in found] == [index[25]]
+
+
+def test_a_fall_to_zero_on_a_noisy_positive_series_is_found() -> None:
+    """Revenue that swings 2-3x week to week with the billing cycle, starts 8 weeks after
+    launch and falls to zero in an outage week: the outage is found on the log scale. On the
+    linear scale (where any zero used to put the series) it scores -2.8, inside the noise."""
+    rng = np.random.default_rng(5)
+    index = [dt.date(2024, 11, 4) + dt.timedelta(weeks=i) for i in range(60)]
+    level = np.r_[np.zeros(8), np.linspace(20, 250, 52)]
+    values = level * rng.choice([0.5, 1.0, 1.5], size=60)
+    values[45] = 0.0
+    series = pd.Series(values, index=index)
+    scores = {s.period: s for s in score_series(series, "week")}
+    outage = scores[index[45]]
+    assert outage.log and outage.is_anomaly() and outage.value == 0 and outage.expected > 100
+    found = [s.period for s in detect(series, "week")]
+    assert found == [index[45]]  # the swings themselves, and the leading zeros, are not anomalies
+    # A series that is often zero stays on the linear scale; so does every series with zeros=False.
+    sparse = pd.Series(np.where(np.arange(60) % 4 == 0, 0.0, 10.0 + np.arange(60)), index=index)
+    assert not any(s.log for s in score_series(sparse, "week"))
+    assert not any(s.log for s in score_series(series, "week", zeros=False))
+
+
+def test_a_segment_count_is_judged_against_its_counting_noise() -> None:
+    """4 paying users where 1 was expected is not news; 400 where 100 were is."""
+    from northstar.alerts.segments import _floored
+
+    def scored(value: float, expected: float) -> Score:
+        return Score(dt.date(2025, 6, 2), value, expected, scale=0.05, score=np.log(value / expected) / 0.05,
+                     history=40, method="trend", log=True, nonnegative=True)
+
+    small, large = scored(4, 1), scored(400, 100)
+    assert _floored(small, 0.02, share=0.2) == pytest.approx(small.score * 0.05 / 0.05)  # not a count: unchanged
+    assert abs(_floored(small, 0.02, share=0.2, count=True)) < 6 < abs(_floored(large, 0.02, share=0.2, count=True))
+    assert _floored(small, 0.02, share=0.2, count=True) == pytest.approx(np.log(4))  # scale floored at 1/sqrt(1)
 
 
 def test_cooldown_quiet_hours_and_state_reading() -> None:

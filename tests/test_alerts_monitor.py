@@ -66,9 +66,10 @@ def test_backtest_finds_the_planted_incidents(backtest: dict) -> None:
     assert revenue["severity"] in ("warning", "critical") and "Revenue fell" in revenue["title"]
 
 
-def test_backtest_finds_each_incident_in_its_week_and_little_else(backtest: dict) -> None:
-    """The issue's bar: every planted incident in its first week, at the default sensitivity,
-    and no more than a handful of anomaly alerts elsewhere over the two years."""
+def incidents_found_and_elsewhere(backtest: dict) -> list[dict]:
+    """Assert every planted incident is found in its first week (a segment incident named by
+    its segment); return the anomaly and segment alerts outside the incidents (and outside
+    their documented after-effects, such as payments caught up after the outage)."""
     from northstar.demo.incidents import INCIDENTS
 
     for incident in INCIDENTS:
@@ -79,17 +80,35 @@ def test_backtest_finds_each_incident_in_its_week_and_little_else(backtest: dict
         if incident.segment and not any(a["kind"] == "guardrail" for a in hits):
             words = " ".join(a["title"] + " ".join(a["why"]) for a in hits)
             assert any(f"{k}={v}" in words for k, v in incident.segment.items()), words
-    android = [a for a in backtest["alerts"] if a["kind"] == "segment" and a["period"] == "2026-04-13"]
-    assert android and "country=DE" in android[0]["title"] + " ".join(android[0]["why"])
 
     def during(a: dict) -> bool:
         day = dt.date.fromisoformat(a["period"])
-        return any(i.start <= day <= i.end for i in INCIDENTS)
+        return any(i.start <= day <= (i.rebound_end or i.end) for i in INCIDENTS)
 
     elsewhere = [a for a in backtest["alerts"] if a["kind"] in ("anomaly", "segment") and not during(a)]
     print(f"backtest: {len(backtest['alerts'])} alerts, {len(elsewhere)} anomaly/segment alerts outside "
           f"the incidents: {[(a['metric'], a['period']) for a in elsewhere]}")
-    assert len(elsewhere) <= 10  # measured: 8, in 4 distinct events (README, alerts)
+    return elsewhere
+
+
+def test_backtest_finds_each_incident_in_its_week_and_little_else(backtest: dict) -> None:
+    """The issue's bar: every planted incident in its first week, at the default sensitivity,
+    and no more than a handful of anomaly alerts elsewhere over the two years."""
+    elsewhere = incidents_found_and_elsewhere(backtest)
+    android = [a for a in backtest["alerts"] if a["kind"] == "segment" and a["period"] == "2026-04-13"]
+    assert android and "country=DE" in android[0]["title"] + " ".join(android[0]["why"])
+    assert len(elsewhere) <= 3  # measured: 0 (README, alerts)
+
+
+@pytest.mark.parametrize("seed", [7, 2024])
+def test_other_draws_of_the_demo_too(tmp_path: Path, seed: int) -> None:
+    """The same incidents in other random draws of the demo's users (seed 2024 has a revenue
+    series that starts 8 weeks late and swings 3x with the billing cycle, and segments of 1 to
+    5 paying users): found in their first week, and little else."""
+    generate_demo(tmp_path, seed=seed)
+    done = run_cli(tmp_path, "monitor", "--backtest", "--from", "2025-03-01", "--no-explain", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert len(incidents_found_and_elsewhere(json.loads(done.stdout))) <= 5  # measured: 3 (seed 7), 1 (2024)
 
 
 def test_backtest_groups_the_north_star_with_the_input_that_moved_it(backtest: dict) -> None:

@@ -4,7 +4,12 @@ Method. The expected value of period t is forecast from the periods *before* t o
 backtest sees exactly what a live run would have seen), with medians only (robust):
 
 * a series that is always positive is modelled on the log scale: a change is judged by its
-  relative size, so a product that grows tenfold keeps the same sensitivity;
+  relative size, so a product that grows tenfold keeps the same sensitivity. A series that
+  is positive but for a rare zero (at most `MAX_ZERO_SHARE` of its periods: an outage, a
+  broken pipeline) stays on the log scale, its zeros counted as a tenth of its smallest
+  positive value (zeros before the metric started do not count against it): a fall to zero
+  is then judged as the extreme it is, and one outage week does not switch the whole series
+  to the far less sensitive linear scale;
 * with enough history for a seasonal term (weekly grain: 2 years, season 52; day grain:
   2 weeks, season 7; month: 3 years, season 12; quarter: 3 years, season 4), seasonal naive
   plus trend: the value one season before t plus the median season-over-season change of
@@ -48,6 +53,8 @@ SEASONS = {"day": 7, "week": 52, "month": 12, "quarter": 4}
 SEASON_CYCLES = {"day": 2, "week": 2, "month": 3, "quarter": 3}  # full seasons needed before using one
 MIN_HISTORY = {"day": 56, "week": 26, "month": 12, "quarter": 8}
 DEFAULT_SENSITIVITY = 4.0
+MAX_ZERO_SHARE = 0.05  # zeros a positive series may hold and stay on the log scale
+ZERO_AS = 0.1  # on the log scale a zero counts as this fraction of the smallest positive value
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,16 @@ def _scale(residuals: np.ndarray, level: float) -> float:
     return max(MAD_FACTOR * mad, 1e-3 * abs(level), 1e-12)
 
 
+def _log_scale(values: np.ndarray) -> bool:
+    """Whether a series is scored on the log scale: never negative, and zero in at most
+    `MAX_ZERO_SHARE` of its periods after its first non-zero one (zeros before it are the
+    time before the metric started: no payments before the first renewal)."""
+    if not np.any(values > 0) or bool(np.any(values < 0)):
+        return False
+    started = values[int(np.argmax(values > 0)):]
+    return int(np.sum(started == 0)) <= MAX_ZERO_SHARE * len(started)
+
+
 def forecast(history: np.ndarray, grain: str) -> tuple[float, float, str]:
     """(expected next value, scale of the period-over-period changes, method) from a history
     without gaps, on the scale it is given (the scorer calibrates its own scale)."""
@@ -116,10 +133,14 @@ def forecast(history: np.ndarray, grain: str) -> tuple[float, float, str]:
 
 
 def score_series(series: pd.Series, grain: str, min_history: int | None = None,
-                 start: dt.date | None = None, sensitivity: float = DEFAULT_SENSITIVITY) -> list[Score]:
+                 start: dt.date | None = None, sensitivity: float = DEFAULT_SENSITIVITY,
+                 zeros: bool = True) -> list[Score]:
     """Score every period of `series` (index: period start dates, complete periods only, in
     order) from `start` on that has at least `min_history` known values before it.
-    `sensitivity` decides which periods are kept out of later forecasts (see the module)."""
+    `sensitivity` decides which periods are kept out of later forecasts (see the module).
+    With `zeros`, a rare zero keeps a positive series on the log scale (see `_log_scale`);
+    without, any zero puts it on the linear scale (segments, where a zero is more often a
+    small number than an outage)."""
     clean_series = series.dropna()
     values = clean_series.to_numpy(dtype=float)
     finite = np.isfinite(values)
@@ -127,9 +148,9 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
     periods = [p.date() if isinstance(p, dt.datetime) else p if isinstance(p, dt.date) else pd.Timestamp(p).date()
                for p in index]
     needed = max(history_needed(grain, min_history), 3)
-    log = bool(len(values)) and bool(np.all(values > 0))
+    log = _log_scale(values) if zeros else bool(len(values)) and bool(np.all(values > 0))
     nonnegative = bool(np.all(values >= 0))
-    y = np.log(values) if log else values.copy()
+    y = np.log(np.where(values > 0, values, ZERO_AS * values[values > 0].min())) if log else values.copy()
     history = y.copy()  # the history later forecasts see: anomalies replaced by what was expected
     errors: list[float] = []
     replaced: list[tuple[int, float]] = []

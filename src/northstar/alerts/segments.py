@@ -8,8 +8,10 @@ when its score reaches `SEGMENT_FACTOR` x the rule's sensitivity (many segments 
 once, so each must be more extreme) and it holds at least `MIN_SHARE` of the North Star over
 the periods before. A small segment is noisier than the total: its error scale is floored at
 the total's relative scale / sqrt(share) (sampling noise grows as the volume shrinks), so a
-rate over a handful of users does not fire because its history happened to be flat. The flagged segments of one metric and period make one alert, its most
-extreme segment first.
+rate over a handful of users does not fire because its history happened to be flat. A count
+(`agg: count` or `count_distinct`) is floored at its counting noise as well: sqrt(expected),
+1/sqrt(expected) on the log scale, so "4 paid listeners where 1 was expected" is not news.
+The flagged segments of one metric and period make one alert, its most extreme segment first.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ SEGMENT_FACTOR = 1.5
 MIN_SHARE = 0.05
 SHARE_PERIODS = 8  # the segment's share of the North Star is measured over these periods before
 PAIRS_OF = 3  # pairs among the first dimensions
+COUNTS = ("count", "count_distinct")  # aggregations whose values are counts
 
 
 def dimension_sets(spec: Spec) -> list[tuple[str, ...]]:
@@ -85,6 +88,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
         return []
     found: dict[tuple[str, dt.date], list[tuple[float, dict[str, str], object]]] = {}
     relative = {m: _relative_scales(totals[m], grain, rule) for m in watched if m in totals}
+    counts = {m for m in watched if getattr(spec.metrics.get(m), "agg", None) in COUNTS}
     for dims, frame in frames.items():
         metrics = [m for m in segment_metrics(spec, watched, dims) if m in frame.columns]
         frame = frame.assign(period=[pd.Timestamp(p).date() for p in frame["period"]])
@@ -95,7 +99,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
             share = (pd.to_numeric(rows[nsm], errors="coerce").fillna(0) / total).to_numpy(dtype=float)
             for m in metrics:
                 values = pd.to_numeric(rows[m], errors="coerce").astype(float)
-                for s in score_series(values, grain, rule.min_history, start, rule.sensitivity):
+                for s in score_series(values, grain, rule.min_history, start, rule.sensitivity, zeros=False):
                     if abs(s.score) < threshold:
                         continue
                     i = total.index.get_loc(s.period)
@@ -103,7 +107,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
                     weight = float(np.nanmean(before)) if len(before) else 0.0
                     if not weight >= MIN_SHARE:
                         continue
-                    score = _floored(s, relative.get(m, {}).get(s.period), weight)
+                    score = _floored(s, relative.get(m, {}).get(s.period), weight, m in counts)
                     if abs(score) >= threshold:
                         found.setdefault((m, s.period), []).append((score, where, s))
     out = []
@@ -121,11 +125,14 @@ def _relative_scales(series: pd.Series, grain: str, rule: AlertRule) -> dict[dt.
     return out
 
 
-def _floored(s, total_relative: float | None, share: float) -> float:
-    """The segment's score with its scale floored at the total's relative scale / sqrt(share)."""
+def _floored(s, total_relative: float | None, share: float, count: bool = False) -> float:
+    """The segment's score with its scale floored at the total's relative scale / sqrt(share),
+    and for a count at its counting (Poisson) noise."""
     if total_relative is None:
         return 0.0  # the total is not scored there (too little history): neither is the segment
     floor = total_relative / np.sqrt(share)
+    if count:
+        floor = max(floor, 1 / np.sqrt(max(abs(s.expected), 1.0)))
     if not s.log:
         floor *= abs(s.expected) if s.expected else 1.0
     return s.score * s.scale / max(s.scale, floor)
