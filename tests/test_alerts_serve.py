@@ -16,6 +16,8 @@ import pytest
 import uvicorn
 
 from northstar.alerts import history, schedule
+from northstar.alerts import monitor as mon
+from northstar.alerts.delivery import deliver
 from northstar.alerts.digest import digest
 from northstar.demo import generate_demo
 from northstar.project import Project
@@ -186,3 +188,31 @@ def test_a_failing_pass_is_logged_in_one_line_and_the_thread_goes_on(caplog: pyt
     assert service.calls >= 3 and not scheduler.running
     lines = [r.getMessage() for r in caplog.records if r.name == "northstar.alerts.schedule"]
     assert lines and all("\n" not in line and "the spec is invalid: line 3: bad" in line for line in lines)
+
+
+def test_a_pass_finishes_a_digest_an_earlier_run_could_not_send(demo: Path) -> None:
+    """A digest that failed on a retryable error (the webhook was down) is sent by the next
+    monitor pass, though no rule names its channel and nothing new fires; and only once."""
+    recorder = Recorder()
+    spec = (demo / "northstar.yml").read_text()
+    (demo / "late.yml").write_text(spec + f"""
+alerts:
+  state: .northstar/late.json
+  channels:
+    hook: {{type: webhook, url: "{recorder.url}"}}
+  digest: {{channel: hook}}
+""")
+    project = Project.load(demo / "late.yml")
+    state_file = demo / ".northstar" / "late.json"
+    message = digest(project)
+    down = {"hook": {"type": "webhook", "url": f"http://127.0.0.1:{_free_port()}/hook"}}  # nothing listens
+    [failed] = deliver([message], down, state_file, retries=0)
+    assert failed.status == "failed" and recorder.bodies == []
+    mon.run(project)  # the default rule prints only: no rule names `hook`
+    [body] = recorder.bodies
+    assert body["id"] == message.key
+    entry = next(e for e in history.read(state_file)["deliveries"].values() if e["message_key"] == message.key)
+    assert entry["status"] == "delivered"
+    mon.run(project)
+    assert len(recorder.bodies) == 1
+    recorder.server.shutdown()

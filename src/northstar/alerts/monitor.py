@@ -63,15 +63,10 @@ def state_path(project: Any) -> Path:
 
 
 def load_state(path: Path) -> Any:
-    """Engineer B's state reader when present; an empty state otherwise."""
-    try:
-        from northstar.alerts.delivery import load_state as load
-    except ImportError:
-        return {}
-    try:
-        return load(path)
-    except FileNotFoundError:
-        return {}
+    """The delivery state on disk (empty when there is none yet or it is unreadable)."""
+    from northstar.alerts.delivery import load_state as load
+
+    return load(path)
 
 
 def delivered_times(state: Any) -> dict[str, dt.datetime]:
@@ -167,6 +162,7 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
         elif dry_run:
             item.status = "dry run"
     ready = [o for o in outgoing if o.status == "ready"]
+    tried: set[str] = set()
     if ready:
         from northstar.alerts.delivery import deliver
 
@@ -176,13 +172,30 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
                 continue
             channels = {name: project.spec.alerts.channels[name] for name in rule.channels}
             deliveries = deliver([o.message for o in batch], channels, path, now)
+            tried.update(channels)
             for o in batch:
                 o.deliveries = [d for d in deliveries if getattr(d, "message_key", None) == o.message.key]
                 states = {getattr(d, "status", None) for d in o.deliveries}
                 o.status = "failed" if "failed" in states else ("pending" if "pending" in states else "sent")
     if not dry_run:
+        _finish_earlier(project, path, now, tried)
         _record(path, outgoing, now)
     return MonitorResult(_unique(fired), outgoing)
+
+
+def _finish_earlier(project: Any, path: Path, now: dt.datetime, tried: set[str]) -> None:
+    """Send again what earlier runs left pending or failed on a retryable error, on the channels
+    this pass did not deliver to (`deliver` retries those itself): a digest whose channel is in no
+    rule, or an alert whose rule fired nothing new this pass."""
+    state = load_state(path)
+    waiting = {e.get("channel") for e in (state.get("deliveries") or {}).values() if isinstance(e, dict)
+               and (e.get("status") == "pending" or (e.get("status") == "failed" and e.get("retryable")))}
+    channels = {name: config for name, config in project.spec.alerts.channels.items()
+                if name in waiting and name not in tried}
+    if channels:
+        from northstar.alerts.delivery import deliver
+
+        deliver([], channels, path, now)
 
 
 def _record(path: Path, outgoing: list[Outgoing], now: dt.datetime) -> None:
