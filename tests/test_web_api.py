@@ -523,6 +523,7 @@ alerts:
     ops-mail: {type: email, host: 127.0.0.1, sender: a@example.org, to: [b@example.org], password: hunter2-secret}
   rules:
     - {channels: [team-slack, ops-mail]}
+  digest: {channel: team-slack, weekday: monday, time: "09:00"}
 """)
     delivered = _alert("anomaly:listening_minutes:2026-01-19", "Listening minutes rose 40%", "critical")
     failed = _alert("guardrail:trial_conversion:2026-03-02", "Trial conversion below its min")
@@ -549,6 +550,10 @@ alerts:
                                                          "alerts": [pending]}},
         },
         "alerts": {delivered["key"]: {"fired": "2026-01-26T09:00:00+00:00", "delivered": "2026-01-26T09:00:00+00:00"}},
+        "schedule": {"monitor": {"last": "2026-03-09T10:00:00+00:00", "error": f"ConnectError: {SECRET_URL} refused",
+                                 "alerts": 3},
+                     "digest": {"slot": "2026-03-09T09:00:00+01:00", "at": "2026-03-09T08:00:30+00:00",
+                                "channel": "team-slack", "status": "failed", "error": f"HTTP 500 from {SECRET_URL}"}},
     }
     (copy_dir / ".northstar").mkdir(exist_ok=True)
     (copy_dir / ".northstar" / "alerts.json").write_text(json.dumps(state))
@@ -571,6 +576,12 @@ alerts:
     assert bad["ops-mail"]["status"] == "failed" and "SMTP login refused" in bad["ops-mail"]["error"]
     waiting = by_key[pending["key"]]
     assert waiting["title"] == "Revenue fell 100%" and waiting["deliveries"][0]["status"] == "pending"
+    schedule = body["schedule"]  # what serve's scheduler last did, scrubbed like the rest
+    assert schedule["every"] == "1h" and schedule["monitor"]["last"] == "2026-03-09T10:00:00+00:00"
+    assert schedule["monitor"]["alerts"] == 3 and schedule["monitor"]["error"].startswith("ConnectError: ")
+    digest = schedule["digest"]
+    assert (digest["channel"], digest["weekday"], digest["time"]) == ("team-slack", "monday", "09:00")
+    assert digest["last"]["status"] == "failed" and digest["last"]["error"].startswith("HTTP 500 from ")
     assert SECRET_URL not in response.text and "very-secret-token" not in response.text
     assert "hunter2-secret" not in response.text and "${SLACK_WEBHOOK_URL}" not in response.text
 
@@ -586,6 +597,8 @@ def test_alerts_with_a_metric_has_its_anomaly_marks(client: TestClient) -> None:
     periods = [p["period"] for p in marks["points"]]
     assert periods == sorted(periods) and len(periods) >= 26
     assert_error(client.get("/api/alerts", params={"metric": "nope"}), 404, "unknown_metric", "metric")
-    assert client.get("/api/alerts").json()["alerts"] == []  # the demo has no state yet
+    empty = client.get("/api/alerts").json()
+    assert empty["alerts"] == []  # the demo has no state yet
+    assert empty["schedule"] == {"every": "1h", "monitor": None, "digest": None}
     schema = client.get("/openapi.json").json()
     assert "/api/alerts" in schema["paths"] and "AlertsResponse" in schema["components"]["schemas"]

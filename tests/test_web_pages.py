@@ -402,7 +402,8 @@ def test_the_alerts_page_shows_a_failed_delivery(context: BrowserContext, base_u
                  "team-slack " + sent["key"]: {"message_key": sent["key"], "channel": "team-slack",
                                                "status": "delivered", "attempts": 1, "error": None,
                                                "at": "2026-01-26T09:00:00+00:00"}},
-             "alerts": {}}
+             "alerts": {},
+             "schedule": {"monitor": {"last": "2026-03-09T09:00:00+00:00", "error": None, "alerts": 2}}}
     (demo_folder / ".northstar").mkdir(exist_ok=True)
     (demo_folder / ".northstar" / "alerts.json").write_text(json.dumps(state))
     visit = Visit(context, base_url)
@@ -414,14 +415,20 @@ def test_the_alerts_page_shows_a_failed_delivery(context: BrowserContext, base_u
     expect(first).to_contain_text("Trial conversion fell below its min")
     expect(first.locator("li.delivery[data-status=failed]")).to_contain_text("failed")
     expect(first.locator("[data-testid=delivery-error]")).to_contain_text("HTTP 500 from the channel")
-    expect(first).to_contain_text("4 attempt(s)")
+    expect(first).to_contain_text("attempts: 4")
     expect(page.locator("#alerts tbody tr").nth(1).locator("li.delivery[data-status=delivered]")).to_have_count(1)
-    expect(page.locator("#alert-count")).to_have_text("2 alerts, 1 failed deliveries")
+    expect(page.locator("#alert-count")).to_have_text("Alerts: 2 · failed deliveries: 1")
+    # whether alerting is alive: serve's last pass, and the digest (the demo spec sets none)
+    expect(page.locator("[data-testid=schedule-monitor]")).to_contain_text("2026")
+    expect(page.locator("[data-testid=schedule-monitor]")).to_contain_text("(alerts found: 2); it runs every 1h")
+    expect(page.locator("[data-testid=schedule-digest]")).to_have_text(
+        "Weekly digest: not scheduled (set alerts.digest.channel).")
     _shot(page, "alerts")
     visit.assert_clean()
     page = visit.open("/alerts?lang=nl")
     expect(page.locator("main h1")).to_have_text("Meldingen en hun bezorging")
     expect(page.locator("li.delivery[data-status=failed]")).to_contain_text("mislukt")
+    expect(page.locator("[data-testid=schedule-monitor]")).to_contain_text("elke 1h")
 
 
 def test_the_metric_page_marks_anomalies(context: BrowserContext, base_url: str, api: httpx.Client) -> None:

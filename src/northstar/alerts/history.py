@@ -130,6 +130,26 @@ def listing(spec: Any, path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def schedule_status(spec: Any, path: Path) -> dict[str, Any]:
+    """What `northstar serve`'s scheduler last did (its monitoring pass and the weekly digest),
+    with the spec's settings, so the dashboard can show whether alerting is alive."""
+    state = read(path)
+    secrets = _secrets(spec)
+    schedule = state.get("schedule") if isinstance(state.get("schedule"), dict) else {}
+    last = schedule.get("monitor") if isinstance(schedule.get("monitor"), dict) else None
+    monitor = None if last is None else {
+        "last": last.get("last"), "error": _scrub(last.get("error"), secrets), "alerts": last.get("alerts")}
+    settings = spec.alerts.digest
+    digest = None
+    if settings is not None and settings.channel:
+        sent = schedule.get("digest") if isinstance(schedule.get("digest"), dict) else None
+        digest = {"channel": settings.channel, "weekday": settings.weekday, "time": settings.time,
+                  "last": None if sent is None else {
+                      "slot": sent.get("slot"), "at": sent.get("at"), "status": sent.get("status"),
+                      "error": _scrub(sent.get("error"), secrets)}}
+    return {"every": spec.alerts.every, "monitor": monitor, "digest": digest}
+
+
 def marks(project: Any, metric: str) -> dict[str, Any]:
     """The anomaly marks of a metric: for each scored complete period its value, expected value,
     interval and whether it is an anomaly, with the spec's first alert rule's settings."""

@@ -228,6 +228,33 @@ class AnomalyMarks(BaseModel):
     points: list[AnomalyPoint] = Field(description="Every scored complete period.")
 
 
+class MonitorRunOut(BaseModel):
+    last: str | None = Field(description="When the scheduler's last monitoring pass ran (ISO time, UTC).")
+    error: str | None = Field(description="Why that pass failed, in one line; null when it ran.")
+    alerts: int | None = Field(description="The alerts that pass found.")
+
+
+class DigestRunOut(BaseModel):
+    slot: str | None = Field(description="The scheduled time of the last digest sent (spec time zone).")
+    at: str | None
+    status: str | None = Field(description="delivered, failed or pending.")
+    error: str | None
+
+
+class DigestScheduleOut(BaseModel):
+    channel: str
+    weekday: str
+    time: str
+    last: DigestRunOut | None = Field(description="The last digest the scheduler sent; null before the first.")
+
+
+class ScheduleOut(BaseModel):
+    every: str = Field(description="How often `northstar serve` runs a monitoring pass (alerts.every).")
+    monitor: MonitorRunOut | None = Field(description="The last pass of `serve`'s scheduler; null before the first.")
+    digest: DigestScheduleOut | None = Field(description="The weekly digest's settings; null when none is set.")
+
+
 class AlertsResponse(BaseModel):
     alerts: list[AlertOut] = Field(description="The alerts in the alerts state, newest period first.")
+    schedule: ScheduleOut = Field(description="What `northstar serve`'s scheduler last did, and when it runs.")
     anomalies: AnomalyMarks | None = Field(description="With ?metric=: that metric's anomaly marks.")

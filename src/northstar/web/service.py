@@ -225,7 +225,9 @@ class DashboardService:
         from northstar.alerts.monitor import state_path
 
         project = self.project()
-        return jsonable({"alerts": history.listing(project.spec, state_path(project))})
+        path = state_path(project)
+        return jsonable({"alerts": history.listing(project.spec, path),
+                         "schedule": history.schedule_status(project.spec, path)})
 
     def anomalies(self, metric: str) -> dict[str, Any]:
         return self.result("anomalies", (metric,), lambda p: jsonable(_anomalies(p, metric)))

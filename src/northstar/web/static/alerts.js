@@ -33,11 +33,46 @@
       cells: [a.period ? NS.period(a.period, grain) : "–", title, t("pages.alerts.kind." + a.kind), severity(a.severity), why, deliveries] };
   }
 
+  const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+  function when(iso) {
+    if (!iso) return "–";
+    return new Intl.DateTimeFormat(NS.config.locale, { day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(iso));
+  }
+
+  function weekday(name) {  // 2024-01-01 was a Monday
+    const i = WEEKDAYS.indexOf(name);
+    return i < 0 ? name : new Intl.DateTimeFormat(NS.config.locale, { weekday: "long", timeZone: "UTC" })
+      .format(new Date(Date.UTC(2024, 0, 1 + i)));
+  }
+
+  /** Whether alerting is alive: serve's last monitoring pass and the weekly digest. */
+  function schedule(s) {
+    const m = s.monitor;
+    const monitor = !m ? t("pages.alerts.schedule.monitor_none", { every: s.every })
+      : m.error ? t("pages.alerts.schedule.monitor_failed", { last: when(m.last), error: m.error })
+      : t("pages.alerts.schedule.monitor", { last: when(m.last), every: s.every, n: m.alerts == null ? "–" : m.alerts });
+    const d = s.digest;
+    let digest = t("pages.alerts.schedule.digest_off");
+    if (d) {
+      const fields = { weekday: weekday(d.weekday), time: d.time, channel: d.channel };
+      const last = d.last;
+      digest = !last ? t("pages.alerts.schedule.digest_none", fields)
+        : t(last.status === "failed" ? "pages.alerts.schedule.digest_failed" : "pages.alerts.schedule.digest",
+            Object.assign(fields, { slot: when(last.slot), error: last.error || "",
+              status: t("pages.alerts.delivery." + (last.status || "pending")) }));
+    }
+    return [el("span", { "data-testid": "schedule-monitor", class: m && m.error ? "bad" : null }, monitor), " ",
+      el("span", { "data-testid": "schedule-digest", class: d && d.last && d.last.status === "failed" ? "bad" : null }, digest)];
+  }
+
   NS.run(async () => {
     const [metrics, data] = await Promise.all([NS.metrics(), NS.api("/api/alerts")]);
     const alerts = data.alerts || [];
     const failed = alerts.reduce((n, a) => n + (a.deliveries || []).filter((d) => d.status === "failed").length, 0);
     document.getElementById("alert-count").textContent = t("pages.alerts.count", { n: alerts.length, failed: failed });
+    if (data.schedule) NS.fill(document.getElementById("alert-schedule"), ...schedule(data.schedule));
     NS.fill(document.getElementById("alerts"), alerts.length
       ? NS.table({ caption: t("pages.alerts.caption"), className: "alerts",
           head: [t("pages.col.period"), t("pages.alerts.col.alert"), t("pages.alerts.col.kind"), t("pages.alerts.col.severity"),
