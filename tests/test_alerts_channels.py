@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from northstar.alerts.channels import ChannelError, resolve, send
-from northstar.alerts.delivery import cooldown_active, deliver, load_state
+from northstar.alerts.delivery import deliver, load_state
 from northstar.alerts.model import Alert, AlertMessage
 
 SLACK_TOKEN_PATH = "/services/T0SECRET/B0SECRET/xoxbSECRETTOKEN123"
@@ -408,22 +408,16 @@ def test_a_process_killed_during_delivery_loses_nothing_and_sends_nothing_twice(
     assert [d.attempts for d in results if d.message_key == "k:two:2026-04-13"] == [2]
 
 
-def test_cooldown_active(http, tmp_path):
+def test_the_state_records_when_each_alert_fired_and_was_delivered(http, tmp_path):
+    """What the monitor's cooldown and the dashboard read: per alert key (the grouped input
+    alert too), when it fired and when it was delivered."""
     state_path = tmp_path / "s.json"
     now = datetime(2026, 4, 14, 9, 0, tzinfo=timezone.utc)
     deliver([make_message()], hook(http), state_path, now=now)
-    state = load_state(state_path)
-    key = make_message().key
-    assert cooldown_active(state, key, "7d", now + timedelta(days=6))
-    assert not cooldown_active(state, key, "7d", now + timedelta(days=7, seconds=1))
-    assert cooldown_active(state, key, timedelta(hours=2), now + timedelta(hours=1))
-    assert cooldown_active(state, "anomaly:listening_minutes", "7d", now + timedelta(days=1))  # a key prefix
-    assert not cooldown_active(state, "anomaly:listening", "7d", now)  # only at ':' boundaries
-    assert not cooldown_active(state, "anomaly:other:2026-04-13", "7d", now)
-    assert not cooldown_active(state, key, None, now)
-    # the grouped input alert is in cooldown too
-    assert cooldown_active(state, "anomaly:minutes_per_listener:2026-04-13", "7d", now)
-    assert state["alerts"][key]["delivered"] == now.isoformat()
+    alerts = load_state(state_path)["alerts"]
+    assert alerts[make_message().key] == {"fired": now.isoformat(), "delivered": now.isoformat()}
+    assert alerts["anomaly:minutes_per_listener:2026-04-13"]["delivered"] == now.isoformat()
+    assert "anomaly:other:2026-04-13" not in alerts
 
 
 def test_state_file_damaged_starts_afresh(http, tmp_path):

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -87,44 +86,6 @@ def load_state(path: Path | str) -> dict[str, Any]:
 
 def save_state(path: Path | str, state: Mapping[str, Any]) -> None:
     write_atomic(Path(path), json.dumps(state, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-
-
-def parse_duration(value: timedelta | float | int | str | None) -> timedelta:
-    """`7d`, `12h`, `30m`, `45s`, `2w`, seconds as a number, or a timedelta."""
-    if value is None:
-        return timedelta(0)
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)):
-        return timedelta(seconds=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 7d, 12h, 30m)")
-    amount, unit = float(match.group(1)), match.group(2) or "s"
-    return timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
-
-
-def cooldown_active(state: Mapping[str, Any], alert_key: str, cooldown: timedelta | float | str | None,
-                    now: datetime | None = None) -> bool:
-    """Whether an alert with this key fired less than `cooldown` before `now`.
-
-    `alert_key` may also be a prefix of keys ending at a ":" (e.g. "anomaly:listening_minutes"
-    matches that metric's anomaly alerts of every period).
-    """
-    span = parse_duration(cooldown)
-    if span <= timedelta(0):
-        return False
-    now = _utc(now)
-    for key, entry in (state.get("alerts") or {}).items():
-        if key != alert_key and not key.startswith(alert_key + ":"):
-            continue
-        fired = _parse((entry or {}).get("fired"))
-        if fired is not None and timedelta(0) <= now - fired < span:
-            return True
-    return False
 
 
 def _entry_id(channel: str, message_key: str) -> str:
