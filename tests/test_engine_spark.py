@@ -59,6 +59,8 @@ def test_a_standalone_cluster_with_two_workers_gives_duckdbs_numbers(tmp_path: P
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=cwd)
         assert result.returncode == 0, result.stderr[-3000:]
     assert list(cwd.iterdir()) == []  # no `spark-warehouse/` left where the user ran northstar
+    # Spark's own start-up chatter stays out of a northstar command's output (errors only)
+    assert "NativeCodeLoader" not in result.stderr and "log4j2-defaults" not in result.stderr, result.stderr
     frames, workers = pickle.loads(out.read_bytes())
     assert workers == 2  # both workers ran executors for the application
     for grain, frame in frames.items():

@@ -33,6 +33,8 @@ from northstar.engine.backends.base import Backend, expand_env, file_functions, 
 from northstar.errors import DataError
 from northstar.spec.model import Engine
 
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+
 DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
@@ -164,6 +166,8 @@ def session_for(engine: Engine) -> Any:
         # Northstar only makes temporary views; without this Spark leaves an empty
         # `spark-warehouse/` folder in whatever directory the user ran northstar from.
         settings.setdefault("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "northstar-spark-warehouse"))
+        # Errors only from the JVM this process starts (Spark's default logs WARN lines on start).
+        settings.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
     if master.startswith("sc://"):
         builder = SparkSession.builder.remote(master)
         for key in ("spark.ui.enabled", "spark.ui.showConsoleProgress"):
