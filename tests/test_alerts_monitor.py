@@ -97,7 +97,7 @@ def test_backtest_finds_each_incident_in_its_week_and_little_else(backtest: dict
     elsewhere = incidents_found_and_elsewhere(backtest)
     android = [a for a in backtest["alerts"] if a["kind"] == "segment" and a["period"] == "2026-04-13"]
     assert android and "country=DE" in android[0]["title"] + " ".join(android[0]["why"])
-    assert len(elsewhere) <= 3  # measured: 0 (README, alerts)
+    assert len(elsewhere) <= 3  # measured: 1, average play length +2% the week the Android fix shipped (README)
 
 
 @pytest.mark.parametrize("seed", [7, 2024])
@@ -108,7 +108,7 @@ def test_other_draws_of_the_demo_too(tmp_path: Path, seed: int) -> None:
     generate_demo(tmp_path, seed=seed)
     done = run_cli(tmp_path, "monitor", "--backtest", "--from", "2025-03-01", "--no-explain", "--format", "json")
     assert done.returncode == 0, done.stderr
-    assert len(incidents_found_and_elsewhere(json.loads(done.stdout))) <= 5  # measured: 3 (seed 7), 1 (2024)
+    assert len(incidents_found_and_elsewhere(json.loads(done.stdout))) <= 5  # measured: 1 (seed 7), 2 (2024)
 
 
 def test_backtest_groups_the_north_star_with_the_input_that_moved_it(backtest: dict) -> None:

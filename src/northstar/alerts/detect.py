@@ -27,7 +27,12 @@ pass complete periods only.
 An anomalous period does not become the new normal at once: in the history of later
 forecasts it is replaced by what was expected, so the second week of an outage is still
 compared with normal weeks, and the recovery is not an anomaly. After `MAX_REPLACED`
-anomalous periods in a row the new level is accepted (a lasting shift, not an incident).
+anomalous periods in a row the new level is accepted (a lasting shift, not an incident). For
+`SHIFT_MEMORY` periods after an anomaly the history as it was before it is kept as well (with
+the periods that were not clearly normal replaced by its own forecast): a value that is an
+anomaly against the current forecast but normal against that one is the end of the incident
+(a four-week campaign that ended, a rate that drifted back), not a new anomaly, and later
+forecasts start from the level before the incident again.
 
 False alarms (measured by `false_alarm_rate`, see tests/test_alerts_detect.py): on generated
 weekly series with yearly seasonality, a trend and Gaussian noise and no anomalies, 3 years
@@ -46,9 +51,11 @@ import pandas as pd
 
 MAD_FACTOR = 1.4826
 TREND_WINDOW = 26
+RECENT_WINDOW = 13  # the recent horizon of the damped trend (a quarter of weeks)
 ERROR_WINDOW = 26
 MIN_ERRORS = 8
 MAX_REPLACED = 3
+SHIFT_MEMORY = 13  # periods after an anomaly in which a return to the level before it is no anomaly
 SEASONS = {"day": 7, "week": 52, "month": 12, "quarter": 4}
 SEASON_CYCLES = {"day": 2, "week": 2, "month": 3, "quarter": 3}  # full seasons needed before using one
 MIN_HISTORY = {"day": 56, "week": 26, "month": 12, "quarter": 8}
@@ -113,6 +120,19 @@ def _log_scale(values: np.ndarray) -> bool:
     return int(np.sum(started == 0)) <= MAX_ZERO_SHARE * len(started)
 
 
+def _damped(diffs: np.ndarray) -> float:
+    """The trend per period: the median change of the last `TREND_WINDOW` periods or of the last
+    `RECENT_WINDOW`, whichever is nearer zero (none when they disagree in sign). A trend is
+    carried forward only as far as both horizons support it: a growth that slows down (a launch
+    ramp levelling off) is not extrapolated at its old pace into false drops."""
+    if not len(diffs):
+        return 0.0
+    long, recent = float(np.median(diffs)), float(np.median(diffs[-RECENT_WINDOW:]))
+    if long * recent <= 0:
+        return 0.0
+    return long if abs(long) < abs(recent) else recent
+
+
 def forecast(history: np.ndarray, grain: str) -> tuple[float, float, str]:
     """(expected next value, scale of the period-over-period changes, method) from a history
     without gaps, on the scale it is given (the scorer calibrates its own scale)."""
@@ -127,7 +147,7 @@ def forecast(history: np.ndarray, grain: str) -> tuple[float, float, str]:
         return float(y[n - period] + drift), _scale(diffs, level), "seasonal"
     # No seasonal term: the median of the last 3 periods, each carried forward by the drift.
     diffs = np.diff(y)[-TREND_WINDOW:]
-    drift = float(np.median(diffs)) if len(diffs) else 0.0
+    drift = _damped(diffs)
     carried = [y[n - j] + j * drift for j in range(1, min(3, n) + 1)]
     return float(np.median(carried)), _scale(diffs, level), "trend"
 
@@ -152,22 +172,44 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
     nonnegative = bool(np.all(values >= 0))
     y = np.log(np.where(values > 0, values, ZERO_AS * values[values > 0].min())) if log else values.copy()
     history = y.copy()  # the history later forecasts see: anomalies replaced by what was expected
+    before: np.ndarray | None = None  # after an anomaly: the history as if it had not happened
+    shadow = 0  # periods `before` is still kept
     errors: list[float] = []
     replaced: list[tuple[int, float]] = []
     out: list[Score] = []
     for i in range(3, len(y)):
         expected, _spread, method = forecast(history[:i], grain)
-        error = float(y[i] - expected)
-        anomalous = False
+        normal = forecast(before[:i], grain)[0] if before is not None else None
+        anomalous = back = near_normal = False
         if i >= needed and len(errors) >= MIN_ERRORS:
             level = 1.0 if log else float(np.median(np.abs(history[max(0, i - TREND_WINDOW):i])))
             scale = _scale(np.array(errors[-ERROR_WINDOW:]), level)
-            score = error / scale
+            score = (y[i] - expected) / scale
             anomalous = abs(score) >= sensitivity
+            off_normal = abs(y[i] - normal) / scale if normal is not None else math.inf
+            near_normal = off_normal < sensitivity / 2  # clearly normal: kept in the history before the anomaly
+            if anomalous and off_normal < sensitivity:
+                # Back at the level from before the anomaly (a four-week campaign ended): the
+                # end of that incident, not a new anomaly.
+                anomalous, back, expected, score = False, True, normal, (y[i] - normal) / scale
             if start is None or periods[i] >= start:
                 out.append(Score(periods[i], float(values[i]), float(math.exp(expected) if log else expected),
-                                 scale, score, i, method, log, nonnegative))
-        errors.append(error)  # every error, so the scale is not biased low by leaving out the large ones
+                                 scale, float(score), i, method, log, nonnegative))
+        errors.append(float(y[i] - expected))  # every error, so the scale is not biased low by leaving out the large ones
+        if back:  # later forecasts start from the level before the anomaly again
+            history[:i] = before[:i]  # type: ignore[index]
+            before, shadow, replaced = None, 0, []
+            continue
+        if before is not None:
+            before[i] = y[i] if near_normal else normal
+            shadow -= 1
+            if shadow <= 0 and not anomalous:
+                before = None
+        if anomalous:
+            if before is None:
+                before = history.copy()
+                before[i] = expected
+            shadow = SHIFT_MEMORY
         if anomalous and len(replaced) < MAX_REPLACED:
             replaced.append((i, float(y[i])))
             history[i] = expected

@@ -9,8 +9,9 @@ once, so each must be more extreme) and it holds at least `MIN_SHARE` of the Nor
 the periods before. A small segment is noisier than the total: its error scale is floored at
 the total's relative scale / sqrt(share) (sampling noise grows as the volume shrinks), so a
 rate over a handful of users does not fire because its history happened to be flat. A count
-(`agg: count` or `count_distinct`) is floored at its counting noise as well: sqrt(expected),
-1/sqrt(expected) on the log scale, so "4 paid listeners where 1 was expected" is not news.
+(`agg: count` or `count_distinct`) is floored at its counting noise as well: sqrt(n),
+1/sqrt(n) on the log scale, n the larger of the expected and the seen count, so "4 paid
+listeners where 1 was expected" is not news.
 The flagged segments of one metric and period make one alert, its most extreme segment first.
 """
 
@@ -131,10 +132,11 @@ def _floored(s, total_relative: float | None, share: float, count: bool = False)
     if total_relative is None:
         return 0.0  # the total is not scored there (too little history): neither is the segment
     floor = total_relative / np.sqrt(share)
-    if count:
-        floor = max(floor, 1 / np.sqrt(max(abs(s.expected), 1.0)))
     if not s.log:
         floor *= abs(s.expected) if s.expected else 1.0
+    if count:  # Poisson noise, at the larger of the expected and the seen count (7 seen, 1 expected: not news)
+        n = max(abs(s.expected), abs(s.value), 1.0)
+        floor = max(floor, 1 / np.sqrt(n) if s.log else np.sqrt(n))
     return s.score * s.scale / max(s.scale, floor)
 
 
