@@ -48,9 +48,14 @@ def rules_of(spec: Spec) -> tuple[AlertRule, ...]:
 def default_metrics(spec: Spec) -> list[str]:
     """The North Star and its tree, the guardrails, the OMTMs and the funnel's metrics."""
     names = list(tree_metrics(spec))
-    names += [g.metric for g in spec.guardrails] + [f.metric for f in spec.focus]
+    others = [g.metric for g in spec.guardrails] + [f.metric for f in spec.focus]
     if spec.funnel is not None:
-        names += [m for m in spec.funnel.stages().values() if m]
+        others += [m for m in spec.funnel.stages().values() if m]
+    names += others
+    for name in others:  # a guardrail's or stage's own inputs (cost per sign-up: spend, sign-ups)
+        metric = spec.metrics.get(name)
+        if isinstance(metric, FormulaMetric):
+            names += list(parse_formula(metric.formula).names)
     return [n for n in dict.fromkeys(names) if n in spec.metrics]
 
 
