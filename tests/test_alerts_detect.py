@@ -104,6 +104,24 @@ def test_the_end_of_a_four_week_incident_is_not_an_anomaly() -> None:
     assert abs(back.expected - 0.72) < 0.05 and not back.is_anomaly()  # expected: the level before
 
 
+def test_a_return_after_a_dip_too_small_to_fire_is_not_an_anomaly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 3-8% dip over four weeks, each step inside the noise, so the forecast follows it down;
+    then the value is back. Judged against the one-step forecast alone, the return fired four
+    weeks running (each anomaly kept out of the history, so the forecast stayed down); it is
+    judged against what was expected before the dip, and nothing fires."""
+    from northstar.alerts import detect as module
+
+    index = [dt.date(2025, 1, 6) + dt.timedelta(weeks=i) for i in range(56)]
+    values = 100 * np.tile([1.0, 1.01, 0.995, 1.005], 14)
+    values[40:44] *= [0.97, 0.945, 0.925, 0.92]
+    series = pd.Series(values, index=index)
+    assert detect(series, "week") == []
+    back = {s.period: s for s in score_series(series, "week")}[index[44]]
+    assert abs(back.expected - 100) < 3 and abs(back.score) < 1
+    monkeypatch.setattr(module, "RETURN_LOOKBACK", 10**6)  # without the look back
+    assert [s.period for s in detect(series, "week")] == index[44:48]
+
+
 def test_a_segment_count_is_judged_against_its_counting_noise() -> None:
     """4 paying users where 1 was expected is not news; 400 where 100 were is."""
     from northstar.alerts.segments import _floored

@@ -32,7 +32,9 @@ anomalous periods in a row the new level is accepted (a lasting shift, not an in
 the periods that were not clearly normal replaced by its own forecast): a value that is an
 anomaly against the current forecast but normal against that one is the end of the incident
 (a four-week campaign that ended, a rate that drifted back), not a new anomaly, and later
-forecasts start from the level before the incident again.
+forecasts start from the level before the incident again. Likewise, after a dip or spike of the
+last `RETURN_LOOKBACK` periods too small to fire (the forecast followed it), a value back at what
+was expected before them is a return, not an anomaly.
 
 False alarms (measured by `false_alarm_rate`, see tests/test_alerts_detect.py): on generated
 weekly series with yearly seasonality, a trend and Gaussian noise and no anomalies, 3 years
@@ -52,6 +54,7 @@ import pandas as pd
 MAD_FACTOR = 1.4826
 TREND_WINDOW = 26
 RECENT_WINDOW = 13  # the recent horizon of the damped trend (a quarter of weeks)
+RETURN_LOOKBACK = 4  # a value back at the level expected before the last periods is no anomaly
 ERROR_WINDOW = 26
 MIN_ERRORS = 8
 MAX_REPLACED = 3
@@ -133,9 +136,10 @@ def _damped(diffs: np.ndarray) -> float:
     return long if abs(long) < abs(recent) else recent
 
 
-def forecast(history: np.ndarray, grain: str) -> tuple[float, float, str]:
-    """(expected next value, scale of the period-over-period changes, method) from a history
-    without gaps, on the scale it is given (the scorer calibrates its own scale)."""
+def forecast(history: np.ndarray, grain: str, ahead: int = 1) -> tuple[float, float, str]:
+    """(expected value `ahead` periods after the history, scale of the period-over-period changes,
+    method) from a history without gaps, on the scale it is given (the scorer calibrates its own
+    scale)."""
     y = np.asarray(history, dtype=float)
     n = len(y)
     level = float(np.median(np.abs(y[-TREND_WINDOW:])))
@@ -144,11 +148,11 @@ def forecast(history: np.ndarray, grain: str) -> tuple[float, float, str]:
         # Seasonal naive plus trend: a season ago, plus the typical recent season-over-season change.
         diffs = (y[period:] - y[:-period])[-TREND_WINDOW:]
         drift = float(np.median(diffs))
-        return float(y[n - period] + drift), _scale(diffs, level), "seasonal"
+        return float(y[n - period + ahead - 1] + drift), _scale(diffs, level), "seasonal"
     # No seasonal term: the median of the last 3 periods, each carried forward by the drift.
     diffs = np.diff(y)[-TREND_WINDOW:]
     drift = _damped(diffs)
-    carried = [y[n - j] + j * drift for j in range(1, min(3, n) + 1)]
+    carried = [y[n - j] + (j + ahead - 1) * drift for j in range(1, min(3, n) + 1)]
     return float(np.median(carried)), _scale(diffs, level), "trend"
 
 
@@ -192,6 +196,13 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
                 # Back at the level from before the anomaly (a four-week campaign ended): the
                 # end of that incident, not a new anomaly.
                 anomalous, back, expected, score = False, True, normal, (y[i] - normal) / scale
+            if anomalous and i - RETURN_LOOKBACK >= 3:
+                # A dip or spike of the last periods too small to fire, then the value is back:
+                # normal against what was expected before them is a return, not an anomaly.
+                earlier = forecast(history[:i - RETURN_LOOKBACK], grain, ahead=RETURN_LOOKBACK + 1)[0]
+                moved = (float(np.mean(history[i - RETURN_LOOKBACK:i])) - earlier) / scale
+                if abs(y[i] - earlier) / scale < sensitivity / 2 and moved * score < 0 and abs(moved) >= 1:
+                    anomalous, expected, score = False, earlier, (y[i] - earlier) / scale
             if start is None or periods[i] >= start:
                 out.append(Score(periods[i], float(values[i]), float(math.exp(expected) if log else expected),
                                  scale, float(score), i, method, log, nonnegative))
