@@ -1,7 +1,8 @@
 """The same specs on Spark give what DuckDB gives: local mode (one session for the whole
 test run) for every metric at day, week and month grains, breakdowns with comparisons,
 `check`, `explain`, `cohorts` and time zones; and once on a standalone cluster (a master and
-two workers on 127.0.0.1), in a subprocess since a process holds one SparkContext."""
+two workers on 127.0.0.1) and once through a Spark Connect server (`sc://`), each in a
+subprocess since a process holds one SparkContext."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from engines.parity import EngineParity, assert_same_frame, build, metric_names
-from engines.spark_cluster import SparkCluster
+from engines.parity import EngineParity, assert_same, assert_same_frame, build, metric_names
+from engines.spark_cluster import SparkCluster, SparkConnectServer
 
 from northstar import Project
 
@@ -65,3 +66,32 @@ def test_a_standalone_cluster_with_two_workers_gives_duckdbs_numbers(tmp_path: P
     assert workers == 2  # both workers ran executors for the application
     for grain, frame in frames.items():
         assert_same_frame(frame, duck.query(metrics, grain=grain), f"cluster {grain}")
+
+
+def test_spark_connect_gives_duckdbs_numbers(tmp_path: Path) -> None:
+    """`master: sc://host:port`: the same spec through a Spark Connect server on 127.0.0.1."""
+    duck = Project.load(build("sparkify", tmp_path / "duckdb", {"type": "duckdb"}))
+    metrics = metric_names(duck)
+    with SparkConnectServer() as server:
+        engine = {"type": "pyspark", "master": server.url, "config": {"spark.sql.shuffle.partitions": "2"}}
+        spec = build("sparkify", tmp_path / "connect", engine)
+        out = tmp_path / "connect.pickle"
+        script = textwrap.dedent(f"""
+            import pickle
+            from northstar import Project
+            project = Project.load({str(spec)!r})
+            frames = {{g: project.query({metrics!r}, grain=g) for g in ("day", "week", "month")}}
+            by = project.query({metrics!r}, grain="week", by=["level"], compare=True)
+            tree = project.tree("2018-11-19").to_dict()
+            remote = type(project.engine.backend.session).__module__
+            pickle.dump((frames, by, tree, remote), open({str(out)!r}, "wb"))
+        """)
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                                cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    frames, by, tree, remote = pickle.loads(out.read_bytes())
+    assert remote.startswith("pyspark.sql.connect")  # a Connect session, not a local one
+    for grain, frame in frames.items():
+        assert_same_frame(frame, duck.query(metrics, grain=grain), f"connect {grain}")
+    assert_same_frame(by, duck.query(metrics, grain="week", by=["level"], compare=True), "connect by level")
+    assert_same(tree, duck.tree("2018-11-19").to_dict())

@@ -1,6 +1,7 @@
 """A standalone Spark cluster for the tests: one master and two workers on 127.0.0.1, started
 from the scripts bundled in the pyspark package (SPARK_HOME = the package's folder) and
-stopped at the end. `url` is what a spec's `engine: {type: pyspark, master: ...}` takes."""
+stopped at the end; and a Spark Connect server (the connect jar ships in pyspark 4). `url` is
+what a spec's `engine: {type: pyspark, master: ...}` takes."""
 
 from __future__ import annotations
 
@@ -91,3 +92,36 @@ class SparkCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SparkConnectServer(SparkCluster):
+    """A Spark Connect server on 127.0.0.1 (local[2] behind it); `url` is `sc://127.0.0.1:PORT`."""
+
+    def __init__(self) -> None:
+        super().__init__(workers=0)
+
+    @property
+    def url(self) -> str:
+        return f"sc://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> "SparkConnectServer":
+        log = self.root / "connect.log"
+        with log.open("wb") as out:
+            self.processes.append(subprocess.Popen(
+                [str(self.home / "bin" / "spark-submit"), "--class",
+                 "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", "local[2]",
+                 "--conf", f"spark.connect.grpc.binding.port={self.port}",
+                 "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+                 "--conf", "spark.ui.enabled=false", "--conf", f"spark.sql.warehouse.dir={self.root / 'warehouse'}"],
+                stdout=out, stderr=subprocess.STDOUT, env=self._env(), cwd=self.root, start_new_session=True))
+        self.logs.append(log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "Spark Connect server started" in log.read_text(errors="replace"):
+                return self
+            if self.processes[0].poll() is not None:
+                break
+            time.sleep(0.2)
+        text = log.read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RuntimeError(f"the Spark Connect server did not start:\n{text}")
