@@ -46,7 +46,8 @@ def rules_of(spec: Spec) -> tuple[AlertRule, ...]:
 
 
 def default_metrics(spec: Spec) -> list[str]:
-    """The North Star and its tree, the guardrails, the OMTMs and the funnel's metrics."""
+    """The North Star and its tree, the guardrails, the OMTMs and the funnel's metrics, and the
+    inputs of those last three's formulas."""
     names = list(tree_metrics(spec))
     others = [g.metric for g in spec.guardrails] + [f.metric for f in spec.focus]
     if spec.funnel is not None:

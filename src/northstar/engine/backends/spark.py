@@ -163,8 +163,8 @@ def session_for(engine: Engine) -> Any:
     if engine.memory_limit and master.startswith("local"):
         settings.setdefault("spark.driver.memory", engine.memory_limit)
     if not master.startswith("sc://"):
-        # Northstar only makes temporary views; without this Spark leaves an empty
-        # `spark-warehouse/` folder in whatever directory the user ran northstar from.
+        # Northstar only makes temporary views: Spark's warehouse folder (by default
+        # `spark-warehouse/` in the working directory) stays out of the user's folder.
         settings.setdefault("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "northstar-spark-warehouse"))
         # Errors only from the JVM this process starts (Spark's default logs WARN lines on start).
         settings.setdefault("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
