@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from northstar.alerts.model import Alert, AlertMessage
-from northstar.alerts.rules import Fired, evaluate, group, rules_of
+from northstar.alerts.grouping import group
+from northstar.alerts.rules import Fired, evaluate, rules_of
 from northstar.spec.model import AlertRule, parse_duration, parse_quiet_hours
 
 log = logging.getLogger("northstar.alerts.monitor")
