@@ -91,9 +91,9 @@ def _from_key(key: str) -> dict[str, Any]:
 FIELDS = ("key", "kind", "metric", "label", "period", "severity", "title", "why", "link", "value", "expected")
 
 
-def listing(spec: Any, path: Path) -> list[dict[str, Any]]:
-    """Every alert of the state, newest first, each with its deliveries per channel."""
-    state = read(path)
+def listing(spec: Any, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every alert of the state (as `read` gives it), newest first, each with its deliveries per
+    channel."""
     secrets = _secrets(spec)
     items: dict[str, dict[str, Any]] = {}
     carried: dict[str, str] = {}  # alert key -> message key
@@ -130,10 +130,9 @@ def listing(spec: Any, path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def schedule_status(spec: Any, path: Path) -> dict[str, Any]:
+def schedule_status(spec: Any, state: dict[str, Any]) -> dict[str, Any]:
     """What `northstar serve`'s scheduler last did (its monitoring pass and the weekly digest),
     with the spec's settings, so the dashboard can show whether alerting is alive."""
-    state = read(path)
     secrets = _secrets(spec)
     schedule = state.get("schedule") if isinstance(state.get("schedule"), dict) else {}
     last = schedule.get("monitor") if isinstance(schedule.get("monitor"), dict) else None

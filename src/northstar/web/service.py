@@ -225,9 +225,9 @@ class DashboardService:
         from northstar.alerts.monitor import state_path
 
         project = self.project()
-        path = state_path(project)
-        return jsonable({"alerts": history.listing(project.spec, path),
-                         "schedule": history.schedule_status(project.spec, path)})
+        state = history.read(state_path(project))  # once: the file may change between two reads
+        return jsonable({"alerts": history.listing(project.spec, state),
+                         "schedule": history.schedule_status(project.spec, state)})
 
     def anomalies(self, metric: str) -> dict[str, Any]:
         return self.result("anomalies", (metric,), lambda p: jsonable(_anomalies(p, metric)))
