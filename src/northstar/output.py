@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -89,15 +90,24 @@ def _node_label(node: TreeNodeValue) -> str:
     link = {"root": "★ ", "formula": "", "driver": f"⇢ driver ({node.direction}, lag {node.lag}): "}[node.link]
     owner = f"  [dim]owner: {node.owner}[/dim]" if node.owner else ""
     formula = f"  [dim]= {node.formula}[/dim]" if node.formula else ""
-    return (f"{link}[bold]{node.label}[/bold] {number(node.value)}  "
-            f"(previous {number(node.previous)}, {change_words(node)}){owner}{formula}")
+    mark = ""
+    if node.status != "final" and node.note:
+        mark = f"  [yellow]({escape(node.note)})[/yellow]"
+    elif node.previous_status == "provisional":
+        mark = "  [yellow](the previous value is provisional)[/yellow]"
+    return (f"{link}[bold]{escape(node.label)}[/bold] {number(node.value)}  "
+            f"(previous {number(node.previous)}, {change_words(node)}){owner}{formula}{mark}")
 
 
 def tree_renderable(report: TreeReport) -> Tree:
     title = (f"[bold]{report.project}[/bold] North Star, {report.grain} of {report.period.isoformat()} "
              f"vs {report.previous_period.isoformat()}")
+    if report.review is not None and report.review.why:
+        title += f"\n[dim]{escape(report.review.why)}[/dim]"
+    if report.review is not None and report.review.partial_reason:
+        title += f"\n[yellow]partial {report.grain}: {escape(report.review.partial_reason)}[/yellow]"
     if report.customer_value:
-        title += f"\n[italic]{report.customer_value}[/italic]"
+        title += f"\n[italic]{escape(report.customer_value)}[/italic]"
     root = Tree(title)
 
     def add(parent: Tree, node: TreeNodeValue) -> None:

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from northstar.analysis.periods import (Coverage, PeriodInfo, coverage_state, first_whole, last_complete,
+                                       last_day, last_final, provisional_metrics, review_reason)
 from northstar.analysis.status import FocusStatus, GuardrailStatus, focus_status, guardrail_status
-from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
+from northstar.analysis.tree import TreeReport, build_tree, reviewed_metrics, tree_metrics
 from northstar.engine import MetricEngine, MetricQuery
 from northstar.engine.plan import dependency_order
 from northstar.engine.datacheck import check_data
@@ -44,6 +46,7 @@ class Project:
         self.loaded = loaded
         self._engine: MetricEngine | None = None
         self.debug = False  # let analyses raise instead of reporting a failed rule
+        self._review: PeriodInfo | None = None
 
     @classmethod
     def load(cls, path: str | Path = "northstar.yml") -> "Project":
@@ -92,58 +95,136 @@ class Project:
                               compare=compare)
         return self.engine.query(request)
 
-    def last_complete_period(self, grain: str | None = None, metrics: Sequence[str] | None = None) -> dt.date:
-        """The latest period fully covered by the data of the sources behind `metrics`."""
-        grain = grain or self.spec.north_star.grain
+    # ---- periods: which one is under review, and how final each value in it is ---------------
+
+    def coverage(self, metrics: Sequence[str] | None = None) -> Coverage | None:
+        """First and last event of the data behind `metrics` (default: the North Star), local time;
+        None when those sources hold no events."""
         names = dependency_order(self.spec, tuple(metrics or (self.spec.north_star.metric,)))
-        sources = {getattr(self.spec.metrics[n], "source", None) for n in names} - {None}
-        ends = [b[1] for b in (self.engine.data_bounds(s) for s in sources) if b is not None]  # type: ignore[arg-type]
-        if not ends:
-            raise QueryError("the data holds no events, so there is no complete period")
-        last_day = max(ends).date()
-        # A conversion is only final once its window has passed after the period's end.
+        sources = sorted({getattr(self.spec.metrics[n], "source", None) for n in names} - {None})  # type: ignore[type-var]
+        bounds = [b for b in (self.engine.data_bounds(s) for s in sources) if b is not None]
+        if not bounds:
+            return None
+        return Coverage(min(b[0] for b in bounds), max(b[1] for b in bounds))
+
+    def window(self, metric: str) -> dt.timedelta:
+        """How far past a period the data must reach for the metric's value in it to be final:
+        the longest conversion window among the metrics it is built from (0 for none)."""
+        names = dependency_order(self.spec, (metric,))
         windows = [self.spec.metrics[n].window for n in names if isinstance(self.spec.metrics[n], ConversionMetric)]
-        maturity = max(windows, default=dt.timedelta(0))
-        current = period_start(last_day, grain)
-        while shift_period(current, grain, 1) - dt.timedelta(days=1) + maturity > last_day:
-            current = shift_period(current, grain, -1)
-        return current
+        return max(windows, default=dt.timedelta(0))
+
+    def review_period(self) -> PeriodInfo:
+        """The period every command, page, report, digest and alert reviews by default: the last
+        period of the North Star's grain that its data covers completely (see
+        `northstar.analysis.periods`). Metrics whose window has not passed in it are marked
+        provisional; they never move it."""
+        if self._review is None:
+            grain = self.spec.north_star.grain
+            coverage = self.coverage()
+            if coverage is None:
+                raise QueryError("the data holds no events, so there is no period to review")
+            current, found = last_complete(grain, coverage)
+            self._review = self._info(current, grain, None, review_reason(current, grain, coverage, found))
+        return self._review
+
+    def period_info(self, period: object = None, grain: str | None = None, metrics: Sequence[str] | None = None,
+                    name: str = "--period") -> PeriodInfo:
+        """A period (a date in it; default: the review period), how completely the data covers it
+        and which metrics are provisional in it. A period the data does not reach is an error."""
+        grain = grain or self.spec.north_star.grain
+        chosen = _date(period, name)
+        if chosen is None:
+            if grain == self.spec.north_star.grain and metrics is None:
+                return self.review_period()
+            coverage = self.coverage(metrics)
+            if coverage is None:
+                raise QueryError("the data holds no events, so there is no period to show")
+            current, found = last_complete(grain, coverage)
+            return self._info(current, grain, metrics, review_reason(current, grain, coverage, found))
+        info = self._info(period_start(chosen, grain), grain, metrics, f"asked for ({name} {chosen.isoformat()})")
+        if info.state == "outside":
+            coverage = self.coverage(metrics)
+            span = (f"the data covers {coverage.first_day.isoformat()} to {coverage.last_day.isoformat()}"
+                    if coverage else "the data holds no events")
+            raise QueryError(f"{name}: {info.reason}: {span}")
+        return info
+
+    def _info(self, period: dt.date, grain: str, metrics: Sequence[str] | None, why: str) -> PeriodInfo:
+        coverage = self.coverage(metrics)
+        state, reason = coverage_state(period, grain, coverage)
+        names = list(metrics) if metrics is not None else reviewed_metrics(self.spec)
+        windows = {m: self.window(m) for m in names}
+        ends = {m: c.last_day for m in names if windows[m] and (c := self.coverage([m])) is not None}
+        return PeriodInfo(period, grain, state, reason, provisional_metrics(period, grain, windows, ends), why)
+
+    def last_complete_period(self, grain: str | None = None, metrics: Sequence[str] | None = None) -> dt.date:
+        """The latest period fully covered by the data of the sources behind `metrics` (default:
+        the North Star). Windows do not move it: see `last_final_period`."""
+        grain = grain or self.spec.north_star.grain
+        coverage = self.coverage(metrics)
+        if coverage is None:
+            raise QueryError("the data holds no events, so there is no complete period")
+        return last_complete(grain, coverage)[0]
+
+    def last_final_period(self, metric: str, grain: str | None = None) -> dt.date:
+        """The latest complete period in which `metric`'s value is final (its window has passed):
+        what anomalies, leads, baselines and verdicts may use."""
+        grain = grain or self.spec.north_star.grain
+        coverage = self.coverage([metric])
+        if coverage is None:
+            raise QueryError("the data holds no events, so there is no complete period")
+        return last_final(grain, coverage, self.window(metric))
 
     def tree(self, period: object = None) -> TreeReport:
-        """The North Star and its tree for a period (default: the last complete one)."""
+        """The North Star and its tree for a period (default: the review period)."""
         grain = self.spec.north_star.grain
         metrics = tree_metrics(self.spec)
-        chosen = _date(period, "--period")
-        start = period_start(chosen, grain) if chosen else self.last_complete_period(grain, metrics)
+        info = self.period_info(period)
+        start = info.period
         frame = self.query(metrics, grain=grain, start=start, end=start, compare=True)
         values = {}
         if len(frame):
             row = frame.iloc[0]
             values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
-        return build_tree(self.spec, values, start, shift_period(start, grain, -1))
+        previous = self._info(shift_period(start, grain, -1), grain, None, "the period before")
+        return build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous)
 
-    def _values_at(self, metrics: Sequence[str], period: object) -> tuple[dt.date, dict[str, object]]:
+    def _values_at(self, metrics: Sequence[str], period: object) -> tuple[PeriodInfo, dict[str, object]]:
         grain = self.spec.north_star.grain
-        chosen = _date(period, "--period")
-        start = period_start(chosen, grain) if chosen else self.last_complete_period(grain, metrics)
-        frame = self.query(list(dict.fromkeys(metrics)), grain=grain, start=start, end=start)
+        info = self.period_info(period)
+        frame = self.query(list(dict.fromkeys(metrics)), grain=grain, start=info.period, end=info.period)
         row = frame.iloc[0] if len(frame) else None
-        return start, {m: (row[m] if row is not None else None) for m in metrics}
+        return info, {m: (row[m] if row is not None else None) for m in metrics}
+
+    def _last_final_values(self, metrics: Sequence[str]) -> dict[str, tuple[dt.date, object]]:
+        """{metric: (its last final period, its value there)} for provisional metrics."""
+        grain = self.spec.north_star.grain
+        out: dict[str, tuple[dt.date, object]] = {}
+        for metric in dict.fromkeys(metrics):
+            when = self.last_final_period(metric, grain)
+            frame = self.query([metric], grain=grain, start=when, end=when)
+            out[metric] = (when, frame.iloc[0][metric] if len(frame) else None)
+        return out
 
     def guardrails(self, period: object = None) -> list[GuardrailStatus]:
-        """Each guardrail's value in a period (default: the last complete one) and its status."""
+        """Each guardrail's value in a period (default: the review period) and its status; a value
+        whose window has not passed there is provisional: no verdict, and the last final one beside."""
         if not self.spec.guardrails:
             return []
-        # Each at its own last complete (mature) period; one query per distinct period.
-        by_period: dict[object, list[str]] = {}
-        for guard in self.spec.guardrails:
-            when = period if period is not None else self.last_complete_period(metrics=[guard.metric])
-            by_period.setdefault(when, []).append(guard.metric)
-        found: dict[str, tuple[dt.date, object]] = {}
-        for when, metrics in by_period.items():
-            start, values = self._values_at(metrics, when)
-            found.update({m: (start, values[m]) for m in metrics})
-        return [guardrail_status(g, found[g.metric][1], found[g.metric][0]) for g in self.spec.guardrails]
+        info, values = self._values_at([g.metric for g in self.spec.guardrails], period)
+        waiting = [g.metric for g in self.spec.guardrails if info.is_provisional(g.metric)]
+        finals = self._last_final_values(waiting) if waiting else {}
+        out = []
+        for g in self.spec.guardrails:
+            if g.metric in finals:
+                when, value = finals[g.metric]
+                earlier = guardrail_status(g, value, when)
+                out.append(guardrail_status(g, values[g.metric], info.period,
+                                            provisional_until=info.provisional[g.metric], last_final=earlier))
+            else:
+                out.append(guardrail_status(g, values[g.metric], info.period))
+        return out
 
     def check(self, data: bool = True, only: Sequence[str] = ()) -> "CheckReport":
         """Judge the North Star, tree, OMTMs and funnel against the method (see `northstar.checks`)."""
@@ -213,21 +294,46 @@ class Project:
                              "{value: ..., by: YYYY-MM-DD} in the spec")
         grain = self.spec.north_star.grain
         metrics = tree_metrics(self.spec)
-        last = self.last_complete_period(grain, metrics)
+        review = self.review_period()
+        last = review.period
         check_target_date(day, last, grain)
-        # The trend window: whole periods only, from the one after the data's first (partial) period.
-        names = dependency_order(self.spec, tuple(metrics))
-        sources = {getattr(self.spec.metrics[n], "source", None) for n in names} - {None}
-        starts = [b[0] for b in (self.engine.data_bounds(s) for s in sources) if b is not None]  # type: ignore[arg-type]
-        first = shift_period(period_start(min(starts).date(), grain), grain, 1) if starts else last
+        # The trend window: whole periods only, from the first the data covers from its first day,
+        # and for each metric only its final values (a provisional conversion is not a fall).
+        coverage = self.coverage(metrics)
+        first = first_whole(grain, coverage) if coverage is not None else last
         start = max(shift_period(last, grain, -(TREND_PERIODS[grain] - 1)), min(first, last))
-        history = self.query(metrics, grain=grain, start=start, end=last)
-        return build_targets(self.spec, history, last, float(value), day, method)
+        history = self.final_only(self.query(metrics, grain=grain, start=start, end=last), metrics, grain)
+        return build_targets(self.spec, history, last, float(value), day, method)  # TODO(lead): name review
+
+    def final_only(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
+        """`frame` (a query's result) with each metric's provisional values (periods after its
+        last final one) set to null: what may be used as final."""
+        grain = grain or self.spec.north_star.grain
+        frame = frame.copy()
+        for metric in dict.fromkeys(metrics):
+            if metric not in frame.columns or not self.window(metric):
+                continue
+            last = self.last_final_period(metric, grain)
+            later = frame["period"].map(lambda p: to_date(p) > last).astype(bool)
+            frame[metric] = frame[metric].astype(float).where(~later)
+        return frame
 
     def focus(self, period: object = None) -> list[FocusStatus]:
-        """Each team's OMTM: value, progress from baseline to target, time gone, on track or not."""
+        """Each team's OMTM in a period (default: the review period): value, progress from baseline
+        to target, time gone, on track or not; a provisional value gets no verdict."""
         if not self.spec.focus:
             return []
-        start, values = self._values_at([f.metric for f in self.spec.focus], period)
-        as_of = shift_period(start, self.spec.north_star.grain, 1) - dt.timedelta(days=1)
-        return [focus_status(f, values[f.metric], as_of) for f in self.spec.focus]
+        info, values = self._values_at([f.metric for f in self.spec.focus], period)
+        as_of = info.end
+        waiting = [f.metric for f in self.spec.focus if info.is_provisional(f.metric)]
+        finals = self._last_final_values(waiting) if waiting else {}
+        out = []
+        for f in self.spec.focus:
+            if f.metric in finals:
+                when, value = finals[f.metric]
+                earlier = focus_status(f, value, last_day(when, info.grain), period=when)
+                out.append(focus_status(f, values[f.metric], as_of, provisional_until=info.provisional[f.metric],
+                                        last_final=earlier, period=info.period))
+            else:
+                out.append(focus_status(f, values[f.metric], as_of, period=info.period))
+        return out

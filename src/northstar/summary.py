@@ -10,14 +10,28 @@ from rich.table import Table
 from northstar.output import number
 
 
+MARKS = {"ok": "✔ ok", "breached": "✖ breached", "no data": "? no data", "on track": "✔ on track",
+         "behind": "▼ behind", "reached": "★ reached", "not started": "… not started", "ended": "■ ended"}
+
+
+def status_mark(item: Any) -> str:
+    """A guardrail's or OMTM's status in words; a provisional one says until when, and its last final verdict."""
+    if item.status != "provisional":
+        return MARKS.get(item.status, item.status)
+    text = f"⧗ provisional until the data reaches {item.provisional_until.isoformat()}"
+    if item.last_final is not None and item.last_final.period is not None:
+        text += f" (last final: {MARKS.get(item.last_final.status, item.last_final.status)} in {item.last_final.period})"
+    return text
+
+
 def print_overview(console: Console, project: Any) -> None:
     guards = project.guardrails()
     if guards:
-        table = Table(title="Guardrails (each in its last complete period)")
+        table = Table(title=f"Guardrails in the {project.spec.north_star.grain} of {guards[0].period}")
         for col in ("metric", "period", "value", "min", "max", "status"):
             table.add_column(col, justify="left" if col in ("metric", "status") else "right")
         for g in guards:
-            mark = {"ok": "✔ ok", "breached": "✖ breached", "no data": "? no data"}[g.status]
+            mark = status_mark(g)
             table.add_row(g.metric, g.period.isoformat() if g.period else "–", number(g.value, 2), number(g.min, 2), number(g.max, 2), mark)
         console.print(table)
     focus = project.focus()
@@ -28,5 +42,5 @@ def print_overview(console: Console, project: Any) -> None:
         for f in focus:
             progress = f"{f.progress * 100:.0f}%" if f.progress is not None else "–"
             table.add_row(f.team, f.metric, number(f.value, 2), number(f.baseline, 2), number(f.target, 2),
-                          f.deadline.isoformat() if f.deadline else "–", progress, f.status)
+                          f.deadline.isoformat() if f.deadline else "–", progress, status_mark(f))
         console.print(table)

@@ -19,16 +19,26 @@ class GuardrailStatus:
     value: float | None
     min: float | None
     max: float | None
-    status: str  # ok | breached | no data
+    status: str  # ok | breached | no data | provisional
     period: dt.date | None = None
+    provisional_until: dt.date | None = None  # provisional: final once the data reaches this day
+    last_final: "GuardrailStatus | None" = None  # provisional: the status at its last final period
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "period": self.period.isoformat() if self.period else None,
-                "value": self.value, "min": self.min, "max": self.max, "status": self.status}
+                "value": self.value, "min": self.min, "max": self.max, "status": self.status,
+                "provisional_until": self.provisional_until.isoformat() if self.provisional_until else None,
+                "last_final": self.last_final.to_dict() if self.last_final else None}
 
 
-def guardrail_status(guard: Guardrail, value: Any, period: dt.date | None = None) -> GuardrailStatus:
+def guardrail_status(guard: Guardrail, value: Any, period: dt.date | None = None,
+                     provisional_until: dt.date | None = None,
+                     last_final: GuardrailStatus | None = None) -> GuardrailStatus:
+    """A guardrail's status; a provisional value (its window has not passed) gets no verdict."""
     number = _num(value)
+    if provisional_until is not None:
+        return GuardrailStatus(guard.metric, number, guard.min, guard.max, "provisional", period,
+                               provisional_until, last_final)
     if number is None:
         status = "no data"
     elif (guard.min is not None and number < guard.min) or (guard.max is not None and number > guard.max):
@@ -50,17 +60,23 @@ class FocusStatus:
     deadline: dt.date | None
     progress: float | None  # share of the way from baseline to target
     elapsed: float | None  # share of the time box gone
-    status: str  # on track | behind | reached | not started | ended | no data
+    status: str  # on track | behind | reached | not started | ended | no data | provisional
+    period: dt.date | None = None  # the period whose value this is
+    provisional_until: dt.date | None = None  # provisional: final once the data reaches this day
+    last_final: "FocusStatus | None" = None  # provisional: the status at its last final period
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        out["start"] = self.start.isoformat() if self.start else None
-        out["deadline"] = self.deadline.isoformat() if self.deadline else None
+        for key in ("start", "deadline", "period", "provisional_until"):
+            out[key] = out[key].isoformat() if out[key] else None
+        out["last_final"] = self.last_final.to_dict() if self.last_final else None
         return out
 
 
-def focus_status(focus: Focus, value: Any, today: dt.date) -> FocusStatus:
-    """Progress from baseline to target against the share of the time box that has passed."""
+def focus_status(focus: Focus, value: Any, today: dt.date, provisional_until: dt.date | None = None,
+                 last_final: FocusStatus | None = None, period: dt.date | None = None) -> FocusStatus:
+    """Progress from baseline to target against the share of the time box that has passed; a
+    provisional value (its window has not passed) gets no verdict."""
     number = _num(value)
     progress = elapsed = None
     if number is not None and focus.baseline is not None and focus.target is not None and focus.target != focus.baseline:
@@ -80,5 +96,7 @@ def focus_status(focus: Focus, value: Any, today: dt.date) -> FocusStatus:
         status = "on track" if progress >= elapsed else "behind"
     else:
         status = "no data" if progress is None else ("on track" if progress >= 0 else "behind")
+    if provisional_until is not None and number is not None:
+        status = "provisional"
     return FocusStatus(focus.team, focus.metric, focus.owner, number, focus.baseline, focus.target,
-                       focus.from_, focus.to, progress, elapsed, status)
+                       focus.from_, focus.to, progress, elapsed, status, period, provisional_until, last_final)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from northstar.spec.expressions import parse_formula
-from northstar.spec.model import Spec
+from northstar.analysis.periods import PeriodInfo
+from northstar.spec.model import FormulaMetric, Spec
 from northstar.numbers import number_or_none
 
 
@@ -23,6 +24,9 @@ class TreeNodeValue:
     direction: str | None = None  # for driver links: the hypothesised direction
     lag: int | None = None
     children: tuple["TreeNodeValue", ...] = field(default_factory=tuple)
+    status: str = "final"  # final | provisional | partial (see `northstar.analysis.periods`)
+    note: str | None = None  # why the value is not final
+    previous_status: str = "final"
 
     @property
     def change(self) -> float | None:
@@ -41,6 +45,7 @@ class TreeNodeValue:
             "metric": self.metric, "label": self.label, "value": self.value, "previous": self.previous,
             "change": self.change, "change_pct": self.change_pct, "owner": self.owner,
             "formula": self.formula, "link": self.link, "direction": self.direction, "lag": self.lag,
+            "status": self.status, "note": self.note, "previous_status": self.previous_status,
             "children": [c.to_dict() for c in self.children],
         }
 
@@ -54,11 +59,13 @@ class TreeReport:
     period: dt.date
     previous_period: dt.date
     root: TreeNodeValue
+    review: PeriodInfo | None = None  # the period shown, how complete, and why it is the one shown
 
     def to_dict(self) -> dict[str, Any]:
         return {"project": self.project, "north_star": self.north_star, "customer_value": self.customer_value,
                 "grain": self.grain, "period": self.period.isoformat(),
-                "previous_period": self.previous_period.isoformat(), "root": self.root.to_dict()}
+                "previous_period": self.previous_period.isoformat(),
+                "review": self.review.to_dict() if self.review else None, "root": self.root.to_dict()}
 
 
 def tree_metrics(spec: Spec) -> list[str]:
@@ -82,6 +89,21 @@ def tree_metrics(spec: Spec) -> list[str]:
     return seen
 
 
+def reviewed_metrics(spec: Spec) -> list[str]:
+    """The metrics a review shows: the North Star and its tree, the guardrails, the OMTMs, the
+    funnel's stages, and the inputs of those last three's formulas."""
+    names = list(tree_metrics(spec))
+    others = [g.metric for g in spec.guardrails] + [f.metric for f in spec.focus]
+    if spec.funnel is not None:
+        others += [m for m in spec.funnel.stages().values() if m]
+    names += others
+    for name in others:  # a guardrail's or stage's own inputs (cost per sign-up: spend, sign-ups)
+        metric = spec.metrics.get(name)
+        if isinstance(metric, FormulaMetric):
+            names += list(parse_formula(metric.formula).names)
+    return [n for n in dict.fromkeys(names) if n in spec.metrics]
+
+
 def label_of(spec: Spec, name: str) -> str:
     metric = spec.metrics.get(name)
     return (metric.label if metric is not None and metric.label else name.replace("_", " ").capitalize())
@@ -90,8 +112,10 @@ def label_of(spec: Spec, name: str) -> str:
 _clean = number_or_none
 
 
-def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, previous: dt.date) -> TreeReport:
-    """Assemble the tree from {metric: (value, previous value)}."""
+def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, previous: dt.date,
+               info: PeriodInfo | None = None, previous_info: PeriodInfo | None = None) -> TreeReport:
+    """Assemble the tree from {metric: (value, previous value)}; `info`/`previous_info` mark what
+    is provisional or partial in the two periods."""
     def node(name: str, link: str, path: tuple[str, ...], direction: str | None = None, lag: int | None = None) -> TreeNodeValue:
         spec_node = spec.north_star.tree.get(name)
         children: list[TreeNodeValue] = []
@@ -103,9 +127,12 @@ def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, 
         return TreeNodeValue(metric=name, label=label_of(spec, name), value=_clean(value), previous=_clean(prev),
                              owner=spec_node.owner if spec_node else None,
                              formula=spec_node.formula if spec_node else None, link=link,
-                             direction=direction, lag=lag, children=tuple(children))
+                             direction=direction, lag=lag, children=tuple(children),
+                             status=info.status_of(name) if info else "final",
+                             note=info.note_for(name) if info else None,
+                             previous_status=previous_info.status_of(name) if previous_info else "final")
 
     ns = spec.north_star
     return TreeReport(project=spec.project, north_star=ns.metric, customer_value=ns.customer_value,
                       grain=ns.grain, period=period, previous_period=previous,
-                      root=node(ns.metric, "root", ()))
+                      root=node(ns.metric, "root", ()), review=info)

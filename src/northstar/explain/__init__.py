@@ -57,13 +57,7 @@ def explain(project: Any, metric: str | None = None, period: object = None, vs: 
     grain = spec.north_star.grain
     tree = decomposition(spec, metric)
     names = tree.names()
-    if period is None:
-        current = project.last_complete_period(grain, names)
-    else:
-        try:
-            current = period_start(to_date(period), grain)
-        except ValueError:
-            raise QueryError(f"--period: '{period}' is not a date; write YYYY-MM-DD") from None
+    current = project.period_info(period).period  # default: the review period, the same for every command
     base = baseline_period(current, grain, vs)
     if base == current:
         raise QueryError("--vs: the baseline is the period itself; pick an earlier date")
