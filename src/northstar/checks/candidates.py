@@ -4,11 +4,11 @@ Each candidate gets a score out of 100 from five parts, minus penalties:
 
 | part | weight | how |
 |---|---|---|
-| leads revenue | 35 | best lagged correlation r of growth (lags 0..k) x confidence: 1 when it leads (lag >= 1, Granger-type p < significance), 0.5 when the lead is not significant, 0.25 at lag 0 |
-| leads retention | 15 | the same against the retention metric |
+| lead | 35 | leads the metric ranked against (`--against`, default revenue): best lagged correlation r of growth (lags 0..k) x confidence: 1 when it leads (lag >= 1, Granger-type p < significance after the Bonferroni correction for the k+1 lags tried), 0.5 when the lead is not significant, 0.25 at lag 0 |
+| lead_retention | 15 | the same against the retention metric |
 | signal-to-noise | 15 | 1 / (1 + (noise / 5%)^2), noise at the North Star's grain (see analysis/signal.py) |
 | coverage | 20 | mean of the share of active customers who reach it and the share of segments whose reach is at least half the overall |
-| funnel | 15 | share of the mapped AARRR stages linked to it, in the spec or by a significant positive lead in the data |
+| funnel | 15 | share of the mapped AARRR stages linked to it, in the spec or by a positive lead in the data significant after the Bonferroni correction for the lags tried |
 
 Penalties: 40 when it measures money (revenue-north-star), 30 when its growth moves in lockstep
 with revenue's (revenue-in-disguise), 20 for a vanity metric.
@@ -30,7 +30,7 @@ from northstar.engine.plan import unknown_metric
 from northstar.errors import QueryError
 from northstar.spec.model import AggregateMetric, FormulaMetric
 
-WEIGHTS = {"lead_revenue": 35, "lead_retention": 15, "signal_to_noise": 15, "coverage": 20, "funnel": 15}
+WEIGHTS = {"lead": 35, "lead_retention": 15, "signal_to_noise": 15, "coverage": 20, "funnel": 15}
 PENALTIES = {"revenue-north-star": 40, "revenue-in-disguise": 30, "vanity-north-star": 20}
 NOISE_SCALE = 0.05
 
@@ -51,7 +51,8 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         def lead_dict(found: Lead | None) -> dict[str, Any] | None:
             return None if found is None else {k: v for k, v in found.to_dict().items()
-                                               if k in ("lag", "correlation", "p_value", "periods")}
+                                               if k in ("lag", "correlation", "p_value", "p_value_adjusted",
+                                                        "lags_tried", "correction", "periods")}
 
         return {"metric": self.metric, "score": round(self.score, 1), "lead": lead_dict(self.lead),
                 "retention_lead": lead_dict(self.retention_lead), "coverage": self.coverage,
@@ -69,9 +70,16 @@ class CandidateReport:
     candidates: tuple[Candidate, ...]
     summary: str
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """What the lead columns are against, as asked (`--against`), for every format."""
+        return {"lead": f"leads {self.against}",
+                "retention_lead": f"leads {self.retention}" if self.retention else "leads retention"}
+
     def to_dict(self) -> dict[str, Any]:
         return {"against": self.against, "retention": self.retention, "grain": self.grain,
-                "candidates": [c.to_dict() for c in self.candidates], "summary": self.summary}
+                "labels": self.labels, "candidates": [c.to_dict() for c in self.candidates],
+                "summary": self.summary}
 
 
 def fit_candidates(ctx: CheckContext) -> list[str]:
@@ -123,7 +131,7 @@ def rank_candidates(project: Any, metrics: Sequence[str] = (), against: str | No
         judged += disguise_findings(as_nsm, revenue, rev_lead)
         penalties = tuple({"rule": f.rule, "points": PENALTIES[f.rule], "message": f.message} for f in judged)
         parts = {
-            "lead_revenue": WEIGHTS["lead_revenue"] * _confidence(rev_lead, alpha),
+            "lead": WEIGHTS["lead"] * _confidence(rev_lead, alpha),
             "lead_retention": WEIGHTS["lead_retention"] * _confidence(ret_lead, alpha),
             "signal_to_noise": WEIGHTS["signal_to_noise"] * (1 / (1 + (signal.noise / NOISE_SCALE) ** 2)
                                                               if signal else 0.0),
@@ -183,7 +191,7 @@ def _funnel(ctx: CheckContext, frame: Any, alpha: float) -> dict[str, bool]:
         if not linked and metric in ctx.spec.metrics:
             series = ctx.series([metric, ctx.nsm])
             found = lead(series[metric], series[ctx.nsm], ctx.max_lag())
-            linked = found is not None and found.correlation > 0 and found.correlation_p < alpha
+            linked = found is not None and found.correlation > 0 and found.correlation_p_adjusted < alpha
         out[stage] = bool(linked)
     return out
 
@@ -195,7 +203,8 @@ def _why(ctx: CheckContext, found: list[Candidate], revenue: str) -> str:
     alpha = ctx.spec.checks.significance
     if win.lead is not None and win.lead.leads(alpha):
         lead_text = (f"leads '{revenue}' by {win.lead.lag} {ctx.grain}(s) (r={win.lead.correlation:+.2f}, "
-                     f"p={win.lead.p_value:.3f})")
+                     f"p={win.lead.p_value_adjusted:.3f} after the Bonferroni correction for "
+                     f"{win.lead.lags_tried} lags)")
     else:
         lead_text = f"does not clearly lead '{revenue}' (no candidate's lead would be a reason to pick it)" if not any(
             c.lead is not None and c.lead.leads(alpha) for c in found) else f"does not clearly lead '{revenue}'"
@@ -204,7 +213,7 @@ def _why(ctx: CheckContext, found: list[Candidate], revenue: str) -> str:
         runner = found[1]
         margin = {k: win.parts[k] - runner.parts.get(k, 0) for k in win.parts}
         key = max(margin, key=margin.get)  # type: ignore[arg-type]
-        words = {"lead_revenue": "leads revenue more strongly", "lead_retention": "leads retention more strongly",
+        words = {"lead": f"leads '{revenue}' more strongly", "lead_retention": "leads retention more strongly",
                  "signal_to_noise": "is less noisy", "coverage": "reaches more customers and segments",
                  "funnel": "is fed by more of the funnel"}
         text += (f", and beats '{runner.metric}' ({runner.score:.0f}) mostly because it {words[key]}"

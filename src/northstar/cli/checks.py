@@ -41,40 +41,19 @@ def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_on
 
 @cli.command()
 @click.argument("metrics", nargs=-1)
-@click.option("--against", help="The revenue metric to lead (default: `checks.revenue` or a metric tagged revenue).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--against", help="The metric candidates should lead (default: `checks.revenue` or a metric tagged "
+                                "revenue); every label names it.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True)
 @click.pass_obj
 def candidates(state: State, metrics: tuple[str, ...], against: str | None, fmt: str) -> None:
     """Rank candidate North Stars (the METRICS given, or every fit metric) on your data."""
-    import json
-
-    from rich.table import Table
+    from northstar.checks.render_candidates import candidates_json, candidates_markdown, print_candidates
 
     report = state.project().candidates(metrics, against)
     if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
-        return
-    table = Table(title=f"North Star candidates against '{report.against}' ({report.grain}ly growth)")
-    for column in ("#", "metric", "score", "leads revenue", "leads retention", "noise", "reach", "segments",
-                   "funnel", "penalties"):
-        table.add_column(column, justify="right" if column in ("#", "score", "noise", "reach", "segments") else "left")
-    for rank, c in enumerate(report.candidates, 1):
-        funnel = f"{sum(c.funnel.values())}/{len(c.funnel)}" if c.funnel else "-"
-        table.add_row(str(rank), c.metric, f"{c.score:.0f}", _lead_text(c.lead), _lead_text(c.retention_lead),
-                      "-" if c.noise is None else f"{c.noise:.1%}", _pct(c.coverage.get("customers")),
-                      _pct(c.coverage.get("segments")), funnel,
-                      ", ".join(f"{p['rule']} (-{p['points']})" for p in c.penalties) or "-")
-    stdout.print(table)
-    stdout.print(report.summary, markup=False, highlight=False)
-
-
-def _lead_text(found: object) -> str:
-    if found is None:
-        return "-"
-    p = getattr(found, "p_value")
-    return (f"lag {found.lag}, r={found.correlation:+.2f}"  # type: ignore[attr-defined]
-            + (f", p={p:.3f}" if p is not None else ""))
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+        click.echo(candidates_json(report))
+    elif fmt == "markdown":
+        click.echo(candidates_markdown(report), nl=False)
+    else:
+        print_candidates(stdout, report)
