@@ -123,11 +123,24 @@ def test_not_for_all_customers(data: tuple[Path, Path]) -> None:
     assert checks(data, ["not-for-all-customers"], nsm="browses") == []
 
 
+EXTERNAL = "checks:\n  external_dimensions: [partner]\n"
+
+
 def test_external_dependency(data: tuple[Path, Path]) -> None:
-    found = checks(data, ["external-dependency"], nsm="listens")
+    found = checks(data, ["external-dependency"], nsm="listens", extra=EXTERNAL)
     assert [f.subject for f in found] == ["partner = acme"]
     assert found[0].evidence["share"] == pytest.approx(0.7, abs=0.02)
-    assert checks(data, ["external-dependency"], nsm="browses") == []
+    assert checks(data, ["external-dependency"], nsm="browses", extra=EXTERNAL) == []
+
+
+def test_external_dependency_reads_the_declared_dimensions_not_names(data: tuple[Path, Path]) -> None:
+    """Which dimensions are outside parties is declared: a dimension named `partner` is not one by its
+    name (a rename must not change the verdict), and `[]` says there are none."""
+    folder, path = data
+    report = run_checks(Project.load(write_spec(folder, path, nsm="listens")), only=["external-dependency"])
+    [note] = report.findings
+    assert note.severity == "info" and "checks.external_dimensions" in note.message
+    assert checks(data, ["external-dependency"], nsm="listens", extra="checks:\n  external_dimensions: []\n") == []
 
 
 def test_duplicate_inflation(data: tuple[Path, Path]) -> None:

@@ -67,7 +67,7 @@ def test_the_good_spec_passes_every_spec_rule() -> None:
 @pytest.mark.parametrize("edit, rule, severity, subject", [
     (("metric: minutes\n  grain", "metric: revenue\n  grain"), "revenue-north-star", "error", "revenue"),
     (("minutes: {source: events, where: \"event = 'play'\", agg: sum, expr: seconds / 60",
-      "minutes: {source: events, where: \"event = 'play'\", agg: sum, expr: price_paid"),
+      "minutes: {source: events, where: \"event = 'play'\", agg: sum, expr: price_paid, unit: EUR"),
      "revenue-north-star", "error", "minutes"),
     (("metric: minutes\n  grain", "metric: sign_ups\n  grain"), "vanity-north-star", "warning", "sign_ups"),
     (("agg: sum, expr: seconds / 60,", "agg: sum, expr: seconds / 60, cumulative: true,"), "vanity-north-star",
@@ -85,7 +85,6 @@ def test_the_good_spec_passes_every_spec_rule() -> None:
     (("metric: activation_rate, baseline: 0.7, target: 0.78", "metric: cost_per_sign_up, baseline: 8, target: 7"),
      "omtm-off-tree", "warning", "team Growth"),
     (("referral: invites, ", ""), "funnel-coverage", "warning", "stage referral"),
-    (("revenue: paid_listeners}", "revenue: revenue}"), "funnel-coverage", "warning", "stage revenue"),
     (("funnel: {acquisition", "#funnel: {acquisition"), "funnel-coverage", "warning", "funnel"),
     (("guardrails:\n  - {metric: cost_per_sign_up, max: 7.5}\n", ""), "no-guardrails", "warning", "guardrails"),
     (("    minutes_per_listener:\n      drivers", "    invites: {owner: Growth}\n    minutes_per_listener:\n      drivers"),
@@ -133,3 +132,55 @@ def test_skip_silences_a_rule() -> None:
     text = GOOD.replace("guardrails:\n  - {metric: cost_per_sign_up, max: 7.5}\n", "") + "checks:\n  skip: [no-guardrails]\n"
     report = run_checks(Project(parse_spec(text)), data=False)
     assert "no-guardrails" not in report.rules_run and report.findings == ()
+
+
+# ---- decisions come from the parsed spec and what it declares, never from words in names or SQL text ----
+
+@pytest.mark.parametrize("where, vanity", [
+    ("event = 'sign_up'", True),
+    ("event IN ('sign_up', 'play')", True),
+    ("event = 'play' OR event = 'Submit Registration'", True),
+    ("event LIKE '%download%'", True),
+    ("NOT (event <> 'install')", True),
+    ("event <> 'sign_up'", False),  # regression: every event but sign-ups was called a sign-up count
+    ("event != 'sign_up'", False),
+    ("NOT event = 'sign_up'", False),
+    ("event NOT IN ('sign_up', 'page_view')", False),
+    ("NOT (event = 'sign_up' OR event = 'visit')", False),
+    ("event = 'play' AND referrer <> 'signup_page'", False),
+])
+def test_vanity_reads_what_the_where_selects(where: str, vanity: bool) -> None:
+    text = GOOD.replace("metric: minutes\n  grain", "metric: things\n  grain").replace(
+        "  cost_per_sign_up:", f"  things: {{source: events, where: \"{where}\", agg: count}}\n  cost_per_sign_up:")
+    found = findings(text, "vanity-north-star")
+    assert bool(found) == vanity, found
+    if vanity:
+        assert "`where` selects" in found[0].message
+
+
+def test_names_do_not_make_a_metric_vanity_or_money() -> None:
+    """A metric named like a vanity count or summing a column named like money is judged by what it
+    selects and what the spec declares: renaming must not change the verdict."""
+    text = GOOD.replace("metric: minutes\n  grain", "metric: total_signups_paid\n  grain").replace(
+        "  cost_per_sign_up:", "  total_signups_paid: {source: events, where: \"event = 'play'\", agg: sum, "
+        "expr: payment_amount, label: Total sign-ups}\n  cost_per_sign_up:")
+    assert findings(text, "vanity-north-star") == [] and findings(text, "revenue-north-star") == []
+    declared = text.replace("expr: payment_amount,", "expr: payment_amount, unit: BRL,")
+    assert [f.evidence["money_metrics"] for f in findings(declared, "revenue-north-star")] == [["total_signups_paid"]]
+
+
+def test_an_unjudged_revenue_stage_is_tagged_revenue_not_made_a_driver() -> None:
+    """Regression: funnel-coverage advised adding revenue as a driver of the tree. Revenue is what the
+    North Star should lead; the fix is to let `not-leading` judge it."""
+    assert findings(GOOD.replace("revenue: paid_listeners}", "revenue: revenue}"), "funnel-coverage") == []
+    text = GOOD.replace("revenue: paid_listeners}", "revenue: payments}").replace(
+        "  cost_per_sign_up:", "  payments: {source: events, where: \"event = 'payment'\", agg: count}\n"
+        "  cost_per_sign_up:")
+    [found] = findings(text, "funnel-coverage")
+    assert (found.severity, found.subject) == ("warning", "stage revenue")
+    assert "tag it `revenue`" in found.fix and "not-leading" in found.fix and "driver of the tree node" not in found.fix
+    assert "do not make revenue a driver" in found.fix
+    tagged = text.replace("agg: count}\n  cost_per_sign_up:", "agg: count, tags: [revenue]}\n  cost_per_sign_up:")
+    [found] = findings(tagged, "funnel-coverage")
+    assert "list it first in `checks.revenue`" in found.fix and found.evidence["revenue_judged"] == "revenue"
+    assert findings(tagged + "checks:\n  revenue: [payments]\n", "funnel-coverage") == []

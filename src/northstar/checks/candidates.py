@@ -7,7 +7,7 @@ Each candidate gets a score out of 100 from five parts, minus penalties:
 | lead | 35 | leads the metric ranked against (`--against`, default revenue): best lagged correlation r of growth (lags 0..k) x confidence: 1 when it leads (lag >= 1, Granger-type p < significance after the Bonferroni correction for the k+1 lags tried), 0.5 when the lead is not significant, 0.25 at lag 0 |
 | lead_retention | 15 | the same against the retention metric |
 | signal-to-noise | 15 | 1 / (1 + (noise / 5%)^2), noise at the North Star's grain (see analysis/signal.py) |
-| coverage | 20 | mean of the share of active customers who reach it and the share of segments whose reach is at least half the overall |
+| coverage | 20 | mean of the share of active customers who reach it and the share of customer segments (values of the customer dimensions, see checks/attributes.py) whose reach is at least half the overall |
 | funnel | 15 | share of the mapped AARRR stages linked to it, in the spec or by a positive lead in the data significant after the Bonferroni correction for the lags tried |
 
 Penalties: 40 when it measures money (revenue-north-star), 30 when its growth moves in lockstep
@@ -22,6 +22,7 @@ from typing import Any
 
 from northstar.analysis.lead import Lead, lead
 from northstar.analysis.signal import grain_signal
+from northstar.checks.attributes import split_dimensions
 from northstar.checks.context import CheckContext, is_money, positive_refs
 from northstar.checks.data_rules import disguise_findings
 from northstar.checks.reach import reach_by_segment
@@ -165,7 +166,8 @@ def _coverage(ctx: CheckContext, names: list[str], frame: Any) -> dict[str, dict
         return out
     first, last = min(frame.index), max(frame.index)
     for source, bases in by_source.items():
-        frames = reach_by_segment(ctx, source, bases, first, last)
+        customer, _events = split_dimensions(ctx.project, source, ctx.grain)  # segments are groups of customers
+        frames = reach_by_segment(ctx, source, bases, first, last, dimensions=customer)
         overall = frames.pop("")
         for name, base_name in owner.items():
             if base_name not in bases or overall["active"] == 0:

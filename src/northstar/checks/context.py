@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import re
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -15,12 +14,10 @@ from northstar.analysis.tree import label_of, tree_metrics
 from northstar.engine import MetricQuery
 from northstar.engine.plan import dependency_order
 from northstar.engine.time import period_start, shift_period
-from northstar.spec.expressions import parse_formula, parse_sql
+from northstar.spec.expressions import parse_formula
 from northstar.spec.model import AggregateMetric, FormulaMetric, Metric, RetentionMetric, Spec
 
 DEFAULT_MAX_LAG = {"day": 28, "week": 8, "month": 6, "quarter": 4}
-MONEY_WORDS = re.compile(r"(amount|price|revenue|sales|gmv|mrr|arr|payment|paid|fee|billing|invoice|spend|cost|"
-                         r"turnover|income|profit|margin|value_eur|value_usd|eur|usd|gbp|sek)", re.I)
 CURRENCY_UNITS = {"eur", "usd", "gbp", "sek", "nok", "dkk", "chf", "jpy", "cny", "inr", "brl", "aud", "cad", "mxn",
                   "€", "$", "£", "¥", "r$", "kr", "money", "currency"}
 
@@ -30,17 +27,18 @@ class NotEvaluated(Exception):
 
 
 def is_money(spec: Spec, name: str) -> bool:
-    """Does a metric measure money: tagged revenue, a currency unit, or a sum of a money-like column?"""
+    """Does a metric measure money, as the spec declares it: tagged revenue, listed in
+    `checks.revenue`, or a currency unit (unless tagged cost)?
+
+    Column and metric names are not read: a sum of a column called `payments` may count payment
+    rows, and a verdict must not change when a column is renamed.
+    """
     metric = spec.metrics.get(name)
     if metric is None:
         return False
     if "revenue" in metric.tags or name in spec.checks.revenue:
         return True
-    if (metric.unit or "").strip().lower() in CURRENCY_UNITS:
-        return "cost" not in metric.tags
-    if isinstance(metric, AggregateMetric) and metric.agg in ("sum", "avg") and metric.expr:
-        return any(MONEY_WORDS.search(column) for column in parse_sql(metric.expr).columns) and "cost" not in metric.tags
-    return False
+    return (metric.unit or "").strip().lower() in CURRENCY_UNITS and "cost" not in metric.tags
 
 
 def positive_refs(spec: Spec, name: str) -> list[str]:
@@ -173,7 +171,7 @@ class CheckContext:
 
     def _complete(self, names: list[str], grain: str) -> pd.DataFrame:
         # Each metric up to its own last complete period (a conversion waits for its window).
-        lasts = {n: self.project.last_complete_period(grain, [n]) for n in names}
+        lasts = {n: self.project.last_final_period(n, grain) for n in names}
         frame = self.project.query(names, grain=grain, end=max(lasts.values()))
         if not len(frame):
             return pd.DataFrame(columns=names)

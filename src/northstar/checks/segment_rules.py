@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 
 import ibis
 import pandas as pd
 
+from northstar.checks.attributes import split_dimensions
 from northstar.checks.context import CheckContext, NotEvaluated
 from northstar.checks.findings import Finding, rule
 from northstar.checks.reach import reach_by_segment
@@ -19,8 +19,6 @@ from northstar.engine.time import shift_period
 from northstar.spec.expressions import parse_sql
 from northstar.spec.model import AggregateMetric, parse_duration
 
-EXTERNAL = re.compile(r"(channel|partner|source|referr|utm|campaign|affiliate|store|marketplace|integration|"
-                      r"publisher|network|reseller|vendor|supplier|seller|provider)", re.I)
 NEUTRAL = {"", "organic", "direct", "none", "null", "unknown", "other", "(none)", "(direct)", "n/a", "nan"}
 MIN_SHARE, MIN_ENTITIES, REACH_RATIO = 0.01, 30, 0.5
 
@@ -45,14 +43,22 @@ def _base(ctx: CheckContext) -> tuple[str, AggregateMetric]:
 
 @rule("not-for-all-customers", "data", "A segment of customers rarely reaches the North Star's value.")
 def not_for_all_customers(ctx: CheckContext) -> Iterator[Finding]:
+    """Segments are values of the customer dimensions only: an event attribute (type, page) is
+    not a group of customers (see checks/attributes.py)."""
     name, base = _base(ctx)
     source = ctx.spec.sources[base.source]
     if not source.entity:
         raise NotEvaluated(f"source '{base.source}' declares no `entity`, so customers cannot be counted")
     if not source.dimensions:
         raise NotEvaluated(f"source '{base.source}' declares no `dimensions` to compare segments")
+    customer, events = split_dimensions(ctx.project, base.source, ctx.grain)
+    if not customer:
+        raise NotEvaluated(f"every dimension of '{base.source}' describes events, not customers: "
+                           + "; ".join(f"{k.dimension} ({k.reason})" for k in events))
+    left_out = ("" if not events else " Left out as event attributes, not customer segments: "
+                + "; ".join(f"{k.dimension} ({k.reason})" for k in events) + ".")
     first, last = _window(ctx, [ctx.nsm])
-    frames = reach_by_segment(ctx, base.source, {name: base}, first, last)
+    frames = reach_by_segment(ctx, base.source, {name: base}, first, last, dimensions=customer)
     overall = frames.pop("")
     reach_all = overall[f"reached:{name}"] / overall["active"]
     value_all = overall[f"value:{name}"] / overall["periods_active"] if base.agg in ("count", "sum") else None
@@ -74,7 +80,7 @@ def not_for_all_customers(ctx: CheckContext) -> Iterator[Finding]:
                 "not-for-all-customers", "warning", label,
                 f"'{ctx.nsm}' does not hold for {label}: {detail} ({share[segment]:.0%} of active customers, "
                 f"{first} to {last}). The value must hold for the whole target group, like an anti-algae product "
-                "that works in fish ponds but not in swimming pools.",
+                "that works in fish ponds but not in swimming pools." + left_out,
                 f"Find out why {label} does not get the value (onboarding, fit, a bug), or narrow the target group "
                 f"and say so in `customer_value`; `northstar query {name} --by {dim}` shows the series.",
                 {"dimension": dim, "segment": _plain(segment), "active_customers": int(row["active"]),
@@ -82,7 +88,8 @@ def not_for_all_customers(ctx: CheckContext) -> Iterator[Finding]:
                  "share_of_active": round(float(share[segment]), 4),
                  f"value_per_customer_{ctx.grain}": None if value is None else round(float(value), 4),
                  f"value_per_customer_{ctx.grain}_overall": None if value_all is None else round(float(value_all), 4),
-                 "from": first.isoformat(), "to": last.isoformat()})
+                 "from": first.isoformat(), "to": last.isoformat(), "customer_dimensions": list(customer),
+                 "event_dimensions": {k.dimension: k.to_dict() for k in events}})
 
 
 def _binomial_p(reached: float, active: float, expected: float) -> float:
@@ -102,10 +109,17 @@ def external_dependency(ctx: CheckContext) -> Iterator[Finding]:
     metric = ctx.nsm if not is_ratio(ctx, ctx.nsm) else name
     source = ctx.spec.sources[base.source]
     configured = ctx.spec.checks.external_dimensions
-    dims = [d for d in source.dimensions if (d in configured if configured is not None else EXTERNAL.search(d))]
+    if configured is None:
+        raise NotEvaluated("which dimensions name outside parties (channels, partners, stores) is a fact about "
+                           "the business that neither names nor data tell: list them in "
+                           f"`checks.external_dimensions` (dimensions of '{base.source}': "
+                           f"{', '.join(source.dimensions) or 'none'}), or [] for none")
+    dims = [d for d in source.dimensions if d in configured]
     if not dims:
-        raise NotEvaluated(f"no dimension of '{base.source}' looks like a channel, partner or source; "
-                           "name them in `checks.external_dimensions`")
+        if not configured:
+            return  # `external_dimensions: []`: nothing outside the team's control
+        raise NotEvaluated(f"none of `checks.external_dimensions` ({', '.join(configured)}) is a dimension of "
+                           f"'{base.source}', the source of '{name}'")
     first, last = _window(ctx, [ctx.nsm])
     for dim in dims:
         frame = ctx.project.query([metric], grain=ctx.grain, by=[dim], start=first, end=last)
@@ -161,7 +175,7 @@ def _repeats(ctx: CheckContext, metric: AggregateMetric, within: dt.timedelta) -
     keys = [PERIOD, *source.dimensions]
     expr = table.group_by(keys).aggregate(rows=table.count(), repeats=table["__repeat"].sum())
     frame = ctx.project.engine.backend.execute(expr, what=f"finding repeated events of {metric.source}")
-    last = ctx.project.last_complete_period(ctx.grain, [ctx.nsm])
+    last = ctx.project.last_final_period(ctx.nsm, ctx.grain)
     frame[PERIOD] = pd.to_datetime(frame[PERIOD]).dt.date
     return frame[frame[PERIOD] <= last]
 

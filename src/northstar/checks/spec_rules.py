@@ -9,20 +9,15 @@ from collections.abc import Iterator
 
 from northstar.checks.context import CheckContext, is_money, positive_refs
 from northstar.checks.findings import Finding, rule
+from northstar.checks.selection import selected_values
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import FUNNEL_STAGES, AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric
 
-VANITY = re.compile(r"(sign[_ -]?ups?|registrations?|registered|downloads?|installs?|page[_ -]?views?|"
-                    r"pageviews?|visits?|visitors?|impressions?|followers?|all[_ -]?time|total)", re.I)
-
-
-STAGE_WORDS = {
-    "acquisition": re.compile(r"(sign|acqui|new_|install|visit|lead|register)", re.I),
-    "activation": re.compile(r"(activ|onboard|first)", re.I),
-    "retention": re.compile(r"(retain|retention|return|repeat|active)", re.I),
-    "referral": re.compile(r"(refer|invite|share|viral)", re.I),
-    "revenue": re.compile(r"(paid|premium|subscri|pay|order|purchase|revenue)", re.I),
-}
+# Event values that mark a vanity count: matched against the values a metric's `where` selects
+# (see checks/selection.py), never against SQL text or metric, column or label names, which a
+# rename must not change the verdict of.
+VANITY_EVENTS = re.compile(r"(sign[_ -]?ups?|registrations?|registered|register|downloads?|installs?|"
+                           r"page[_ -]?views?|pageviews?|visits?|visitors?|impressions?|followers?|follows?)", re.I)
 
 
 @rule("revenue-north-star", "spec", "The North Star measures money rather than the value customers get.")
@@ -49,10 +44,10 @@ def vanity_north_star(ctx: CheckContext) -> Iterator[Finding]:
         if getattr(metric, "cumulative", False):
             reasons.append("it is a running (all-time) total, which can only go up")
         if isinstance(metric, AggregateMetric):
-            words = " ".join(filter(None, [name, metric.label or "", metric.where or ""]))
-            match = VANITY.search(words)
-            if match:
-                reasons.append(f"it counts '{match.group(0)}', which says nothing about value delivered")
+            vanity = [v for v in selected_values(metric.where) if VANITY_EVENTS.search(v)]
+            if vanity:
+                reasons.append(f"its `where` selects {', '.join(repr(v) for v in vanity)} events, which say nothing "
+                               "about value delivered")
         if reasons:
             yield Finding(
                 "vanity-north-star", "warning", ctx.nsm,
@@ -77,6 +72,21 @@ def no_customer_value(ctx: CheckContext) -> Iterator[Finding]:
         yield Finding("no-customer-value", "info", ctx.nsm,
                       f"The customer-value statement '{text}' is too short to say what job customers get done.",
                       "Write a full sentence: who gets which result, e.g. 'Hosts earn from nights booked'.",
+                      {"customer_value": text})
+
+
+@rule("placeholder-customer-value", "spec", "The customer value is still the placeholder `discover` wrote.")
+def placeholder_customer_value(ctx: CheckContext) -> Iterator[Finding]:
+    from northstar.discover.placeholder import is_placeholder
+
+    text = ctx.spec.north_star.customer_value
+    if is_placeholder(text):
+        yield Finding("placeholder-customer-value", "error", ctx.nsm,
+                      f"The customer value '{text}' is the sentence `northstar discover` proposed, not a statement "
+                      "of the value customers get: nobody has said what job they hire the product for, so nobody "
+                      "can tell whether the North Star measures it.",
+                      "Replace `north_star.customer_value:` with one sentence in your customers' words: who gets "
+                      "which result (e.g. 'Members get their history questions answered by experts').",
                       {"customer_value": text})
 
 
@@ -213,17 +223,30 @@ def funnel_coverage(ctx: CheckContext) -> Iterator[Finding]:
                           f"The {stage} stage of the pirate funnel is not mapped: growth there is invisible, and "
                           "the North Star may ignore a part of the business.",
                           f"Set `funnel.{stage}:` to the metric that measures it.", {"stage": stage})
-        elif not connected(ctx, metric):
-            options = [m for m in ctx.tree if STAGE_WORDS[stage].search(m)]
-            instead = (f", or map {stage} to a metric in the tree such as {', '.join(repr(o) for o in options)}"
-                       if options else f", or map {stage} to a metric that is in the tree")
+        elif stage == "revenue" and metric != ctx.revenue_metric and not connected(ctx, metric):
+            yield _revenue_stage(ctx, metric)
+        elif stage != "revenue" and not connected(ctx, metric):
             yield Finding("funnel-coverage", "warning", f"stage {stage}",
                           f"The {stage} stage's metric '{metric}' has no path to the North Star '{ctx.nsm}' in the "
                           f"tree: growth in {stage} would not show in the NSM (tunnel vision on one part of the "
                           "funnel).",
                           f"Add '{metric}' (or a rate built on it) as a driver of the tree node it should move, "
-                          f"with a direction and lag{instead}.",
+                          f"with a direction and lag, or map {stage} to a metric that is in the tree.",
                           {"stage": stage, "metric": metric})
+
+
+def _revenue_stage(ctx: CheckContext, metric: str) -> Finding:
+    """Revenue is the result the North Star should lead, not an input of it: an unconnected revenue
+    stage is fixed by declaring it the revenue `not-leading` judges, never by making it a driver."""
+    declared = metric in ctx.spec.checks.revenue or "revenue" in getattr(ctx.spec.metrics.get(metric), "tags", ())
+    how = (f"list it first in `checks.revenue` (now '{ctx.revenue_metric}' is the one judged)" if declared
+           else "tag it `revenue` (`tags: [revenue]`) or list it in `checks.revenue`")
+    return Finding("funnel-coverage", "warning", "stage revenue",
+                   f"The revenue stage's metric '{metric}' is not the revenue `not-leading` judges: revenue is the "
+                   f"result '{ctx.nsm}' should lead, and nothing checks that it does.",
+                   f"So that `not-leading` tests whether '{ctx.nsm}' leads '{metric}', {how}; do not make revenue "
+                   "a driver of the tree: it is what the North Star predicts, not what moves it.",
+                   {"stage": "revenue", "metric": metric, "revenue_judged": ctx.revenue_metric})
 
 
 @rule("no-guardrails", "spec", "No guardrails keep growth efficient.")

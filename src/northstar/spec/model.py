@@ -39,6 +39,9 @@ class Source(Model):
     timezone: str | None = None
     entity: str | None = None
     dimensions: tuple[str, ...] = ()
+    # The dimensions that describe an event (type, page) rather than the customer (plan, country);
+    # absent: measured from the data (checks/attributes.py).
+    event_dimensions: tuple[str, ...] | None = None
     key: str | None = None
     label: str | None = None
     description: str | None = None

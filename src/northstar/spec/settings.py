@@ -22,7 +22,7 @@ class Checks(Model):
     lookback: int | None = Field(default=None, ge=1, le=520)  # recent periods for segment rules
     significance: float = Field(default=0.05, gt=0, lt=1)
     duplicate_within: Duration = "5s"  # repeats of the same entity within this are suspect
-    external_dimensions: tuple[str, ...] | None = None  # default: channel/partner/source-like names
+    external_dimensions: tuple[str, ...] | None = None  # outside parties; unset: external-dependency is not evaluated
 
 
 

@@ -64,6 +64,11 @@ def _check_sources(spec: Spec, c: _Collector) -> None:
             c.error(path + ("timezone",), f"source '{name}': unknown time zone '{source.timezone}'")
         if len(set(source.dimensions)) != len(source.dimensions):
             c.error(path + ("dimensions",), f"source '{name}' lists a dimension twice")
+        for index, dim in enumerate(source.event_dimensions or ()):
+            if dim not in source.dimensions:
+                c.error(path + ("event_dimensions", index), f"source '{name}' field 'event_dimensions': '{dim}' is "
+                        "not one of its `dimensions`." + (did_you_mean(dim, source.dimensions)
+                                                          or f" Dimensions: {known(source.dimensions) or 'none'}."))
         if source.sql is not None:
             refs = sql_source_references(source.sql)
             if refs is None:
