@@ -204,6 +204,14 @@ def test_spec_option_points_at_another_file(project_dir: Path, tmp_path_factory:
 
 # ---- query -------------------------------------------------------------------------------
 
+def _status(week: dt.date) -> str:
+    """Brute force: a week is partial when the data's first or last event falls inside it
+    (the data starts on a Thursday; the last event's day closes the data)."""
+    days = sorted(dt.datetime.fromtimestamp(e["ts"] / 1000, tz=dt.timezone.utc).date() for e in EVENTS)
+    first, last = days[0], days[-1]
+    return "partial" if first > week or last < week + dt.timedelta(days=6) else "complete"
+
+
 def test_query_json(project_dir: Path) -> None:
     result = run(project_dir, "query", "listening_minutes", "active_users", "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -212,7 +220,8 @@ def test_query_json(project_dir: Path) -> None:
     assert isinstance(rows, list)
     assert [r["period"] for r in rows] == [w.isoformat() for w in expected]
     for row in rows:
-        assert list(row) == ["period", "listening_minutes", "active_users"]
+        assert list(row) == ["period", "period_status", "listening_minutes", "active_users"]
+        assert row["period_status"] == _status(dt.date.fromisoformat(row["period"]))
         assert dt.date.fromisoformat(row["period"]).weekday() == 0
         want = expected[dt.date.fromisoformat(row["period"])]
         assert row["listening_minutes"] == pytest.approx(want["listening_minutes"], rel=1e-12)
@@ -223,7 +232,7 @@ def test_query_json(project_dir: Path) -> None:
 def test_query_csv(project_dir: Path) -> None:
     result = run(project_dir, "query", "listening_minutes", "minutes_per_user", "--format", "csv")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "period,listening_minutes,minutes_per_user"
+    assert result.stdout.splitlines()[0] == "period,period_status,listening_minutes,minutes_per_user"
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     expected = _weekly()
     assert [r["period"] for r in rows] == [w.isoformat() for w in expected]
@@ -237,14 +246,14 @@ def test_query_by_adds_the_dimension_after_period(project_dir: Path) -> None:
     expected = _weekly(by_level=True)
     result = run(project_dir, "query", "listening_minutes", "--by", "level", "--format", "csv")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "period,level,listening_minutes"
+    assert result.stdout.splitlines()[0] == "period,period_status,level,listening_minutes"
     got = {(dt.date.fromisoformat(r["period"]), r["level"]): float(r["listening_minutes"])
            for r in csv.DictReader(io.StringIO(result.stdout))}
     assert got.keys() == expected.keys()
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-9)
     rows = json.loads(run(project_dir, "query", "listening_minutes", "--by", "level", "--format", "json").stdout)
-    assert all(list(r) == ["period", "level", "listening_minutes"] for r in rows)
+    assert all(list(r) == ["period", "period_status", "level", "listening_minutes"] for r in rows)
     assert len(rows) == len(expected)
 
 

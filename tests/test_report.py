@@ -156,7 +156,11 @@ def test_html_shows_the_values_changes_and_every_section(report, html_file: Path
     for metric in ("listening_minutes", "active_listeners", "minutes_per_listener", "avg_song_minutes"):
         assert f'data-metric="{metric}"' in html
     assert "Leadership" in html and "Platform" in html  # owners in the tree table
-    assert html.count('data-status="ok"') + html.count('data-status="breached"') >= len(report.guardrails)
+    assert html.count('data-status="ok"') + html.count('data-status="breached"') \
+        + html.count('data-status="provisional"') >= len(report.guardrails)
+    for g in report.guardrails:  # a provisional guardrail (its window has not passed) says until when
+        if g.status == "provisional":
+            assert f"provisional until the data reaches {g.provisional_until.isoformat()}" in html
     for finding in report.checks.findings:
         if finding.severity in ("error", "warning"):
             assert f'data-rule="{finding.rule}"' in html

@@ -106,7 +106,7 @@ def test_every_route_answers(client: TestClient, url: str) -> None:
     assert response.status_code == 200, response.text
     if url.startswith("/api/series.csv"):
         assert response.headers["content-type"].startswith("text/csv")
-        assert response.text.splitlines()[0] == "period,platform,listening_minutes"
+        assert response.text.splitlines()[0] == "period,period_status,platform,listening_minutes"
     else:
         _finite(json.loads(response.text))  # strict JSON: NaN would not even parse as a float here
 
@@ -116,11 +116,13 @@ def test_series_rows_are_the_projects_query(client: TestClient, project: Project
                       "&from=2025-01-01&to=2025-12-31&compare=true&where=country%20%3D%20%27NL%27").json()
     frame = project.query(["listening_minutes", "active_listeners"], grain="month", by=["platform"],
                           where="country = 'NL'", start="2025-01-01", end="2025-12-31", compare=True)
+    frame = project.with_status(frame, ["listening_minutes", "active_listeners"], "month")
     assert_same(body["rows"], jsonable(frame_records(frame)))
+    assert body["review"] == jsonable(project.review_period().to_dict())
     assert body["metrics"] == ["listening_minutes", "active_listeners"] and body["by"] == ["platform"]
     assert body["grain"] == "month" and len(body["rows"]) == 12 * frame["platform"].nunique() > 12
     csv = client.get("/api/series.csv?metrics=listening_minutes&metrics=active_listeners").text
-    assert csv.splitlines()[0] == "period,listening_minutes,active_listeners"
+    assert csv.splitlines()[0] == "period,period_status,listening_minutes,active_listeners"
     assert len(csv.splitlines()) == len(project.query(["listening_minutes"])) + 1
 
 
@@ -135,9 +137,11 @@ def test_results_are_the_projects_own(client: TestClient, project: Project) -> N
     assert_same(client.get("/api/funnel").json(), jsonable(project.funnel().to_dict()))
     assert_same(client.get("/api/cohorts?metric=active_listeners&grain=month&from=2025-01-01").json(),
                 jsonable(project.cohorts("active_listeners", "month", "2025-01-01").to_dict()))
-    assert_same(client.get("/api/focus").json(), {"focus": jsonable([f.to_dict() for f in project.focus()])})
+    review = jsonable(project.review_period().to_dict())
+    assert_same(client.get("/api/focus").json(), {"review": review,
+                                                  "focus": jsonable([f.to_dict() for f in project.focus()])})
     assert_same(client.get("/api/guardrails").json(),
-                {"guardrails": jsonable([g.to_dict() for g in project.guardrails()])})
+                {"review": review, "guardrails": jsonable([g.to_dict() for g in project.guardrails()])})
     assert_same(client.get("/api/targets?method=proportional").json(),
                 jsonable(project.targets(method="proportional").to_dict()))
     metrics = client.get("/api/metrics").json()

@@ -142,13 +142,23 @@ class Project:
                 raise QueryError("the data holds no events, so there is no period to show")
             current, found = last_complete(grain, coverage)
             return self._info(current, grain, metrics, review_reason(current, grain, coverage, found))
-        info = self._info(period_start(chosen, grain), grain, metrics, f"asked for ({name} {chosen.isoformat()})")
+        start = period_start(chosen, grain)
+        if grain == self.spec.north_star.grain and metrics is None and self._review_or_none() is not None \
+                and start == self._review_or_none().period:  # type: ignore[union-attr]
+            return self.review_period()  # the review period asked for by a date in it: the same answer
+        info = self._info(start, grain, metrics, f"asked for ({name} {chosen.isoformat()})")
         if info.state == "outside":
             coverage = self.coverage(metrics)
             span = (f"the data covers {coverage.first_day.isoformat()} to {coverage.last_day.isoformat()}"
                     if coverage else "the data holds no events")
-            raise QueryError(f"{name}: {info.reason}: {span}")
+            raise QueryError(f"{name}: the {grain} of {info.period.isoformat()} has no data: {info.reason} ({span})")
         return info
+
+    def _review_or_none(self) -> PeriodInfo | None:
+        try:
+            return self.review_period()
+        except QueryError:
+            return None
 
     def _info(self, period: dt.date, grain: str, metrics: Sequence[str] | None, why: str) -> PeriodInfo:
         coverage = self.coverage(metrics)
@@ -157,6 +167,31 @@ class Project:
         windows = {m: self.window(m) for m in names}
         ends = {m: c.last_day for m in names if windows[m] and (c := self.coverage([m])) is not None}
         return PeriodInfo(period, grain, state, reason, provisional_metrics(period, grain, windows, ends), why)
+
+    def period_statuses(self, periods: Iterable[object], metrics: Sequence[str], grain: str | None = None) -> list[str]:
+        """For each period: complete | partial (the data begins or ends inside it) | provisional
+        (a metric's window has not passed in it) | no data (the data does not reach it)."""
+        grain = grain or self.spec.north_star.grain
+        coverage = self.coverage(metrics)
+        windows = {m: self.window(m) for m in metrics}
+        ends = {m: c.last_day for m in metrics if windows[m] and (c := self.coverage([m])) is not None}
+        out: dict[dt.date, str] = {}
+        labels = [to_date(p) for p in periods]
+        for when in dict.fromkeys(labels):
+            state = coverage_state(when, grain, coverage)[0]
+            if state == "outside":
+                out[when] = "no data"
+            elif state == "partial":
+                out[when] = "partial"
+            else:
+                out[when] = "provisional" if provisional_metrics(when, grain, windows, ends) else "complete"
+        return [out[w] for w in labels]
+
+    def with_status(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
+        """A query's result with a `period_status` column after `period` (see `period_statuses`)."""
+        frame = frame.copy()
+        frame.insert(1, "period_status", self.period_statuses(frame["period"], metrics, grain) if len(frame) else [])
+        return frame
 
     def last_complete_period(self, grain: str | None = None, metrics: Sequence[str] | None = None) -> dt.date:
         """The latest period fully covered by the data of the sources behind `metrics` (default:

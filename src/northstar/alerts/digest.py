@@ -38,33 +38,40 @@ def digest(project: Any, findings: bool = True, lang: str | None = None) -> Aler
         own = spec.metrics[metric].unit if metric in spec.metrics else None
         return text.value_with_unit(number, own if metric else unit, lang)
 
-    exp = project.explain(ns.metric)
+    review = project.review_period()  # the one period every command and page reviews
+    exp = project.explain(ns.metric, review.period)
     period = exp.period
     fields = {"project": spec.project, "label": exp.label, "value": value(exp.value),
-              "period": text.the_period(period, exp.grain, lang)}
+              "period": text.the_period(period, exp.grain, lang), "review": tr(f"review.{exp.grain}")}
     change = exp.root.change_pct
     title = (tr("title_change", change=text.percent(change, lang, signed=True), **fields) if change is not None
              else tr("title", **fields))
     lines = [tr("north_star", label=exp.label, value=value(exp.value), baseline=value(exp.baseline))]
+    if review.partial_reason:
+        lines.append(tr("partial", reason=review.partial_reason))
+    if review.provisional:
+        lines.append(tr("provisional", items=", ".join(
+            f"{label_of(spec, m)} ({t('report.provisional_until', lang, date=d.isoformat())})"
+            for m, d in review.provisional.items())))
     why = text.why_paragraph(exp, lang)
     if why:
         lines.append(tr("why", text=why))
     if lang == "en":  # the inputs and segment in words (English only; the paragraph above names them too)
         lines.extend(f"  - {reason}" for reason in why_of(project, ns.metric, period))
-    focus = project.focus()
+    focus = project.focus(review.period)
     if focus:
         lines.append(tr("focus"))
         lines.extend("  - " + tr("focus_item", team=f.team, label=label_of(spec, f.metric), value=value(f.value, f.metric),
-                                 target=value(f.target, f.metric), status=text.status_words(f.status, lang))
+                                 target=value(f.target, f.metric), status=text.item_status(f, lang))
                      for f in focus)
-    guards = project.guardrails()
+    guards = project.guardrails(review.period)
     if guards:
         lines.append(tr("guardrails"))
         for g in guards:
             bounds = " ".join(b for b in (tr("min", value=value(g.min, g.metric)) if g.min is not None else "",
                                           tr("max", value=value(g.max, g.metric)) if g.max is not None else "") if b)
             lines.append("  - " + tr("guardrail_item", label=label_of(spec, g.metric), value=value(g.value, g.metric),
-                                     bounds=bounds, status=text.status_words(g.status, lang)))
+                                     bounds=bounds, status=text.item_status(g, lang)))
     if findings:
         lines.extend(_findings(project, lang))
     link = link_for(spec, ns.metric, period)

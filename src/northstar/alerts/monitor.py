@@ -40,13 +40,15 @@ class MonitorResult:
     alerts: list[Alert]
     outgoing: list[Outgoing]
     backtest: bool = False
+    review: Any = None  # the review period (`Project.review_period`): the one every command names
 
     @property
     def messages(self) -> list[AlertMessage]:
         return [o.message for o in self.outgoing]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backtest": self.backtest, "alerts": [a.to_dict() for a in self.alerts],
+        return {"backtest": self.backtest, "review": self.review.to_dict() if self.review is not None else None,
+                "alerts": [a.to_dict() for a in self.alerts],
                 "messages": [{**o.message.to_dict(), "rule": o.rule, "channels": list(o.channels),
                               "status": o.status,
                               "deliveries": [_delivery_dict(d) for d in o.deliveries]} for o in self.outgoing]}
@@ -181,7 +183,14 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
     if not dry_run:
         _finish_earlier(project, path, now, tried)
         _record(path, outgoing, now)
-    return MonitorResult(_unique(fired), outgoing)
+    return MonitorResult(_unique(fired), outgoing, review=_review(project))
+
+
+def _review(project: Any) -> Any:
+    try:
+        return project.review_period()
+    except Exception:  # noqa: BLE001 - no data: the pass still reports what it found
+        return None
 
 
 def _finish_earlier(project: Any, path: Path, now: dt.datetime, tried: set[str]) -> None:
@@ -216,12 +225,20 @@ def backtest(project: Any, start: dt.date, explain: bool = True) -> MonitorResul
     outgoing = _messages(project, fired)
     for o in outgoing:
         o.status = "backtest"
-    return MonitorResult(_unique(fired), outgoing, backtest=True)
+    return MonitorResult(_unique(fired), outgoing, backtest=True, review=_review(project))
 
 
 def render_text(result: MonitorResult) -> str:
+    preface = ""
+    if result.review is not None and not result.backtest:
+        review = result.review
+        preface = f"Review period: the {review.grain} of {review.period.isoformat()} ({review.why})"
+        if review.provisional:
+            preface += "; provisional there, so not judged yet: " + ", ".join(
+                f"{m} (until the data reaches {d.isoformat()})" for m, d in review.provisional.items())
+        preface += "\n\n"
     if not result.outgoing:
-        return "no alerts" + (" would have fired" if result.backtest else "")
+        return preface + "no alerts" + (" would have fired" if result.backtest else "")
     blocks = []
     for o in result.outgoing:
         head = f"== {o.message.title}"
@@ -230,7 +247,7 @@ def render_text(result: MonitorResult) -> str:
         blocks.append(head + "\n" + o.message.text)
     n, m = len(result.alerts), len(result.outgoing)
     tail = f"{n} alert{'s' if n != 1 else ''} in {m} message{'s' if m != 1 else ''}"
-    return "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "")
+    return preface + "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "")
 
 
 def digest(project: Any, findings: bool = True, lang: str | None = None) -> AlertMessage:

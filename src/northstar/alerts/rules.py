@@ -2,7 +2,7 @@
 at risk (grouping them into messages is `alerts.grouping`).
 
 Everything is computed from the metrics' series of complete periods at the North Star's
-grain, each metric up to its own last complete period (`Project.last_complete_period`), so
+grain, each metric up to its own last final period (`Project.last_final_period`), so
 the incomplete current period never fires. A backtest evaluates every period from a date on;
 there the states (a guardrail crossed, a focus off track, a target at risk) fire when they
 begin, not again every period they last (a live run relies on the cooldown instead).
@@ -67,7 +67,7 @@ def watched(spec: Spec, rule: AlertRule) -> list[str]:
 def load_series(project: object, metrics: Sequence[str]) -> dict[str, pd.Series]:
     """Each metric's series of complete periods (index: period start dates)."""
     grain = project.spec.north_star.grain  # type: ignore[attr-defined]
-    lasts = {m: project.last_complete_period(grain, [m]) for m in metrics}  # type: ignore[attr-defined]
+    lasts = {m: project.last_final_period(m, grain) for m in metrics}  # type: ignore[attr-defined]
     if not lasts:
         return {}
     frame = project.query(list(metrics), grain=grain, end=max(lasts.values()))  # type: ignore[attr-defined]

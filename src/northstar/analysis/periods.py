@@ -67,11 +67,9 @@ def coverage_state(period: dt.date, grain: str, coverage: Coverage | None) -> tu
         return "outside", "the data holds no events"
     end = last_day(period, grain)
     if end < coverage.first_day:
-        return "outside", (f"{period_name(period, grain)} ends before the data starts "
-                           f"({coverage.first_day.isoformat()})")
+        return "outside", f"it ends before the data starts on {coverage.first_day.isoformat()}"
     if period > coverage.last_day:
-        return "outside", (f"{period_name(period, grain)} starts after the data ends "
-                           f"({coverage.last_day.isoformat()})")
+        return "outside", f"it starts after the data ends on {coverage.last_day.isoformat()}"
     reasons = []
     if coverage.first_day > period:
         reasons.append(f"the data starts on {coverage.first_day.isoformat()}, after this {grain} began")

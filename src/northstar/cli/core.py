@@ -41,12 +41,15 @@ def validate(state: State, no_data: bool) -> None:
 @click.pass_obj
 def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[str, ...], where: str | None,
           start: str | None, end: str | None, compare: bool, fmt: str) -> None:
-    """Metric values per period: `period`, the --by dimensions, one column per metric."""
+    """Metric values per period: `period`, `period_status` (complete, partial: the data begins or ends
+    inside the period, provisional: a conversion's window has not passed yet, no data), the --by
+    dimensions, one column per metric."""
     from northstar import output
 
     project = state.project()
     frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=start, end=end,
                           compare=compare)
+    frame = project.with_status(frame, list(metrics), grain)
     if fmt == "json":
         click.echo(output.frame_json(frame))
     elif fmt == "csv":

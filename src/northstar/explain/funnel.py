@@ -1,14 +1,21 @@
 """The pirate funnel (AARRR) for a period: stages, conversions, the bottleneck and an OMTM for it.
 
+The period is the review period (`Project.period_info`), the same as every other command's.
 The bottleneck is not the biggest drop but the stage whose improvement would add most to the
-North Star. Each stage's *reachable level* is the better of its own best value over the last
-`RECENT` periods and, for rates, its best segment's rate (segments holding at least 5% of the
-stage); the *estimated gain* is what the NSM would gain if the stage reached that level:
+North Star. Each stage's *reachable level* is the better of its own best *final* value over the
+last `RECENT` periods the data covers completely (a closed week or a partial first period is
+not a level to reach, a provisional conversion is not a level at all) and, for rates, its best
+segment's rate (segments holding at least 5% of the stage and `MIN_SEGMENT_SIZE` of its
+denominator); the *estimated gain* is what the NSM would gain if the stage reached that level:
 - exactly, by re-evaluating the tree's formulas, when the stage metric is in the NSM's
   formula tree;
-- otherwise from history: the NSM's growth regressed on the stage's growth at the best lag
-  (lags 0..k); the gain is NSM x slope x the stage's relative improvement, counted only when
-  the link is significant (p < `checks.significance`).
+- otherwise from history, as an elasticity: the NSM's log growth regressed on the stage's log
+  growth at the best lag (lags 0..k; periods where either is zero or empty, e.g. a closure, are
+  left out rather than turning the whole series into plain differences), counted only when the
+  link is significant (p < `checks.significance`); the gain is NSM x ((reachable / now)^slope - 1).
+A stage whose value in the period is provisional (its window has not passed) gets no gain and
+cannot be the bottleneck: it is shown, marked, with the day it becomes final. Every gain is
+finite and at least 0.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ import numpy as np
 
 from northstar.analysis.attribution import evaluate
 from northstar.analysis.lead import growth, lead
+from northstar.analysis.periods import PeriodInfo, first_whole
 from northstar.analysis.tree import label_of
 from northstar.checks.context import DEFAULT_MAX_LAG
-from northstar.engine.time import period_start, shift_period, to_date
+from northstar.engine.time import shift_period
 from northstar.errors import QueryError
 from northstar.explain.decompose import Node, decomposition
 from northstar.explain.segments import dimensions_of, form_of
@@ -36,6 +44,7 @@ from northstar.spec.model import (FUNNEL_STAGES, AggregateMetric, ConversionMetr
 
 RECENT = 12
 MIN_SEGMENT_SHARE = 0.05
+MIN_SEGMENT_SIZE = 30  # a segment's rate over fewer (entities, rows) is noise, not a level others reach
 STAGE_OWNERS = {"acquisition": "Growth", "activation": "Growth", "retention": "Product", "referral": "Growth",
                 "revenue": "Monetisation"}
 
@@ -53,6 +62,7 @@ class Stage:
     nsm_gain: float | None = None
     gain_method: str | None = None  # "formula" (exact) or "history" (regression) or why none
     segments: dict[str, float] = field(default_factory=dict)  # with --by
+    provisional_until: dt.date | None = None  # the value's window has not passed: final from this day
 
     @property
     def change_pct(self) -> float | None:
@@ -61,7 +71,9 @@ class Stage:
         return self.value / self.previous - 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in self.__dict__.items()}, "change_pct": self.change_pct}
+        out = {**{k: v for k, v in self.__dict__.items()}, "change_pct": self.change_pct}
+        out["provisional_until"] = self.provisional_until.isoformat() if self.provisional_until else None
+        return out
 
 
 @dataclass(frozen=True)
@@ -73,9 +85,11 @@ class FunnelReport:
     bottleneck: str | None
     proposal: dict[str, Any] | None
     summary: str
+    review: PeriodInfo | None = None  # the period shown and why
 
     def to_dict(self) -> dict[str, Any]:
         return {"period": self.period.isoformat(), "grain": self.grain, "north_star": self.north_star,
+                "review": self.review.to_dict() if self.review else None,
                 "stages": [s.to_dict() for s in self.stages], "bottleneck": self.bottleneck,
                 "proposal": self.proposal, "summary": self.summary}
 
@@ -88,18 +102,20 @@ def funnel(project: Any, period: object = None, by: str | None = None) -> Funnel
     mapped = {s: m for s, m in spec.funnel.stages().items() if m}
     tree = decomposition(spec, nsm)
     names = list(dict.fromkeys([nsm, *mapped.values(), *tree.names()]))
-    if period is None:
-        current = project.last_complete_period(grain, names)
-    else:
-        try:
-            current = period_start(to_date(period), grain)
-        except ValueError:
-            raise QueryError(f"--period: '{period}' is not a date; write YYYY-MM-DD") from None
-    history = project.query(names, grain=grain, end=current).set_index("period")
-    history = history[history.index <= current]
-    if current not in history.index:
+    info = project.period_info(period)
+    current = info.period
+    raw = project.query(names, grain=grain, end=current)
+    raw = raw[raw["period"] <= current]
+    if not len(raw) or raw["period"].iloc[-1] != current:
         raise QueryError(f"--period: no data in the {grain} of {current}")
-    row, before = history.loc[current], history.iloc[-2] if len(history) > 1 else None
+    # What may be used as final: each metric's provisional values removed, and only the periods
+    # the data covers completely (a partial first or last period is not a level).
+    coverage = project.coverage(names)
+    first = first_whole(grain, coverage) if coverage is not None else current
+    history = project.final_only(raw, names, grain).set_index("period")
+    history = history[(history.index >= first) & (history.index <= current)]
+    raw = raw.set_index("period")
+    row, before = raw.loc[current], raw.iloc[-2] if len(raw) > 1 else None
     stages, previous_metric = [], None
     for stage in FUNNEL_STAGES:
         metric = mapped.get(stage)
@@ -110,9 +126,16 @@ def funnel(project: Any, period: object = None, by: str | None = None) -> Funnel
         conversion = None
         if previous_metric and _same_entities(spec, previous_metric, metric) and _f(row[previous_metric]):
             conversion = value / _f(row[previous_metric]) if value is not None else None  # type: ignore[operator]
+        segments = _by(project, metric, by, current) if by else {}
+        if info.is_provisional(metric):
+            until = info.provisional[metric]
+            stages.append(Stage(stage, metric, label_of(spec, metric), value, prior, conversion, None, None, None,
+                                f"provisional until the data reaches {until.isoformat()}: not judged", segments,
+                                provisional_until=until))
+            previous_metric = metric
+            continue
         reachable, source = _reachable(project, spec, metric, history, current)
         gain, method = _gain(spec, tree, metric, reachable, row, history)
-        segments = _by(project, metric, by, current) if by else {}
         stages.append(Stage(stage, metric, label_of(spec, metric), value, prior, conversion, reachable, source,
                             gain, method, segments))
         previous_metric = metric
@@ -120,7 +143,7 @@ def funnel(project: Any, period: object = None, by: str | None = None) -> Funnel
     bottleneck = ranked[0] if ranked else None
     proposal = _proposal(spec, bottleneck, current, grain) if bottleneck else None
     return FunnelReport(current, grain, nsm, tuple(stages), bottleneck.stage if bottleneck else None, proposal,
-                        _summary(spec, stages, bottleneck, proposal))
+                        _summary(spec, stages, bottleneck, proposal), info)
 
 
 _f = number_or_none
@@ -140,7 +163,10 @@ def _better(spec: Spec, metric: str, a: float, b: float) -> bool:
 
 
 def _reachable(project: Any, spec: Spec, metric: str, history: Any, current: dt.date) -> tuple[float | None, str | None]:
-    recent = [v for v in (_f(x) for x in history[metric].iloc[-RECENT:]) if v is not None]
+    window = history.iloc[-RECENT:]
+    # a period with no North Star activity at all (a closure) is no level to reach
+    recent = [v for v, n in zip((_f(x) for x in window[metric]), (_f(x) for x in window[spec.north_star.metric]))
+              if v is not None and n]
     if not recent:
         return None, None
     best = max(recent) if spec.metrics[metric].direction == "up" else min(recent)
@@ -156,7 +182,8 @@ def _reachable(project: Any, spec: Spec, metric: str, history: Any, current: dt.
             frame = frame.iloc[sorted(range(len(frame)), key=lambda i: str(frame[dim].iloc[i]))]
             for _i, r in frame.iterrows():
                 rate = _f(r[metric])
-                if rate is not None and total and r[form.denominator] / total >= MIN_SEGMENT_SHARE \
+                size = _f(r[form.denominator]) or 0.0
+                if rate is not None and total and size / total >= MIN_SEGMENT_SHARE and size >= MIN_SEGMENT_SIZE \
                         and _better(spec, metric, rate, best):
                     best, source = rate, f"best segment: {dim} = {r[dim]}"
     return best, source
@@ -173,16 +200,39 @@ def _gain(spec: Spec, tree: Node, metric: str, reachable: float | None, row: Any
         if all(v is not None for v in values.values()):
             before = _evaluate_tree(tree, values)  # type: ignore[arg-type]
             after = _evaluate_tree(tree, {**values, metric: reachable})  # type: ignore[dict-item]
-            return after - before, "formula"
+            gain = after - before
+            if not math.isfinite(gain):
+                return None, "the tree's formula has no value here"
+            return max(gain, 0.0), "formula"
     nsm = spec.north_star.metric
-    found = lead(history[metric], history[nsm], DEFAULT_MAX_LAG[spec.north_star.grain])
-    if found is None or found.correlation <= 0 or found.correlation_p >= spec.checks.significance:
+    now = _f(row[nsm])
+    if not now or now <= 0 or current <= 0 or reachable <= 0:
+        return 0.0, "no measured link to the North Star (not positive: no elasticity)"
+    sign = 1 if spec.metrics[metric].direction == "up" else -1
+    x, y = _positive(history[metric]), _positive(history[nsm])
+    found = lead(x, y, DEFAULT_MAX_LAG[spec.north_star.grain], sign=sign)
+    if found is None or sign * found.correlation <= 0 or _p(found) >= spec.checks.significance:
         return 0.0, "no measured link to the North Star"
-    gx, gy = growth(history[metric]).shift(found.lag), growth(history[nsm])
-    pair = np.array([(x, y) for x, y in zip(gx, gy) if math.isfinite(x) and math.isfinite(y)])
+    gx, gy = growth(x).shift(found.lag), growth(y)
+    pair = np.array([(a, b) for a, b in zip(gx, gy) if math.isfinite(a) and math.isfinite(b)])
     slope = float(np.polyfit(pair[:, 0], pair[:, 1], 1)[0])
-    relative = math.log(reachable / current) if current > 0 and reachable > 0 else (reachable - current)
-    return float(_f(row[nsm]) or 0) * slope * relative, f"history (lag {found.lag}, r={found.correlation:+.2f})"
+    gain = now * ((reachable / current) ** slope - 1)
+    if not math.isfinite(gain):
+        return None, "no measured link to the North Star"
+    return max(gain, 0.0), f"history (elasticity {slope:.2f} at lag {found.lag}, r={found.correlation:+.2f})"
+
+
+def _positive(series: Any) -> Any:
+    """The series with zero, negative and empty values left out (NaN): growth is then a log
+    difference wherever it exists, and a closure drops out instead of breaking the scale."""
+    values = series.astype(float)
+    return values.where(values > 0)
+
+
+def _p(found: Any) -> float:
+    """The link's p-value, corrected for the lags tried when the lead analysis says so."""
+    corrected = getattr(found, "corrected_p", None)
+    return float(corrected if corrected is not None else found.correlation_p)
 
 
 def _evaluate_tree(node: Node, values: dict[str, float]) -> float:

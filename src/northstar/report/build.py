@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from northstar.analysis.tree import label_of, tree_metrics
-from northstar.engine.plan import dependency_order
-from northstar.engine.time import period_start, same_period_last_year, shift_period, to_date
+from northstar.analysis.tree import label_of
+from northstar.analysis.periods import PeriodInfo, coverage_state
+from northstar.engine.time import same_period_last_year, to_date
 from northstar.errors import NorthstarError, QueryError
 from northstar.i18n import LANGUAGES
 from northstar.report.model import NorthStarValue, Report
@@ -27,44 +27,25 @@ def check_lang(lang: str) -> str:
 _number = number_or_none
 
 
-def _first_whole_period(project: "Project", grain: str) -> dt.date | None:
-    """The first period the North Star's data covers from its first day (the one before is partial)."""
-    spec = project.spec
-    names = dependency_order(spec, (spec.north_star.metric,))
-    sources = {getattr(spec.metrics[n], "source", None) for n in names} - {None}
-    bounds = [b for s in sources if (b := project.engine.data_bounds(s)) is not None]  # type: ignore[arg-type]
-    if not bounds:
-        return None
-    first_day = min(b[0] for b in bounds).date()
-    start = period_start(first_day, grain)
-    return start if start == first_day else shift_period(start, grain, 1)
-
-
-def resolve_period(project: "Project", period: object) -> tuple[dt.date, bool, list[dict[str, Any]]]:
-    """The period to review (a date in it, default the last complete one), whether it is complete,
-    and the North Star's series up to it (each row: period, value, last_year)."""
+def resolve_period(project: "Project", period: object) -> tuple["PeriodInfo", list[dict[str, Any]]]:
+    """The period to review (a date in it, default the review period) with how complete it is,
+    and the North Star's series up to it (each row: period, value, last_year, complete)."""
     spec = project.spec
     grain, nsm = spec.north_star.grain, spec.north_star.metric
-    chosen: dt.date | None = None
-    if period is not None and period != "":
-        try:
-            chosen = period_start(to_date(period), grain)
-        except ValueError:
-            raise QueryError(f"--period: '{period}' is not a date; write YYYY-MM-DD") from None
-    last_complete = project.last_complete_period(grain, tree_metrics(spec))
-    current = chosen or last_complete
+    info = project.period_info(period)
+    current = info.period
     frame = project.query(nsm, grain=grain, compare=True)
-    rows = [{"period": to_date(r["period"]), "value": _number(r[nsm]), "last_year": _number(r[f"{nsm}_last_year"])}
-            for _i, r in frame.iterrows()]
-    periods = [r["period"] for r in rows]
-    if current not in periods:
-        covered = f"{periods[0]} to {periods[-1]}" if periods else "nothing"
-        raise QueryError(f"--period: the {grain} of {current} has no data: the data covers {covered} "
-                         f"(`northstar query {nsm}` lists the periods)")
-    first = _first_whole_period(project, grain)
-    series = [r for r in rows if (first is None or r["period"] >= first or r["period"] == current)
-              and r["period"] <= current]
-    return current, current <= last_complete, series
+    coverage = project.coverage()
+    rows = []
+    for _i, r in frame.iterrows():
+        when = to_date(r["period"])
+        state = coverage_state(when, grain, coverage)[0]
+        rows.append({"period": when, "value": _number(r[nsm]), "last_year": _number(r[f"{nsm}_last_year"]),
+                     "complete": state == "complete"})
+    # the partial first period is left out of the chart (its low value is not a level); the
+    # period under review stays in, marked when partial
+    series = [r for r in rows if (r["complete"] or r["period"] == current) and r["period"] <= current]
+    return info, series
 
 
 def build_report(project: "Project", period: object = None, lang: str = "en") -> Report:
@@ -78,7 +59,8 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
     check_lang(lang)
     spec = project.spec
     ns = spec.north_star
-    current, complete, series = resolve_period(project, period)
+    info, series = resolve_period(project, period)
+    current, complete = info.period, info.complete
     tree = project.tree(current)
     notes: list[str] = []
     try:
@@ -93,11 +75,10 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
             funnel = project.funnel(current)
         except NorthstarError as exc:
             notes.append(str(exc).splitlines()[0])
-    # Without --period, guardrails and OMTMs stand where the Project puts them (each guardrail
-    # at its own last complete period: a conversion matures after its window).
-    as_of = current if period not in (None, "") else None
-    guardrails = tuple(project.guardrails(as_of))
-    focus = tuple(project.focus(as_of))
+    # Everything in the one period under review: a value whose window has not passed there is
+    # provisional (no verdict), never replaced by an older period's.
+    guardrails = tuple(project.guardrails(current))
+    focus = tuple(project.focus(current))
     last_year_period = same_period_last_year(current, ns.grain)
     last_year = next((r["last_year"] for r in series if r["period"] == current), None)
     value = NorthStarValue(
@@ -110,7 +91,8 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
                      "until": h.until.isoformat(), "reason": h.reason} for h in ns.history)
     offering = tuple({"date": o.date.isoformat(), "change": o.change} for o in ns.offering_changes)
     return Report(
-        project=spec.project, lang=lang, grain=ns.grain, period=current, complete=complete, north_star=value,
+        project=spec.project, lang=lang, grain=ns.grain, period=current, complete=complete, review=info,
+        north_star=value,
         series=tuple(series), tree=tree, explanation=explanation, why=why, guardrails=guardrails, focus=focus,
         checks=project.check(), funnel=funnel, history=history, offering_changes=offering,
         labels={name: label_of(spec, name) for name in spec.metrics},

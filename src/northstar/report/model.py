@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from northstar.output import plain
 
 if TYPE_CHECKING:
+    from northstar.analysis.periods import PeriodInfo
     from northstar.analysis.status import FocusStatus, GuardrailStatus
     from northstar.analysis.tree import TreeReport
     from northstar.checks.findings import CheckReport
@@ -73,7 +74,7 @@ class Report:
     lang: str
     grain: str
     period: dt.date
-    complete: bool  # False when the period asked for is not over yet in the data
+    complete: bool  # False when the data does not cover the whole period (see `review`)
     north_star: NorthStarValue
     series: tuple[dict[str, Any], ...]  # {"period", "value", "last_year"} up to the period
     tree: "TreeReport"
@@ -90,6 +91,7 @@ class Report:
     directions: dict[str, str] = field(default_factory=dict)  # metric -> up | down (which way is good)
     guardrail_owners: tuple[str | None, ...] = ()  # the owner of each guardrail, in order
     notes: tuple[str, ...] = ()  # what could not be computed, in one line each
+    review: "PeriodInfo | None" = None  # the period, how complete, what is provisional, why this one
 
     @property
     def breached(self) -> list["GuardrailStatus"]:
@@ -102,7 +104,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "project": self.project, "lang": self.lang, "grain": self.grain, "period": self.period.isoformat(),
-            "complete": self.complete, "north_star": self.north_star.to_dict(),
+            "complete": self.complete, "review": self.review.to_dict() if self.review else None,
+            "north_star": self.north_star.to_dict(),
             "series": [{k: plain(v) for k, v in row.items()} for row in self.series],
             "tree": self.tree.to_dict(),
             "explanation": self.explanation.to_dict() if self.explanation else None, "why": self.why,

@@ -113,8 +113,21 @@ def grain_count(n: int, grain: str, lang: str) -> str:
 def status_words(status: str, lang: str) -> str:
     """A guardrail's or an OMTM's status with its symbol, e.g. `✖ breached`."""
     marks = {"ok": "✔", "breached": "✖", "no data": "?", "on track": "✔", "reached": "★", "behind": "▼",
-             "not started": "…", "ended": "■"}
+             "not started": "…", "ended": "■", "provisional": "⧗"}
     return f"{marks.get(status, '•')} " + t(f"report.status.{status.replace(' ', '_')}", lang)
+
+
+def item_status(item: Any, lang: str) -> str:
+    """A guardrail's or OMTM's status in words; a provisional one (its window has not passed) says
+    until when, and its last final verdict with that period."""
+    if item.status != "provisional" or item.provisional_until is None:
+        return status_words(item.status, lang)
+    out = "⧗ " + t("report.provisional_until", lang, date=item.provisional_until.isoformat())
+    earlier = item.last_final
+    if earlier is not None and earlier.period is not None:
+        out += " (" + t("report.last_final", lang, status=status_words(earlier.status, lang),
+                        period=earlier.period.isoformat()) + ")"
+    return out
 
 
 def bound_words(minimum: float | None, maximum: float | None, unit: str | None, lang: str) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from northstar.analysis.tree import label_of, tree_metrics
 from northstar.engine.plan import dependency_order
-from northstar.engine.time import period_start, same_period_last_year, shift_period, to_date
+from northstar.engine.time import same_period_last_year, to_date
 from northstar.errors import NorthstarError
 from northstar.spec.model import FormulaMetric, Spec
 from northstar.web.forecast import forecast
@@ -50,17 +50,6 @@ def metrics_catalogue(spec: Spec) -> dict[str, Any]:
 _number = number_or_none
 
 
-def _first_whole_period(project: "Project", metric: str, grain: str) -> dt.date | None:
-    """The first period the data covers from its first day (None: no data)."""
-    sources = {getattr(project.spec.metrics[m], "source", None) for m in dependency_order(project.spec, (metric,))}
-    bounds = [b for s in sources - {None} if (b := project.engine.data_bounds(s)) is not None]  # type: ignore[arg-type]
-    if not bounds:
-        return None
-    first_day = min(b[0] for b in bounds).date()
-    start = period_start(first_day, grain)
-    return start if start == first_day else shift_period(start, grain, 1)
-
-
 def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
     """The overview page's data in one response (see the README's *Web app*)."""
     spec = project.spec
@@ -69,9 +58,12 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
     period = to_date(tree["period"])
     root = tree["root"]
     series = service.series((ns.metric,), ns.grain)["rows"]
-    first = _first_whole_period(project, ns.metric, ns.grain)
-    complete = [r for r in series if (first is None or to_date(r["period"]) >= first)
-                and to_date(r["period"]) <= period]
+    # the chart: the periods the data covers completely, up to the one under review (a partial
+    # first or last period is drawn apart: `partial`)
+    complete = [r for r in series if r.get("period_status") != "partial" and to_date(r["period"]) <= period]
+    partial = [r for r in series if r.get("period_status") == "partial"]
+    final_last = project.last_final_period(ns.metric)
+    final = [r for r in complete if to_date(r["period"]) <= final_last]
     by_period = {r["period"]: _number(r[ns.metric]) for r in series}
     value, previous = _number(root["value"]), _number(root["previous"])
     last_year = by_period.get(same_period_last_year(period, ns.grain).isoformat())
@@ -90,8 +82,11 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
             "target": {"value": ns.target.value, "by": ns.target.by.isoformat()} if ns.target else None,
             "history": [{"metric": h.metric, "until": h.until.isoformat(), "reason": h.reason} for h in ns.history],
         },
-        "series": [{"period": r["period"], "value": _number(r[ns.metric])} for r in complete],
-        "forecast": forecast([to_date(r["period"]) for r in complete], [r[ns.metric] for r in complete], ns.grain),
+        "review": tree.get("review"),
+        "series": [{"period": r["period"], "value": _number(r[ns.metric]), "status": r.get("period_status")}
+                   for r in complete],
+        "partial": [{"period": r["period"], "value": _number(r[ns.metric])} for r in partial],
+        "forecast": forecast([to_date(r["period"]) for r in final], [r[ns.metric] for r in final], ns.grain),
         "explanation": explanation,
         "tree": tree,
         "guardrails": service.guardrails(None)["guardrails"],

@@ -48,11 +48,28 @@ class MetricsResponse(BaseModel):
     dimensions: list[str] = Field(description="Every dimension declared on a source.")
 
 
+class ReviewOut(BaseModel):
+    """The period a result is for, how completely the data covers it, and why it is the one shown."""
+
+    period: str = Field(description="ISO date of the period's first day.")
+    grain: str
+    start: str
+    end: str = Field(description="ISO date of the period's last day.")
+    complete: bool = Field(description="Whether the data covers the whole period.")
+    state: str = Field(description="complete, partial (the data begins or ends inside it) or outside.")
+    partial_reason: str | None
+    provisional: dict[str, Obj] = Field(description="Metrics whose window has not passed in this period: "
+                                                    "{metric: {final_when_data_reaches: ISO date}}.")
+    why: str = Field(description="Why this period is shown: the review period's reason, or 'asked for'.")
+
+
 class SeriesResponse(BaseModel):
     metrics: list[str]
     grain: str
     by: list[str]
+    review: ReviewOut = Field(description="The review period (the last the North Star's data covers completely).")
     rows: list[Obj] = Field(description="One per period (and segment): `period` (ISO date of its first day), "
+                                        "`period_status` (complete, partial, provisional or no data), "
                                         "the `by` dimensions, one number per metric; with `compare`, "
                                         "`<metric>_previous` and `<metric>_last_year`. Null: no value.")
 
@@ -69,6 +86,9 @@ class TreeNodeOut(BaseModel):
     link: str = Field(description="root, formula or driver.")
     direction: str | None
     lag: int | None
+    status: str = Field(description="final, provisional (its window has not passed), partial or outside.")
+    note: str | None = Field(description="Why the value is not final, in one line.")
+    previous_status: str
     children: list["TreeNodeOut"]
 
 
@@ -79,6 +99,7 @@ class TreeResponse(BaseModel):
     grain: str
     period: str
     previous_period: str
+    review: ReviewOut | None
     root: TreeNodeOut
 
 
@@ -112,7 +133,9 @@ class FunnelResponse(BaseModel):
     period: str
     grain: str
     north_star: str
-    stages: list[Obj] = Field(description="AARRR stages: value, previous, conversion, reachable level, NSM gain.")
+    review: ReviewOut | None
+    stages: list[Obj] = Field(description="AARRR stages: value, previous, conversion, reachable level, NSM gain; "
+                                          "a provisional stage has `provisional_until` and no gain.")
     bottleneck: str | None
     proposal: Obj | None = Field(description="An OMTM for the bottleneck, to paste into `focus:`.")
     summary: str
@@ -128,10 +151,12 @@ class CohortsResponse(BaseModel):
 
 
 class FocusResponse(BaseModel):
+    review: ReviewOut = Field(description="The period the values are for.")
     focus: list[Obj] = Field(description="Each OMTM: team, metric, value, baseline, target, progress, status.")
 
 
 class GuardrailsResponse(BaseModel):
+    review: ReviewOut = Field(description="The period the values are for.")
     guardrails: list[Obj] = Field(description="Each guardrail: metric, period, value, min, max, status.")
 
 
@@ -164,7 +189,7 @@ class NorthStarSummary(BaseModel):
     customer_value: str | None
     unit: str | None
     grain: str
-    period: str = Field(description="The last complete period.")
+    period: str = Field(description="The review period: the last the data covers completely.")
     value: float | None
     previous: float | None
     last_year: float | None
@@ -177,7 +202,10 @@ class NorthStarSummary(BaseModel):
 class OverviewResponse(BaseModel):
     project: str
     north_star: NorthStarSummary
-    series: list[Obj] = Field(description="{period, value} for every complete period.")
+    review: ReviewOut | None
+    series: list[Obj] = Field(description="{period, value, status} for every period the data covers completely, "
+                                          "up to the review period.")
+    partial: list[Obj] = Field(description="{period, value} of the periods the data covers only in part.")
     forecast: list[ForecastPoint] = Field(description="The next 8 periods; empty with fewer than 12 periods.")
     explanation: str = Field(description="Why the North Star moved against the previous period.")
     tree: TreeResponse

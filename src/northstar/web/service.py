@@ -168,8 +168,8 @@ class DashboardService:
     def _frame(self, metrics: tuple[str, ...], grain: str | None, start: str | None, end: str | None,
                by: tuple[str, ...], where: str | None, compare: bool) -> Any:
         return self.result("query", (metrics, grain, start, end, by, where, compare),
-                           lambda p: p.query(list(metrics), grain=grain, by=list(by), where=where, start=start,
-                                             end=end, compare=compare))
+                           lambda p: p.with_status(p.query(list(metrics), grain=grain, by=list(by), where=where,
+                                                           start=start, end=end, compare=compare), metrics, grain))
 
     def series(self, metrics: tuple[str, ...], grain: str | None = None, start: str | None = None,
                end: str | None = None, by: tuple[str, ...] = (), where: str | None = None,
@@ -179,7 +179,7 @@ class DashboardService:
         def compute(p: Project) -> dict[str, Any]:
             frame = self._frame(*args)
             return jsonable({"metrics": list(metrics), "grain": grain or p.spec.north_star.grain, "by": list(by),
-                             "rows": frame_records(frame)})
+                             "review": p.review_period().to_dict(), "rows": frame_records(frame)})
 
         return self.result("series", args, compute)
 
@@ -209,11 +209,13 @@ class DashboardService:
                            lambda p: jsonable(p.cohorts(metric, grain, start, end, partial).to_dict()))
 
     def focus(self, period: str | None = None) -> dict[str, Any]:
-        return self.result("focus", (period,), lambda p: jsonable({"focus": [f.to_dict() for f in p.focus(period)]}))
+        return self.result("focus", (period,), lambda p: jsonable({"review": p.period_info(period).to_dict(),
+                                                                   "focus": [f.to_dict() for f in p.focus(period)]}))
 
     def guardrails(self, period: str | None = None) -> dict[str, Any]:
         return self.result("guardrails", (period,),
-                           lambda p: jsonable({"guardrails": [g.to_dict() for g in p.guardrails(period)]}))
+                           lambda p: jsonable({"review": p.period_info(period).to_dict(),
+                                               "guardrails": [g.to_dict() for g in p.guardrails(period)]}))
 
     def targets(self, method: str = "trend") -> dict[str, Any]:
         return self.result("targets", (method,), lambda p: jsonable(p.targets(method=method).to_dict()))

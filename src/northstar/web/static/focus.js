@@ -18,7 +18,7 @@
         el("dt", {}, t("pages.col.window")), el("dd", {}, NS.date(f.start) + " – " + NS.date(f.deadline)),
         el("dt", {}, t("pages.col.progress")), el("dd", {}, NS.progress(f)),
         el("dt", {}, t("pages.col.time_gone")), el("dd", {}, NS.share(f.elapsed)),
-        el("dt", {}, t("pages.col.status")), el("dd", {}, NS.status(f.status))),
+        el("dt", {}, t("pages.col.status")), el("dd", {}, NS.status(f.status, f))),
       el("div", { class: "chart short", id: chartId, role: "figure", "aria-label": t("pages.focus.chart_label", { metric: label }) }));
     document.getElementById("focus-list").append(section);
     // values up to the period the status is for (a later, incomplete period would mislead)
@@ -29,6 +29,7 @@
     const traces = [{
       x: rows.map((r) => r.period), y: rows.map((r) => r[f.metric]), name: label, mode: "lines+markers",
       line: { color: NS.colors.value, width: 2.5 },
+      marker: { size: 7, symbol: rows.map((r) => (r.period_status === "complete" ? "circle" : "circle-open")) },
       customdata: rows.map((r) => NS.period(r.period, grain) + "<br>" + NS.withUnit(r[f.metric], unit)), hovertemplate: "%{customdata}<extra></extra>",
     }, {
       x: [f.start, f.deadline], y: [f.baseline, f.baseline], name: t("pages.col.baseline") + " " + NS.num(f.baseline, unit), mode: "lines",

@@ -16,10 +16,23 @@
     return { metrics: name, grain: values.grain, from: values.from, to: values.to, by: values.by, compare: "true" };
   }
 
+  function statusOf(period) {
+    const r = state.rows.find((row) => row.period === period);
+    return r ? r.period_status : null;
+  }
+
   function selectedPeriod() {
     const asked = NS.params().get("period");
     if (asked && state.periods.includes(asked)) return asked;
-    return state.periods[state.periods.length - 1];
+    // by default the last period the data covers completely (a partial last period is not the news)
+    const whole = state.periods.filter((p) => statusOf(p) !== "partial" && statusOf(p) !== "no data");
+    return whole.length ? whole[whole.length - 1] : state.periods[state.periods.length - 1];
+  }
+
+  /** Hollow markers for partial and provisional periods: drawn apart from the complete ones. */
+  function markerFor(subset, size) {
+    return { size: size, symbol: subset.map((r) => (r.period_status === "partial" || r.period_status === "provisional"
+      || r.period_status === "no data" ? "circle-open" : "circle")) };
   }
 
   function summary() {
@@ -29,9 +42,11 @@
     const period = selectedPeriod();
     if (!period) { NS.fill(node, el("p", { class: "hint" }, t("pages.metric.no_data"))); return; }
     const rows = state.rows.filter((r) => r.period === period);
-    const latest = period === state.periods[state.periods.length - 1] && !NS.params().get("to");
+    const status = statusOf(period);
+    const note = status === "partial" ? t("pages.metric.partial_note") : status === "provisional"
+      ? t("pages.metric.provisional_note") : status === "no data" ? t("pages.metric.no_data") : null;
     const title = el("p", { class: "cards-title" }, NS.cap(NS.period(period, grain)),
-      latest ? el("span", { class: "hint" }, " " + t("pages.metric.latest_note")) : null);
+      note ? el("span", { class: "hint period-status", "data-status": status }, " (" + note + ")") : null);
     const pct = (a, b) => (NS.finite(a) && NS.finite(b) && b !== 0 ? (a - b) / Math.abs(b) : null);
     if (!by) {
       const r = rows[0] || {};
@@ -58,7 +73,9 @@
     const { info, grain, by, rows } = state;
     const unit = info.unit;
     const label = info.label || name;
-    const point = (r, key, what) => [r.period, NS.period(r.period, grain) + (what ? " · " + what : "") + "<br>" + NS.withUnit(r[key], unit)];
+    const point = (r, key, what) => [r.period, NS.period(r.period, grain) + (what ? " · " + what : "")
+      + (r.period_status && r.period_status !== "complete" ? " · " + t("pages.metric.status." + r.period_status.replace(" ", "_")) : "")
+      + "<br>" + NS.withUnit(r[key], unit)];
     const line = (subset, key, traceName, style) => Object.assign({
       x: subset.map((r) => r.period), y: subset.map((r) => r[key]), name: traceName,
       customdata: subset.map((r) => point(r, key, by ? traceName : "")), hovertemplate: "%{customdata[1]}<extra></extra>",
@@ -66,7 +83,7 @@
     let traces;
     if (!by) {
       traces = [
-        line(rows, name, label, { mode: "lines+markers", line: { color: NS.colors.value, width: 2.5 }, marker: { size: 6 } }),
+        line(rows, name, label, { mode: "lines+markers", line: { color: NS.colors.value, width: 2.5 }, marker: markerFor(rows, 7) }),
         line(rows, name + "_previous", t("pages.metric.previous"), { mode: "lines", line: { color: NS.colors.previous, dash: "dash", width: 1.5 } }),
         line(rows, name + "_last_year", t("pages.metric.last_year"), { mode: "lines", line: { color: NS.colors.lastYear, dash: "dot", width: 1.5 } }),
       ];
@@ -75,7 +92,7 @@
       rows.forEach((r) => { const k = segmentKey(r, by); if (!groups.has(k)) groups.set(k, []); groups.get(k).push(r); });
       const dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
       traces = Array.from(groups.entries()).map(([k, subset], i) =>
-        line(subset, name, k, { mode: "lines+markers", marker: { size: 5 },
+        line(subset, name, k, { mode: "lines+markers", marker: markerFor(subset, 6),
           line: { color: NS.palette[i % NS.palette.length], dash: dashes[Math.floor(i / NS.palette.length) % dashes.length], width: 2 } }));
     }
     traces = traces.concat(anomalyTraces());

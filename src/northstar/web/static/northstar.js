@@ -124,10 +124,15 @@
   NS.changeText = function (pct) { return NS.change(pct).textContent; };
 
   const STATUS = { ok: ["✓", "ok"], breached: ["✗", "bad"], "no data": ["–", "none"], reached: ["★", "ok"],
-                   "on track": ["✓", "ok"], behind: ["!", "bad"] };
-  NS.status = function (status) {
+                   "on track": ["✓", "ok"], behind: ["!", "bad"], provisional: ["⧗", "none"] };
+  NS.status = function (status, item) {
     const [symbol, cls] = STATUS[status] || ["?", "none"];
-    return el("span", { class: "badge " + cls }, symbol + " " + NS.t("pages.status." + String(status).replace(" ", "_")));
+    const badge = el("span", { class: "badge " + cls }, symbol + " " + NS.t("pages.status." + String(status).replace(" ", "_")));
+    if (status !== "provisional" || !item || !item.provisional_until) return badge;
+    // a provisional value (its window has not passed): until when, and its last final verdict
+    const last = item.last_final;
+    return el("span", {}, badge, " ", el("span", { class: "hint" }, NS.t("pages.status.provisional_until", { date: NS.date(item.provisional_until) })
+      + (last && last.period ? "; " + NS.t("pages.status.last_final", { status: NS.t("pages.status." + String(last.status).replace(" ", "_")), period: NS.date(last.period) }) : "")));
   };
   const SEVERITY = { error: "✖", warning: "⚠", info: "ℹ" };
   NS.severity = function (severity) {
@@ -295,7 +300,7 @@
       caption: t("pages.overview.guardrails_caption"),
       head: [t("pages.col.metric"), t("pages.col.period"), t("pages.col.value"), t("pages.col.bound"), t("pages.col.status")],
       rows: guardrails.map((g) => [el("a", { href: NS.metricHref(g.metric) }, metrics.label(g.metric)),
-        NS.period(g.period, grain), NS.withUnit(g.value, metrics.unit(g.metric)), bound(g, metrics.unit(g.metric)), NS.status(g.status)]),
+        NS.period(g.period, grain), NS.withUnit(g.value, metrics.unit(g.metric)), bound(g, metrics.unit(g.metric)), NS.status(g.status, g)]),
       numeric: [2],
     });
   };
@@ -318,7 +323,7 @@
         const unit = metrics.unit(f.metric);
         return [f.team, el("a", { href: NS.metricHref(f.metric) }, metrics.label(f.metric)), f.owner || "–",
           NS.withUnit(f.value, unit), NS.num(f.baseline, unit) + " → " + NS.num(f.target, unit), NS.progress(f),
-          NS.date(f.deadline), NS.share(f.elapsed), NS.status(f.status)];
+          NS.date(f.deadline), NS.share(f.elapsed), NS.status(f.status, f)];
       }),
       numeric: [3],
     });

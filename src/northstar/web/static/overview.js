@@ -74,6 +74,14 @@
           t("pages.overview.band", { lower: NS.num(f.lower, unit), upper: NS.num(f.upper, unit) }))),
         hovertemplate: "%{customdata}<extra></extra>" });
     }
+    const partial = data.partial || [];
+    if (partial.length) {  // periods the data covers in part: drawn apart, open markers, not in the trend
+      traces.push({ x: partial.map((r) => r.period), y: partial.map((r) => r.value), mode: "markers",
+        marker: { symbol: "circle-open", size: 9, color: NS.colors.value, line: { width: 2 } },
+        name: t("pages.metric.status.partial"),
+        customdata: partial.map((r) => hover(r.period, r.value) + "<br>" + t("pages.metric.partial_note")),
+        hovertemplate: "%{customdata}<extra></extra>" });
+    }
     if (ns.target && series.length) {
       const text = t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) });
       traces.push({ x: [series[0].period, ns.target.by], y: [ns.target.value, ns.target.value], mode: "lines+markers",
@@ -83,6 +91,8 @@
     NS.plot(document.getElementById("trend-chart"), traces, { yaxis: { title: { text: unit || "" }, rangemode: "tozero" } });
     const note = [t("pages.overview.trend_note", { n: series.length, grain: NS.grainName(ns.grain) })];
     note.push(forecast.length ? t("pages.overview.forecast_note", { n: forecast.length }) : t("pages.overview.no_forecast"));
+    if (partial.length) note.push(t("pages.overview.partial_note"));
+    if (data.review && data.review.why) note.push(t("pages.overview.review", { period: NS.period(data.review.period, ns.grain), why: data.review.why }));
     document.getElementById("trend-desc").textContent = note.join(" ");
   }
 
