@@ -3,11 +3,14 @@ timestamps that parse, expressions that type-check, joins that do not fan out.""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from northstar.engine.compile import aggregate_value
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.errors import DataError, Problem, first_line
 from northstar.spec.model import AggregateMetric, FormulaMetric
-from northstar.spec.validate import metric_expressions, validate_columns
+from northstar.spec.validate import metric_expressions, time_format_path, validate_columns
+from northstar.engine.timeguess import describe_year, epoch_datetime, plausible_units, yyyymmdd_date
 
 from typing import TYPE_CHECKING
 
@@ -53,35 +56,48 @@ def _source_lines(lines: object, name: str) -> set[int | None]:
 
 
 def _check_times(engine: "MetricEngine", name: str) -> list[Problem]:
+    """The time column reads as declared (the engine's own bounds read says why not, the
+    same error a query gives), and the dates it gives are plausible."""
     bound = engine.source(name)
-    source, table, lines = bound.source, bound.table, engine.loaded.lines
+    source, lines = bound.source, engine.loaded.lines
     if source.timestamp is None:
         return []
-    column = table[source.timestamp]
     path = ("sources", name, "timestamp")
-    if column.type().is_string():
-        bad = table.filter(column.notnull() & column.try_cast("timestamp").isnull())
-        try:
-            count = int(engine.backend.execute(bad.count()))
-            sample = engine.backend.execute(bad.select(column).limit(1)).iloc[0, 0] if count else None
-        except Exception as exc:  # pragma: no cover - engine-specific failures
-            return [lines.problem(path, f"source '{name}': cannot check timestamps: {exc}")]
-        if count:
-            return [lines.problem(path, f"source '{name}': {count:,} values of column '{source.timestamp}' do not "
-                                  f"parse as timestamps (e.g. '{sample}'); use ISO 8601 such as 2024-01-31 12:00:00")]
     try:
         bounds = engine.data_bounds(name)
     except DataError as exc:
-        return [lines.problem(path, str(exc))]
+        field = "time_unit" if source.time_unit else ("time_format" if source.time_format else "timestamp")
+        at = time_format_path(lines, name) if field == "time_format" else ("sources", name, field)
+        return [lines.problem(at, str(exc))]
     if bounds is None:
         return [lines.problem(path, f"source '{name}': no rows with a timestamp: the data is empty")]
     first, last = bounds
     if source.time_unit and (first.year < 1990 or last.year > 2100):
-        hint = {"ms": "s", "s": "ms"}.get(source.time_unit, "s")
-        return [lines.problem(("sources", name, "time_unit"), f"source '{name}': with time_unit {source.time_unit} "
-                              f"the events run from {first:%Y-%m-%d} to {last:%Y-%m-%d}; is the unit '{hint}'?",
-                              "warning")]
+        return [lines.problem(("sources", name, "time_unit"), _odd_epoch_dates(engine, name, first, last), "warning")]
     return []
+
+
+def _odd_epoch_dates(engine: "MetricEngine", name: str, first: dt.datetime, last: dt.datetime) -> str:
+    """Plausible but unusual dates from epoch numbers (1900-1990, 2100-2200): which unit, or
+    yyyymmdd, the numbers look like instead."""
+    bound = engine.source(name)
+    source = bound.source
+    column = bound.table[source.timestamp]
+    row = engine.backend.execute(bound.table.aggregate(lo=column.min(), hi=column.max())).iloc[0]
+    lo, hi = (value.item() if hasattr(value, "item") else value for value in (row["lo"], row["hi"]))
+    start = f"source '{name}': with `time_unit: {source.time_unit}` the events run from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if yyyymmdd_date(lo) is not None and yyyymmdd_date(hi) is not None:
+        return f"{start}; the values (e.g. {hi}) look like yyyymmdd dates: remove `time_unit`"
+    others = [u for u in plausible_units(lo, hi) if u != source.time_unit]
+    nearer = [u for u in others if _in_recent_era(lo, hi, u)]
+    if nearer:
+        return f"{start}; is the unit '{nearer[0]}'? ({describe_year(lo, nearer[0])} to {describe_year(hi, nearer[0])})"
+    return f"{start}; check the unit"
+
+
+def _in_recent_era(lo: object, hi: object, unit: str) -> bool:
+    first, last = epoch_datetime(lo, unit), epoch_datetime(hi, unit)  # type: ignore[arg-type]
+    return first is not None and last is not None and first.year >= 1990 and last.year <= 2100
 
 
 def _check_key(engine: "MetricEngine", name: str) -> list[Problem]:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import numbers
-import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -23,6 +20,7 @@ from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, c
 from northstar.engine.plan import MetricQuery, Plan, make_plan
 from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
+from northstar.engine.timestamps import read_bounds
 from northstar.engine.time import (event_time, instant_bound, period_of, period_start, same_period_last_year,
                                    shift_period)
 from northstar.errors import DataError, QueryError, first_line
@@ -107,49 +105,14 @@ class MetricEngine:
         return self._instants.get(name)
 
     def _read_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
-        bound = self.source(name)
-        source, table = bound.source, bound.table
-        column = table[source.timestamp]
-        if column.type().is_string():
-            column = column.cast(idt.Timestamp() if source.timezone else idt.Timestamp(timezone="UTC"))
-        try:
-            row = self.backend.execute(table.aggregate(lo=column.min(), hi=column.max())).iloc[0]
-        except Exception as exc:
-            first = first_line(exc)
-            raise DataError(f"source '{name}': cannot read column '{source.timestamp}' as time: {first}") from None
-        if pd.isna(row["lo"]):
+        """How the time column reads, and a one-line error when it cannot be read as declared,
+        are in `timestamps.read_bounds`; every query reads the bounds first."""
+        found = read_bounds(self.backend, self.source(name), self.spec.timezone)
+        if found is None:
             return None
-        instants = (self._to_instant(row["lo"], bound), self._to_instant(row["hi"], bound))
-        if instants[0] is not None and instants[1] is not None:
-            self._instants[name] = instants  # type: ignore[assignment]
-        return self._to_local(row["lo"], bound), self._to_local(row["hi"], bound)
-
-    def _to_instant(self, value: Any, bound: BoundSource) -> dt.datetime | None:
-        source = bound.source
-        if source.time_unit:
-            divisor = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[source.time_unit]
-            return dt.datetime.fromtimestamp(_epoch(value, bound) / divisor, tz=dt.timezone.utc).replace(tzinfo=None)
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return None
-        stamp = pd.Timestamp(value)
-        if stamp.tzinfo is None:
-            if (source.timezone or "UTC") != "UTC":
-                return None
-            return stamp.to_pydatetime()
-        return stamp.tz_convert("UTC").tz_localize(None).to_pydatetime()
-
-    def _to_local(self, value: Any, bound: BoundSource) -> dt.datetime:
-        source, zone = bound.source, zoneinfo.ZoneInfo(self.spec.timezone)
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and not source.time_unit:
-            return dt.datetime(value.year, value.month, value.day)  # a calendar date is local already
-        instant = self._to_instant(value, bound)
-        if instant is not None:
-            return instant.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
-        stamp = pd.Timestamp(value)
-        if stamp.tzinfo is None:
-            stamp = stamp.tz_localize(zoneinfo.ZoneInfo(source.timezone or "UTC"), ambiguous=True,
-                                      nonexistent="shift_forward")
-        return stamp.tz_convert(zone).tz_localize(None).to_pydatetime()
+        if found.instants is not None:
+            self._instants[name] = found.instants
+        return found.local
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -325,15 +288,6 @@ class MetricEngine:
                 column = column.astype("int64")
             grid[name] = column
         return grid
-
-
-def _epoch(value: Any, bound: BoundSource) -> float:
-    """An epoch number from the data, or a clear error when the column holds something else."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    source = bound.source
-    raise DataError(f"source '{bound.name}': `time_unit: {source.time_unit}` needs epoch numbers, but column "
-                    f"'{source.timestamp}' holds {type(value).__name__} values such as '{value}'; remove `time_unit`")
 
 
 def _restrict(table: ir.Table, lo: dt.datetime | None, hi: dt.datetime | None,

@@ -75,8 +75,10 @@ def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> 
         if p.stat().st_size == 0:
             raise DataError(f"source '{name}': data file is empty: {path}")
     fmt = _file_format(source, paths[0], name)
+    # A timestamp read with a pattern is read as text: a reader's own date guess comes first otherwise.
+    text_columns = [source.timestamp] if source.time_format and source.timestamp else []
     try:
-        table = backend.read_files(name, paths, fmt)
+        table = backend.read_files(name, paths, fmt, text_columns)
     except DataError:
         raise
     except Exception as exc:

@@ -1,7 +1,9 @@
 """Time: from a source's timestamp column to the instant, the local time and the period.
 
-Periods are cut in the spec's time zone; weeks start on Monday (ISO). The Python helpers
-here do calendar arithmetic on period labels (the date of a period's first day).
+Periods are cut in the spec's time zone; weeks start on Monday (ISO); a year is the calendar
+year. The Python helpers here do calendar arithmetic on period labels (the date of a
+period's first day). How the time column itself is read (epochs, yyyymmdd, patterns) is in
+`timestamps.py`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 
 from northstar.engine.backends import Backend
+from northstar.engine.timestamps import parsed_time
 from northstar.spec.model import Source
 
-_TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
+_TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 @dataclass(frozen=True)
@@ -107,21 +111,14 @@ def event_time(backend: Backend, table: ir.Table, source: Source, zone: str,
 
     exact = "" if zone == "UTC" else (zone if instant_range is not None else None)
 
-    column = table[source.timestamp]
-    dtype = column.type()
-    if source.time_unit is not None:
-        value = column if dtype.is_integer() else column.cast("int64")
-        instant = backend.from_epoch(value, source.time_unit)
-        return EventTime(instant, to_local(instant), exact)
-    if dtype.is_date():
+    column, meaning = parsed_time(backend, table[source.timestamp], source)
+    if meaning == "instant":
+        return EventTime(column, to_local(column), exact)
+    if meaning == "date":
         # A calendar date is already a local date: no time-zone conversion.
         local = column.cast(idt.Timestamp())
         return EventTime(local, local, "")
-    if dtype.is_string():
-        # Text with a UTC offset ("...-05:00") keeps it; text without is in the source's zone.
-        column = column.cast(idt.Timestamp() if source.timezone else idt.Timestamp(timezone="UTC"))
-        dtype = column.type()
-    if dtype.is_timestamp() and dtype.timezone is not None:
+    if meaning == "aware":
         instant = column.cast(idt.Timestamp())
         return EventTime(instant, to_local(instant, column), exact)
     recorded_in = source.timezone or "UTC"
@@ -139,9 +136,11 @@ def period_of(local: ir.TimestampValue, grain: str) -> ir.DateValue:
 
 
 def shift_period_expr(period: ir.DateValue, grain: str, n: int = 1) -> ir.Value:
-    interval = {"day": ibis.interval(days=n), "week": ibis.interval(weeks=n),
-                "month": ibis.interval(months=n), "quarter": ibis.interval(months=3 * n)}[grain]
-    return period + interval
+    if grain == "day":
+        return period + ibis.interval(days=n)
+    if grain == "week":
+        return period + ibis.interval(weeks=n)
+    return period + ibis.interval(months=_MONTHS[grain] * n)
 
 
 # ---- calendar arithmetic on period labels -------------------------------------------------
@@ -157,6 +156,8 @@ def period_start(day: dt.date, grain: str) -> dt.date:
         return day.replace(day=1)
     if grain == "quarter":
         return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    if grain == "year":
+        return day.replace(month=1, day=1)
     raise ValueError(f"unknown grain '{grain}'")
 
 
@@ -165,7 +166,7 @@ def shift_period(start: dt.date, grain: str, n: int = 1) -> dt.date:
         return start + dt.timedelta(days=n)
     if grain == "week":
         return start + dt.timedelta(weeks=n)
-    months = n * (3 if grain == "quarter" else 1)
+    months = n * _MONTHS[grain]
     index = start.year * 12 + (start.month - 1) + months
     return dt.date(index // 12, index % 12 + 1, 1)
 
@@ -181,12 +182,13 @@ def period_range(first: dt.date, last: dt.date, grain: str) -> list[dt.date]:
 
 
 def same_period_last_year(start: dt.date, grain: str) -> dt.date:
-    """Day: 364 days earlier (same weekday); week: 52 weeks; month: 12 months; quarter: 4."""
-    return shift_period(start, grain, {"day": -364, "week": -52, "month": -12, "quarter": -4}[grain])
+    """Day: 364 days earlier (same weekday); week: 52 weeks; month: 12 months; quarter: 4;
+    year: the previous year."""
+    return shift_period(start, grain, -periods_per_year(grain))
 
 
 def periods_per_year(grain: str) -> int:
-    return {"day": 364, "week": 52, "month": 12, "quarter": 4}[grain]
+    return {"day": 364, "week": 52, "month": 12, "quarter": 4, "year": 1}[grain]
 
 
 def to_date(value: object) -> dt.date:

@@ -17,8 +17,8 @@ from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F
 from northstar.spec.settings import (ALERT_CHECKS, WEEKDAYS, AlertChannel, AlertRule, Alerts, Checks,  # noqa: F401
                                      Digest, Web, parse_clock, parse_quiet_hours)
 
-Grain = Literal["day", "week", "month", "quarter"]
-GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter")
+Grain = Literal["day", "week", "month", "quarter", "year"]
+GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
 Agg = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
 AGGS: tuple[str, ...] = ("count", "count_distinct", "sum", "avg", "min", "max")
 Direction = Literal["up", "down"]
@@ -36,6 +36,7 @@ class Source(Model):
     format: FileFormat | None = None
     timestamp: str | None = None  # without one, a source can only be read by other sources' `sql`
     time_unit: TimeUnit | None = None
+    time_format: str | None = None  # strptime pattern of a text (or yyyymmdd integer) timestamp
     timezone: str | None = None
     entity: str | None = None
     dimensions: tuple[str, ...] = ()
@@ -46,6 +47,18 @@ class Source(Model):
     label: str | None = None
     description: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _format_as_time_format(cls, data: Any) -> Any:
+        """`format: '%d/%m/%Y %H:%M'` (a strptime pattern, as people write it) means `time_format`;
+        `format: csv|parquet|json` keeps its meaning (the file format)."""
+        if isinstance(data, dict) and isinstance(data.get("format"), str) and "%" in data["format"]:
+            if data.get("time_format") is not None:
+                raise ValueError("give the timestamp pattern once: `time_format` (or a pattern in `format`), "
+                                 "not both")
+            data = {**{k: v for k, v in data.items() if k != "format"}, "time_format": data["format"]}
+        return data
+
     @model_validator(mode="after")
     def _one_location(self) -> "Source":
         given = [name for name in ("path", "table", "sql") if getattr(self, name)]
@@ -54,6 +67,8 @@ class Source(Model):
                              + (f" (found {', '.join(given)})" if given else ""))
         if self.format and not self.path:
             raise ValueError("`format` applies only to a `path` source")
+        if self.time_unit and self.time_format:
+            raise ValueError("`time_unit` (epoch numbers) and `time_format` (a text pattern) exclude each other")
         return self
 
 

@@ -14,6 +14,7 @@ from northstar.errors import Problem
 from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
 from northstar.spec.suggest import did_you_mean, known
+from northstar.spec.timeformat import pattern_problem
 from northstar.spec.yamlsource import LineMap
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -62,6 +63,8 @@ def _check_sources(spec: Spec, c: _Collector) -> None:
             c.error(path, f"source name '{name}' must be letters, digits and _ (not starting with a digit)")
         if source.timezone and not _zone_ok(source.timezone):
             c.error(path + ("timezone",), f"source '{name}': unknown time zone '{source.timezone}'")
+        if source.time_format is not None and (problem := pattern_problem(source.time_format)):
+            c.error(time_format_path(c.lines, name), f"source '{name}': {problem}")
         if len(set(source.dimensions)) != len(source.dimensions):
             c.error(path + ("dimensions",), f"source '{name}' lists a dimension twice")
         for index, dim in enumerate(source.event_dimensions or ()):
@@ -312,6 +315,12 @@ def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
     return c.problems
 
 
+def time_format_path(lines: LineMap, name: str) -> Path_:
+    """Where a source's timestamp pattern is written: `time_format:`, or `format:` holding it."""
+    path: Path_ = ("sources", name, "time_format")
+    return path if path in lines.lines else ("sources", name, "format")
+
+
 def validate_columns(spec: Spec, lines: LineMap, columns: Mapping[str, Mapping[str, str]]) -> list[Problem]:
     """Check every column a spec names against the sources' real columns.
 
@@ -337,13 +346,18 @@ def validate_columns(spec: Spec, lines: LineMap, columns: Mapping[str, Mapping[s
             need("dimensions", dim, (index,))
         kind = cols.get(source.timestamp)
         if kind is not None:
+            # Numbers without a unit (yyyymmdd dates, or epochs that need `time_unit`) are told
+            # apart by their values: the data check does that, with the unit that fits.
             if source.time_unit and kind != "numeric":
                 c.error(path + ("time_unit",), f"source '{name}': `time_unit: {source.time_unit}` needs a numeric "
                         f"epoch column, but '{source.timestamp}' is {kind}; remove `time_unit`")
-            elif not source.time_unit and kind == "numeric":
-                c.error(path + ("timestamp",), f"source '{name}': column '{source.timestamp}' holds numbers; "
-                        "add `time_unit: s` or `time_unit: ms` to say they are epoch seconds or milliseconds")
-            elif not source.time_unit and kind not in ("temporal", "string"):
+            elif source.time_format and kind == "temporal":
+                c.warning(time_format_path(c.lines, name), f"source '{name}': column '{source.timestamp}' is read "
+                          f"as a date or timestamp already, so `time_format` is not used; remove it")
+            elif source.time_format and kind not in ("string", "numeric"):
+                c.error(time_format_path(c.lines, name), f"source '{name}': `time_format` reads text, but column "
+                        f"'{source.timestamp}' is {kind}")
+            elif not source.time_unit and kind not in ("temporal", "string", "numeric"):
                 c.error(path + ("timestamp",), f"source '{name}': column '{source.timestamp}' is {kind}, not a timestamp")
     for mname, metric in spec.metrics.items():
         if isinstance(metric, FormulaMetric):

@@ -29,7 +29,9 @@ class Backend:
     def __init__(self, con: Any) -> None:
         self.con = con
 
-    def read_files(self, name: str, paths: Sequence[str], fmt: str) -> ir.Table:
+    def read_files(self, name: str, paths: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> ir.Table:
+        """The files as a table; `text_columns` are kept as the text they are (a timestamp
+        with a `time_format`: the engine's own guess at a date format must not read it first)."""
         raise NotImplementedError
 
     def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
@@ -41,6 +43,12 @@ class Backend:
     def from_epoch(self, value: ir.IntegerValue, unit: str) -> ir.TimestampValue:
         """A naive UTC timestamp from epoch numbers in `unit` (s, ms, us, ns)."""
         return value.as_timestamp(unit)
+
+    def parse_time(self, text: ir.StringValue, pattern: str) -> ir.TimestampValue:
+        """Text read with a strptime pattern (a source's `time_format`); the result is typed
+        UTC by Ibis: with `%z` it is the instant, without it the wall-clock time read as UTC.
+        Ibis passes the pattern to DuckDB's strptime as it is."""
+        return text.as_timestamp(pattern)
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)

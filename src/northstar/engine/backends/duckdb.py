@@ -26,18 +26,34 @@ def _duckdb_local_to_utc(zone, ts):  # type: ignore[no-untyped-def]
     """DuckDB's timezone(zone, timestamp): the instant of a wall-clock time in `zone`."""
 
 
+@ibis.udf.scalar.builtin(name="make_timestamp", signature=((dt.int64,), dt.Timestamp()))
+def _duckdb_from_micros(micros):  # type: ignore[no-untyped-def]
+    """DuckDB's make_timestamp(microseconds since the epoch)."""
+
+
 class DuckDBBackend(Backend):
     name = "duckdb"
 
-    def read_files(self, name: str, paths: Sequence[str], fmt: str) -> ir.Table:
+    def read_files(self, name: str, paths: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> ir.Table:
         sources = list(paths) if len(paths) > 1 else paths[0]
         if fmt == "parquet":
             return self.con.read_parquet(sources, table_name=name)
         if fmt == "csv":
-            return self.con.read_csv(sources, table_name=name)
+            # The CSV sniffer reads 01/02/2011 as a date, day-first, without saying so: a column
+            # with a `time_format` stays text, for the pattern to read.
+            options = {"types": {c: "VARCHAR" for c in text_columns}} if text_columns else {}
+            return self.con.read_csv(sources, table_name=name, **options)
         if fmt == "json":
             return self.con.read_json(sources, table_name=name)
         raise DataError(f"unknown file format '{fmt}'")
+
+    def from_epoch(self, value: ir.IntegerValue, unit: str) -> ir.TimestampValue:
+        # Ibis's DuckDB rule takes s and ms only; DuckDB keeps microseconds.
+        if unit == "us":
+            return _duckdb_from_micros(value.cast("int64"))
+        if unit == "ns":
+            return _duckdb_from_micros(value.cast("int64") // 1000)
+        return super().from_epoch(value, unit)
 
     def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
         if zone == "UTC":

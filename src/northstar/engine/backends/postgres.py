@@ -30,6 +30,8 @@ import sqlglot
 from ibis.backends.sql.compilers.postgres import PostgresCompiler
 
 from northstar.engine.backends.base import Backend, expand_env, file_functions, first_line
+from northstar.engine.backends.timeformats import postgres_template
+from northstar.spec.timeformat import has_offset
 from northstar.errors import DataError
 from northstar.spec.model import Engine
 
@@ -47,6 +49,16 @@ def _pg_local_to_utc(zone, ts):  # type: ignore[no-untyped-def]
 @ibis.udf.scalar.builtin(name="to_timestamp", signature=((dt.float64,), dt.Timestamp(timezone="UTC")))
 def _pg_to_timestamp(seconds):  # type: ignore[no-untyped-def]
     """PostgreSQL's to_timestamp(double precision): the instant `seconds` after the epoch."""
+
+
+@ibis.udf.scalar.builtin(name="to_timestamp", signature=((dt.string, dt.string), dt.Timestamp(timezone="UTC")))
+def _pg_parse(text, template):  # type: ignore[no-untyped-def]
+    """PostgreSQL's to_timestamp(text, template), in the session's zone (UTC)."""
+
+
+@ibis.udf.scalar.builtin(name="regexp_replace", signature=((dt.string, dt.string, dt.string), dt.string))
+def _pg_regexp_replace(text, pattern, replacement):  # type: ignore[no-untyped-def]
+    """PostgreSQL's regexp_replace (the first match)."""
 
 
 class _Compiler(PostgresCompiler):
@@ -93,11 +105,11 @@ class PostgresBackend(Backend):
             self._reader = DuckDBBackend(con)
         return self._reader
 
-    def read_files(self, name: str, paths: Sequence[str], fmt: str) -> ir.Table:
-        origin = ("files", tuple(paths), fmt)
+    def read_files(self, name: str, paths: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> ir.Table:
+        origin = ("files", tuple(paths), fmt, tuple(text_columns))
         if self._loaded.get(name) != origin:
             reader = self._duckdb()
-            self._load(name, reader.read_files(f"t_{uuid.uuid4().hex}", paths, fmt))
+            self._load(name, reader.read_files(f"t_{uuid.uuid4().hex}", paths, fmt, text_columns))
             self._loaded[name] = origin
         return self.con.table(name)
 
@@ -138,8 +150,19 @@ class PostgresBackend(Backend):
     def from_epoch(self, value: ir.IntegerValue, unit: str) -> ir.TimestampValue:
         # Ibis has no PostgreSQL rule for epoch numbers; to_timestamp keeps microseconds
         # (exact for s and ms epochs of our era: PostgreSQL rounds the double to the microsecond).
+        if unit in ("us", "ns"):
+            # A double holds 16 digits: whole seconds and the microseconds are added apart.
+            micros = value.cast("int64") if unit == "us" else value.cast("int64") // 1000
+            whole = _pg_to_timestamp((micros // 1_000_000).cast("float64")).cast(dt.Timestamp())
+            return whole + (micros % 1_000_000).as_interval("us")
         seconds = value.cast("float64") / _PER_SECOND[unit] if unit != "s" else value.cast("float64")
         return _pg_to_timestamp(seconds).cast(dt.Timestamp())
+
+    def parse_time(self, text: ir.StringValue, pattern: str) -> ir.TimestampValue:
+        if has_offset(pattern):
+            # Python's %z reads +0200 and +02:00; to_timestamp's TZHTZM the first only.
+            text = _pg_regexp_replace(text, r"([+-][0-9]{2}):([0-9]{2})", r"\1\2")
+        return _pg_parse(text, postgres_template(pattern))
 
     def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
         if zone == "UTC":

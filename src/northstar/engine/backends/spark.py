@@ -30,6 +30,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from northstar.engine.backends.base import Backend, expand_env, file_functions, first_line
+from northstar.engine.backends.timeformats import spark_pattern
 from northstar.errors import DataError
 from northstar.spec.model import Engine
 
@@ -71,6 +72,11 @@ def _timestamp_micros(value):  # type: ignore[no-untyped-def]
     """Spark's timestamp_micros(epoch microseconds)."""
 
 
+@ibis.udf.scalar.builtin(name="to_timestamp", signature=((dt.string, dt.string), dt.Timestamp(timezone="UTC")))
+def _spark_to_timestamp(text, pattern):  # type: ignore[no-untyped-def]
+    """Spark's to_timestamp(text, datetime pattern), in the session's zone (UTC)."""
+
+
 class SparkBackend(Backend):
     name = "pyspark"
     dialect = "spark"
@@ -79,7 +85,9 @@ class SparkBackend(Backend):
         super().__init__(con)
         self.session = session
 
-    def read_files(self, name: str, paths: Sequence[str], fmt: str) -> ir.Table:
+    def read_files(self, name: str, paths: Sequence[str], fmt: str, text_columns: Sequence[str] = ()) -> ir.Table:
+        # `text_columns` need nothing here: Spark infers a CSV timestamp from ISO 8601 text only
+        # (its default timestampFormat), so text a pattern must read stays text.
         sources = list(paths)
         if fmt == "parquet":
             return self.con.read_parquet(sources if len(sources) > 1 else sources[0], table_name=name)
@@ -112,6 +120,9 @@ class SparkBackend(Backend):
         if unit == "us":
             return _timestamp_micros(value)
         return _timestamp_micros(value // 1000)  # ns: Spark keeps microseconds
+
+    def parse_time(self, text: ir.StringValue, pattern: str) -> ir.TimestampValue:
+        return _spark_to_timestamp(text, spark_pattern(pattern))
 
     def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
         if zone == "UTC":
