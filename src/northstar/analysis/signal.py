@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-WINDOW = {"day": 57, "week": 9, "month": 3, "quarter": 3}
-DAYS = {"day": 1, "week": 7, "month": 30.44, "quarter": 91.31}
+WINDOW = {"day": 57, "week": 9, "month": 3, "quarter": 3, "year": 3}
+DAYS = {"day": 1, "week": 7, "month": 30.44, "quarter": 91.31, "year": 365.25}
 MIN_PERIODS = 8
 Z = 1.96
 

@@ -17,7 +17,7 @@ from northstar.engine.time import period_start, shift_period
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import AggregateMetric, FormulaMetric, Metric, RetentionMetric, Spec
 
-DEFAULT_MAX_LAG = {"day": 28, "week": 8, "month": 6, "quarter": 4}
+DEFAULT_MAX_LAG = {"day": 28, "week": 8, "month": 6, "quarter": 4, "year": 2}
 CURRENCY_UNITS = {"eur", "usd", "gbp", "sek", "nok", "dkk", "chf", "jpy", "cny", "inr", "brl", "aud", "cad", "mxn",
                   "€", "$", "£", "¥", "r$", "kr", "money", "currency"}
 

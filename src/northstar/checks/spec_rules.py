@@ -92,10 +92,11 @@ def placeholder_customer_value(ctx: CheckContext) -> Iterator[Finding]:
 
 @rule("grain", "spec", "The North Star's grain is too slow to steer by.")
 def grain_rule(ctx: CheckContext) -> Iterator[Finding]:
-    if ctx.grain == "quarter":
+    if ctx.grain in ("quarter", "year"):
+        how_often = "four times a year" if ctx.grain == "quarter" else "once a year"
         yield Finding("grain", "warning", ctx.nsm,
-                      "A quarterly North Star changes four times a year: far too slow for teams to see the effect "
-                      "of their work and correct course.",
+                      f"A {'quarterly' if ctx.grain == 'quarter' else 'yearly'} North Star changes {how_often}: far "
+                      "too slow for teams to see the effect of their work and correct course.",
                       "Set `north_star.grain: week` (or month for slow businesses); `northstar check` reports "
                       "under grain-noisy which grain has the best signal-to-noise in your data.",
                       {"grain": ctx.grain})

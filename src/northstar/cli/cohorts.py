@@ -19,7 +19,7 @@ TABLE_OFFSETS = 12  # offset columns shown in the table; csv and json have them 
 
 @cli.command()
 @click.argument("metric")
-@click.option("--grain", help="day, week, month or quarter (default: the North Star's).")
+@click.option("--grain", help="day, week, month, quarter or year (default: the North Star's).")
 @click.option("--from", "start", help="First cohort (YYYY-MM-DD): the period containing it.")
 @click.option("--to", "end", help="Last cohort (YYYY-MM-DD): periods starting on or before it.")
 @click.option("--partial", is_flag=True, help="Include the data's last period even when it is incomplete.")

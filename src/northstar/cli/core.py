@@ -31,7 +31,7 @@ def validate(state: State, no_data: bool) -> None:
 
 @cli.command()
 @click.argument("metrics", nargs=-1, required=True)
-@click.option("--grain", type=click.Choice(["day", "week", "month", "quarter"]), help="Default: the North Star's.")
+@click.option("--grain", type=click.Choice(["day", "week", "month", "quarter", "year"]), help="Default: the North Star's.")
 @click.option("--by", "by", multiple=True, help="Break down by a dimension (repeatable).")
 @click.option("--where", help="Filter on dimensions, e.g. \"country = 'NL'\".")
 @click.option("--from", "start", help="First period (YYYY-MM-DD): the period containing it.")

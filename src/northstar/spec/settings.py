@@ -18,7 +18,7 @@ class Checks(Model):
     skip: tuple[str, ...] = ()  # rule ids not to run
     revenue: tuple[str, ...] = ()  # default: the metrics tagged `revenue`
     retention: str | None = None  # default: the funnel's retention metric, else a retention metric
-    max_lag: int | None = Field(default=None, ge=1, le=52)  # default: 8 weeks, 6 months, 28 days, 4 quarters
+    max_lag: int | None = Field(default=None, ge=1, le=52)  # default: 8 weeks, 6 months, 28 days, 4 quarters, 2 years
     lookback: int | None = Field(default=None, ge=1, le=520)  # recent periods for segment rules
     significance: float = Field(default=0.05, gt=0, lt=1)
     duplicate_within: Duration = "5s"  # repeats of the same entity within this are suspect

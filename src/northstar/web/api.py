@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 Period = Annotated[str | None, Query(description="A date (YYYY-MM-DD) in the period to show; "
                                                  "default: the last complete period.")]
 Metrics = Annotated[str, Query(description="Metric names, comma-separated (or the parameter repeated).")]
-Grain = Annotated[str | None, Query(description="day, week, month or quarter; default: the North Star's.")]
+Grain = Annotated[str | None, Query(description="day, week, month, quarter or year; default: the North Star's.")]
 From = Annotated[str | None, Query(alias="from", description="First period: the one containing this date "
                                                              "(YYYY-MM-DD); default: the data's first.")]
 To = Annotated[str | None, Query(alias="to", description="Last period: those starting on or before this date "

@@ -23,6 +23,8 @@ def period_index(day: dt.date, grain: str) -> int:
         return months
     if grain == "quarter":
         return months // 3
+    if grain == "year":
+        return day.year
     raise ValueError(f"unknown grain '{grain}'")
 
 
@@ -34,6 +36,8 @@ def period_of(day: dt.date, grain: str) -> dt.date:
         return day - dt.timedelta(days=day.weekday())
     if grain == "month":
         return day.replace(day=1)
+    if grain == "year":
+        return day.replace(month=1, day=1)
     return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
 
 

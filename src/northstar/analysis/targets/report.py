@@ -19,7 +19,7 @@ from northstar.spec.expressions import parse_formula
 from northstar.spec.model import Spec
 
 METHODS: tuple[str, ...] = ("trend", "proportional")
-TREND_PERIODS: dict[str, int] = {"day": 90, "week": 26, "month": 12, "quarter": 8}
+TREND_PERIODS: dict[str, int] = {"day": 90, "week": 26, "month": 12, "quarter": 8, "year": 5}
 
 
 # ---- the report ----------------------------------------------------------------------------------

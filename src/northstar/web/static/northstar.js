@@ -60,12 +60,13 @@
     if (!iso) return "–";
     return df({ day: "numeric", month: "short", year: "numeric" }).format(utc(iso));
   };
-  /** "week of 26 Oct 2026", "October 2026", "Q4 2026", "Mon 26 Oct 2026". */
+  /** "week of 26 Oct 2026", "October 2026", "Q4 2026", "2026", "Mon 26 Oct 2026". */
   NS.period = function (iso, grain) {
     if (!iso) return "–";
     const d = utc(iso);
     if (grain === "month") return df({ month: "long", year: "numeric" }).format(d);
     if (grain === "quarter") return NS.t("pages.period.quarter", { q: Math.floor(d.getUTCMonth() / 3) + 1, year: d.getUTCFullYear() });
+    if (grain === "year") return NS.t("pages.period.year", { year: d.getUTCFullYear() });
     if (grain === "day") return df({ weekday: "short", day: "numeric", month: "short", year: "numeric" }).format(d);
     return NS.t("pages.period.week", { date: NS.date(iso) });
   };
