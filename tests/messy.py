@@ -132,6 +132,6 @@ def shop_spec(folder: Path, shop: Shop, nsm: str = "orders", grain: str = "week"
 def weekly(events: pd.DataFrame, where: str, how: str, column: str = "customer") -> pd.Series:
     """Brute force: a weekly aggregate of the events (Monday weeks, UTC)."""
     rows = events[events["event"] == where]
-    week = rows["ts"].dt.normalize() - pd.to_timedelta(rows["ts"].dt.weekday, unit="D")
+    week = rows["ts"].dt.normalize() - pd.to_timedelta(rows["ts"].dt.day_of_week, unit="D")
     grouped = rows.groupby(week.dt.date)[column]
     return {"count": grouped.size, "count_distinct": grouped.nunique, "sum": grouped.sum}[how]()
