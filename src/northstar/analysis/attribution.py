@@ -13,6 +13,15 @@ For a ratio R = N/D = sum_s w_s r_s (w_s = D_s/D the segment's weight, r_s = N_s
 the change splits exactly into a *rate effect* (w0_s+w1_s)/2 * (r1_s - r0_s), the segment's
 own rate moving, and a *mix effect* (r0_s+r1_s)/2 * (w1_s - w0_s), the segment growing or
 shrinking as a share of the whole; the two add up to the total change over all segments.
+
+*Counting noise*: when a metric counts (events, distinct customers), a segment's change has a
+noise of its own even when nothing happened. For a count, v0 and v1 are Poisson: the change
+has standard deviation sqrt(v0 + v1). For a ratio of two counts N/D the delta method gives
+Var(N/D) ~ N/D^2 + N^2/D^3 for each period's rate and Var(w) ~ D_s (1 - w) / D^2 for its
+weight, so the rate and mix effects have standard deviations (w0+w1)/2 * sqrt(Var r0 + Var r1)
+and (r0+r1)/2 * sqrt(Var w0 + Var w1). Treating N and D as independent overstates the noise
+of a ratio whose numerator and denominator move together (orders per buyer), which errs
+towards naming no segment. A count of 0 is floored at 1, so an empty segment is not certain.
 """
 
 from __future__ import annotations
@@ -111,6 +120,33 @@ def ratio_effects(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple
         rate = (w0 + w1) / 2 * (r1 - r0)
         mix = (r0 + r1) / 2 * (w1 - w0)
         out.append(SegmentEffect(key, rate + mix, rate, mix, r0, r1, w0))
+    return out
+
+
+def additive_noise(baseline: Mapping[tuple, float], current: Mapping[tuple, float]) -> dict[tuple, float]:
+    """The standard deviation of each segment's change of a count (Poisson): sqrt(v0 + v1)."""
+    keys = list(dict.fromkeys([*baseline, *current]))
+    return {k: math.sqrt(max(_num(baseline.get(k)) + _num(current.get(k)), 1.0)) for k in keys}
+
+
+def ratio_noise(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple, float],
+                numerator1: Mapping[tuple, float], denominator1: Mapping[tuple, float]) -> dict[tuple, float]:
+    """The standard deviation of each segment's rate + mix effect on a ratio of two counts."""
+    keys = list(dict.fromkeys([*denominator0, *denominator1]))
+    totals = (sum(_num(denominator0.get(k)) for k in keys), sum(_num(denominator1.get(k)) for k in keys))
+    out = {}
+    for key in keys:
+        rates, weights = [], []
+        for numerators, denominators, total in ((numerator0, denominator0, totals[0]),
+                                                (numerator1, denominator1, totals[1])):
+            n, d = _num(numerators.get(key)), _num(denominators.get(key))
+            rates.append((n / d, max(n, 1.0) / d ** 2 + n ** 2 / d ** 3) if d else None)
+            weights.append((d / total, max(d, 1.0) * (1 - d / total) / total ** 2) if total else (0.0, 0.0))
+        (r0, var_r0), (r1, var_r1) = (rates[0] or rates[1] or (0.0, 0.0)), (rates[1] or rates[0] or (0.0, 0.0))
+        (w0, var_w0), (w1, var_w1) = weights
+        rate = (w0 + w1) / 2 * math.sqrt(var_r0 + var_r1)
+        mix = (r0 + r1) / 2 * math.sqrt(var_w0 + var_w1)
+        out[key] = math.hypot(rate, mix)
     return out
 
 

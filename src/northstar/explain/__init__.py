@@ -6,10 +6,14 @@
 2. the change split over the metric's formula inputs with Shapley values, recursively down
    the tree (`explain/decompose.py`): the parts add up exactly to the change;
 3. the segments (dimension values and pairs) that drove the metric and its inputs that moved
-   most, with rate and mix effects for ratios (`explain/segments.py`);
+   most, with rate and mix effects for ratios (`explain/segments.py`, which states the rule
+   that names one), whether a dimension's segments overlap, and the few orders or customers
+   that dominate a sum or count (`explain/entities.py`);
 4. for inputs with `drivers`, whether each driver moved in the period its lag points to, and
    how strongly it has led the node historically;
-5. a paragraph in plain words (`explain/narrative.py`).
+5. whether either period had no activity at all (then that is the explanation) and whether a
+   side is partial or provisional (a caveat) (`explain/coverage.py`);
+6. a paragraph in plain words (`explain/narrative.py`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from northstar.analysis.tree import label_of
 from northstar.engine.plan import unknown_metric
 from northstar.engine.time import period_start, same_period_last_year, shift_period, to_date
 from northstar.errors import QueryError
+from northstar.explain.coverage import caveats, inactive_sides
 from northstar.explain.decompose import attribute, decomposition, flatten
+from northstar.explain.entities import top_entities
 from northstar.explain.model import Contribution, DriverMove, Explanation, Segment
 from northstar.explain.narrative import summarise
-from northstar.explain.segments import find_segments
+from northstar.explain.segments import SegmentSearch, find_segments, validate_by
 
 __all__ = ["Contribution", "DriverMove", "Explanation", "Segment", "explain"]
 
@@ -63,18 +69,38 @@ def explain(project: Any, metric: str | None = None, period: object = None, vs: 
         raise QueryError("--vs: the baseline is the period itself; pick an earlier date")
     _inside_data(project, names, grain, current, base)
     values = _values(project, names, grain, current, base)
-    if math.isnan(values[current][metric]) or math.isnan(values[base][metric]):
+    inactive = inactive_sides(project, names, current, base)
+    finite = not (math.isnan(values[current][metric]) or math.isnan(values[base][metric]))
+    if not finite and not inactive:
         raise QueryError(f"'{metric}' has no value in the {grain} of {current} or of {base}: pick periods inside "
                          "the data (`northstar query " + metric + "` lists them)")
-    root = attribute(spec, tree, values[base], values[current])
-    moved = [c for c in flatten(root) if c.share is not None]
-    moved.sort(key=lambda c: -abs(c.contribution))
-    chosen = {metric: 1.0, **{c.metric: c.share for c in moved[:SEGMENT_INPUTS] if abs(c.share or 0) >= 0.05}}
-    segments, notes = find_segments(project, chosen, current, base, by) if root.contribution else ([], [])
-    drivers = _drivers(project, names, current, base, values)
-    explanation = Explanation(metric, label_of(spec, metric), grain, current, base, root.value, root.baseline, root,
-                              tuple(segments), tuple(drivers), "", tuple(notes))
+    label = label_of(spec, metric)
+    root = attribute(spec, tree, values[base], values[current]) if finite else _no_value(spec, metric, values,
+                                                                                         current, base)
+    validate_by(project, metric, by)
+    search, entities, drivers = SegmentSearch((), (), (), False), [], []
+    if root.contribution and not inactive:
+        moved = [c for c in flatten(root) if c.share is not None]
+        moved.sort(key=lambda c: -abs(c.contribution))
+        chosen = {metric: 1.0, **{c.metric: c.share for c in moved[:SEGMENT_INPUTS] if abs(c.share or 0) >= 0.05}}
+        search = find_segments(project, chosen, current, base, by)
+        pushing = [m for m, share in chosen.items() if share > 0]
+        entities = top_entities(project, pushing, current, base, values)
+    if not inactive:
+        drivers = _drivers(project, names, current, base, values)
+    explanation = Explanation(metric, label, grain, current, base, root.value, root.baseline, root,
+                              search.segments, tuple(drivers), "", search.notes, search.overlaps, tuple(entities),
+                              inactive, caveats(project, metric, label, current, base), search.searched)
     return Explanation(**{**explanation.__dict__, "summary": summarise(spec, explanation)})
+
+
+def _no_value(spec: Any, metric: str, values: dict[dt.date, dict], current: dt.date, base: dt.date) -> Contribution:
+    """The root of an explanation in which a side has no value (a ratio in a period without events)."""
+    def clean(value: float) -> float | None:
+        return None if math.isnan(value) else value
+
+    return Contribution(metric, label_of(spec, metric), clean(values[base][metric]), clean(values[current][metric]),
+                        0.0, None, "formula")
 
 
 def _inside_data(project: Any, names: list[str], grain: str, current: dt.date, base: dt.date) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 
-def _r(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
+def _r(value: float | None, digits: int = 6) -> float | int | None:
+    """Rounded for JSON; a whole number (a count) as an integer: 885, not 885.0."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    rounded = round(float(value), digits)
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 2 ** 53 else rounded
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Segment:
     mix_effect: float | None = None
     baseline: float | None = None
     value: float | None = None
+    overlap: bool = False  # its dimension's segments overlap: their changes do not add up to the total
 
     @property
     def change_pct(self) -> float | None:
@@ -56,7 +62,57 @@ class Segment:
         return {"metric": self.metric, "dimensions": self.dimensions, "contribution": _r(self.contribution),
                 "share": _r(self.share), "excess": _r(self.excess), "rate_effect": _r(self.rate_effect),
                 "mix_effect": _r(self.mix_effect), "baseline": _r(self.baseline), "value": _r(self.value),
-                "change_pct": _r(self.change_pct)}
+                "change_pct": _r(self.change_pct), "overlap": self.overlap}
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A metric whose segments by `dimensions` overlap: a customer can be in several."""
+
+    metric: str
+    dimensions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "dimensions": list(self.dimensions)}
+
+
+@dataclass(frozen=True)
+class TopEntity:
+    """One order (the source's key) or customer (its entity) and its part of a sum or count."""
+
+    id: Any
+    value: float  # in the period
+    baseline: float  # in the baseline period
+
+    @property
+    def change(self) -> float:
+        return self.value - self.baseline
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "value": _r(self.value), "baseline": _r(self.baseline), "change": _r(self.change)}
+
+
+@dataclass(frozen=True)
+class EntityFinding:
+    """A few orders or customers that dominate a sum or count (see `explain/entities.py`).
+
+    `kind` is "period" or "baseline" (one entity is more than a quarter of that period's
+    total: `entities` holds it) or "change" (the top entities explain at least half the change).
+    """
+
+    metric: str
+    column: str  # the key or entity column grouped by
+    noun: str  # what one row of it is, in words: "invoice", "customer"
+    kind: str
+    entities: tuple[TopEntity, ...]
+    share: float  # of the period's total ("period", "baseline") or of the change ("change")
+    total: float  # that total or change
+    population: int  # distinct ids with a value in either period
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "column": self.column, "noun": self.noun, "kind": self.kind,
+                "share": _r(self.share), "total": _r(self.total), "population": self.population,
+                "entities": [e.to_dict() for e in self.entities]}
 
 
 @dataclass(frozen=True)
@@ -91,6 +147,16 @@ class Explanation:
     drivers: tuple[DriverMove, ...] = ()
     summary: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    overlaps: tuple[Overlap, ...] = ()
+    entities: tuple[EntityFinding, ...] = ()
+    inactive: tuple[str, ...] = ()  # "period" and/or "baseline": no events at all in the sources behind it
+    caveats: tuple[str, ...] = ()  # a side of the comparison is partial or provisional
+    segments_searched: bool = False  # some metric was split by some dimension
+
+    @property
+    def lead(self) -> Segment | None:
+        """The segment that drove the change, named in words (see `explain/segments.py`)."""
+        return self.segments[0] if self.segments else None
 
     @property
     def change(self) -> float | None:
@@ -104,4 +170,7 @@ class Explanation:
                 "baseline": _r(self.baseline), "change": _r(self.change), "change_pct": _r(self.root.change_pct),
                 "contributions": [c.to_dict() for c in self.root.children],
                 "segments": [s.to_dict() for s in self.segments], "drivers": [d.to_dict() for d in self.drivers],
-                "summary": self.summary, "notes": list(self.notes)}
+                "summary": self.summary, "notes": list(self.notes),
+                "lead_segment": self.lead.to_dict() if self.lead else None,
+                "overlaps": [o.to_dict() for o in self.overlaps], "top_entities": [f.to_dict() for f in self.entities],
+                "inactive": list(self.inactive), "caveats": list(self.caveats)}

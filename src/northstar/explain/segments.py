@@ -1,13 +1,47 @@
-"""Which segments drove a metric's change: every single dimension, then pairs of the strongest.
+"""Which segments drove a metric's change, and whether a dimension's segments overlap.
 
 Each metric is split by the values of every dimension its source declares, in one fused query
-per dimension for all the metrics at once. A segment's *excess* is its contribution minus its
-proportional part of the change (its weight before times the metric's change): a change
-spread evenly has no excess anywhere, a change concentrated in one segment has it there.
-Pairs of dimensions are searched only among the dimensions whose best segment has the largest
-excess (pruning: at most `PAIR_DIMS` dimensions, so 3 pair queries whatever the number of
-dimensions and values), and a pair is ranked above its parents when it keeps at least
-`1 / PAIR_BONUS` (80%) of their excess: it says the same more precisely.
+per dimension for all the metrics at once, then by pairs of the strongest dimensions (at most
+`PAIR_DIMS` of them, so 3 pair queries whatever the number of dimensions and values).
+
+**The rule that names a segment.** Split a metric m over one dimension (or a pair). Segment s
+contributes c_s to m's change D = sum of the c_s: its own change for a count or a sum, its rate
+plus mix effect for a ratio (`analysis/attribution.py`); for disjoint segments D is exactly m's
+change. With w_s the segment's share of m before (of its denominator, for a ratio), its
+*excess* e_s = c_s - w_s * D is what it contributed beyond its proportional part; the excesses
+add up to 0. A segment *drove* the explained change when
+
+1. m pushed the explained metric the way it moved: g_m > 0, where g_m is m's share of the
+   explained change (1 for the explained metric itself, an input's Shapley share otherwise);
+2. c_s / D > 0: the segment moved the way m did; and
+3. e_s / D > 0: by more than its proportional part; and
+4. for a count (or distinct count), or a ratio of two counts, the excess is beyond counting
+   noise: |e_s| >= `NOISE` standard deviations of the segment's contribution when nothing
+   happened (sqrt(v0_s + v1_s) for a count; the delta method for a ratio, see
+   `analysis/attribution.py`). In sparse data (a segment going from 3 to 1 contributors) or
+   a small segment's rate swinging, nothing is named. Sums and averages have no such test:
+   their spread is not known from the numbers.
+
+Among the segments that drove it, the ranking score is g_m * min(e_s / D, 1) (the share of
+the explained change concentrated in the segment beyond its weight; a segment whose excess is
+more than the whole change, because others moved the other way, counts as all of it), times
+`PAIR_BONUS` for a
+pair of dimensions: a pair keeping at least 1 / PAIR_BONUS (80%) of its parent's excess says
+the same more precisely. Only scores of at least `MIN_SCORE` count. `Explanation.segments`
+holds only such segments, best first: its first is the segment `explain`, reports, digests,
+alerts and the dashboard name, and when it is empty the change is spread across segments.
+
+So when buyers fell 74%, a segment that fell 67% (c_s < 0, the change's sign, but e_s > 0: it
+fell *less* than the whole) is not named, and when buyers rose 4% a segment that fell 6% (c_s
+against the change) is not named either. Excess rather than contribution ranks, so a big
+segment that moved exactly like the whole (all of its contribution proportional) is not
+"where it happened".
+
+**Overlap.** Segments of a distinct count overlap when a customer is in several (a user active
+on iOS and on Android; an event-type dimension). It shows in the numbers: the segments' values
+add up to more than the metric's total. Such a split is marked (`Segment.overlap`,
+`SegmentSearch.overlaps`): its changes do not add up to the metric's change, and D above is
+the sum of the segments' changes.
 """
 
 from __future__ import annotations
@@ -15,21 +49,25 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from northstar.analysis.attribution import SegmentEffect, additive_effects, ratio_effects
+from northstar.analysis.attribution import (SegmentEffect, additive_effects, additive_noise, ratio_effects,
+                                            ratio_noise)
 from northstar.engine import MetricQuery
 from northstar.engine.plan import dependency_order
 from northstar.errors import QueryError
-from northstar.explain.model import Segment
+from northstar.explain.model import Overlap, Segment
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import AggregateMetric, FormulaMetric, Spec
 
 PAIR_DIMS = 3
 PAIR_BONUS = 1.25
+MIN_SCORE = 0.1  # a segment must hold a tenth of the change beyond its weight to be named
+NOISE = 2.0  # standard deviations of a count's change its excess must exceed
 TOP = 10
 
 
@@ -40,6 +78,26 @@ class Form:
     metric: str
     numerator: str
     denominator: str | None = None  # None: additive
+
+
+@dataclass(frozen=True)
+class Split:
+    """One metric over one dimension or pair: every segment's effect, before any ranking."""
+
+    metric: str
+    keys: tuple[str, ...]
+    effects: tuple[SegmentEffect, ...]
+    change: float  # the sum of the contributions
+    overlap: bool  # the segments' values add up to more than the metric's total
+    noise: Mapping[tuple, float] | None = None  # of counts: each segment's standard deviation
+
+
+@dataclass(frozen=True)
+class SegmentSearch:
+    segments: tuple[Segment, ...]  # only segments that drove the change, best first
+    overlaps: tuple[Overlap, ...]
+    notes: tuple[str, ...]
+    searched: bool  # some metric was split by some dimension
 
 
 def form_of(spec: Spec, name: str) -> tuple[Form | None, dict[str, AggregateMetric]]:
@@ -73,82 +131,179 @@ def dimensions_of(spec: Spec, name: str) -> list[str]:
     return [d for d in first if dims and d in dims]
 
 
-def find_segments(project: object, metrics: dict[str, float], period: dt.date, baseline: dt.date,
-                  by: Sequence[str] = ()) -> tuple[list[Segment], list[str]]:
-    """Ranked segments for `metrics` ({name: its share of the explained change}), and notes."""
+def validate_by(project: object, metric: str, by: Sequence[str]) -> None:
+    """`--by` names dimensions of the metric's sources (checked even when no search runs)."""
     spec: Spec = project.spec  # type: ignore[attr-defined]
-    grain = spec.north_star.grain
-    forms, probes, notes = {}, {}, []
-    for name in metrics:
-        form, extra = form_of(spec, name)
-        if form is None:
-            notes.append(f"'{name}' is not a count, sum or simple ratio, so it is not split by segment")
-            continue
-        forms[name] = form
-        probes.update(extra)
-    if not forms:
-        return [], notes
-    dims_by_metric = {n: dimensions_of(spec, n) for n in forms}
-    all_dims = list(dict.fromkeys(d for ds in dims_by_metric.values() for d in ds))
-    if by:
-        unknown = [d for d in by if d not in all_dims]
-        if unknown:
-            raise QueryError(f"--by: '{unknown[0]}' is not a dimension of the sources of "
-                             f"{', '.join(forms)}; use one of: {', '.join(all_dims) or 'none declared'}")
-        all_dims = list(by)
-    engine = project.engine.extended(probes) if probes else project.engine  # type: ignore[attr-defined]
-    components = list(dict.fromkeys(c for f in forms.values() for c in (f.numerator, f.denominator) if c))
-    start, end = min(period, baseline), max(period, baseline)
+    names = dependency_order(spec, (metric,))
+    known = list(dict.fromkeys(d for n in names if (s := getattr(spec.metrics[n], "source", None))
+                               for d in spec.sources[s].dimensions))
+    unknown = [d for d in by if d not in known]
+    if unknown:
+        raise QueryError(f"--by: '{unknown[0]}' is not a dimension of the sources of {metric}; use one of: "
+                         f"{', '.join(known) or 'none declared'}")
 
-    def split(keys: tuple[str, ...]) -> pd.DataFrame:
-        frame = engine.query(MetricQuery(metrics=tuple(components), grain=grain, by=keys, start=start, end=end))
-        return frame[frame["period"].isin([period, baseline])]
 
+def score(split: Split, effect: SegmentEffect, weight: float) -> float | None:
+    """The ranking score of a segment that drove the change (see the module docstring), or None
+    when it did not: it moved against the change, or less than its proportional part."""
+    if not split.change or weight <= 0:
+        return None
+    share = effect.contribution / split.change
+    excess = effect.contribution - (effect.baseline_weight or 0.0) * split.change
+    if share <= 0 or excess / split.change <= 0:
+        return None
+    if split.noise is not None and abs(excess) < NOISE * split.noise.get(effect.segment, 0.0):
+        return None
+    excess = min(excess / split.change, 1.0)  # beyond all of the change, others offset it
+    return excess * weight * (PAIR_BONUS if len(split.keys) > 1 else 1.0)
+
+
+def find_segments(project: object, metrics: dict[str, float], period: dt.date, baseline: dt.date,
+                  by: Sequence[str] = ()) -> SegmentSearch:
+    """The segments that drove `metrics` ({name: its share of the explained change}), best first."""
+    searcher = _Searcher(project, metrics, period, baseline, by)
+    if not searcher.forms:
+        return SegmentSearch((), (), tuple(searcher.notes), False)
     found: list[tuple[float, Segment]] = []
+    overlaps: list[Overlap] = []
     best_by_dim: dict[str, float] = {}
-    for dim in all_dims:
-        frame = split((dim,))
-        for name, form in forms.items():
-            if dim not in dims_by_metric[name]:
-                continue
-            for score, segment in _rank(form, frame, (dim,), period, baseline, metrics[name]):
-                found.append((score, segment))
-                best_by_dim[dim] = max(best_by_dim.get(dim, 0.0), score)
+
+    def take(split: Split) -> None:
+        if split.overlap:
+            overlaps.append(Overlap(split.metric, split.keys))
+        for effect in split.effects:
+            value = score(split, effect, metrics[split.metric])
+            if value is not None:
+                found.append((value, _segment(split, effect)))
+                if len(split.keys) == 1:
+                    best_by_dim[split.keys[0]] = max(best_by_dim.get(split.keys[0], 0.0), value)
+
+    for dim in searcher.dims:
+        for split in searcher.splits((dim,)):
+            take(split)
     top_dims = sorted(best_by_dim, key=lambda d: -best_by_dim[d])[:PAIR_DIMS]
     for pair in itertools.combinations(top_dims, 2):
-        frame = split(pair)
-        for name, form in forms.items():
-            if all(d in dims_by_metric[name] for d in pair):
-                found += [(score * PAIR_BONUS, seg) for score, seg in _rank(form, frame, pair, period, baseline,
-                                                                            metrics[name])]
+        for split in searcher.splits(pair):
+            take(split)
     # ties broken by the segment itself, so every engine (whatever its row order) ranks alike
-    found.sort(key=lambda item: (-item[0], item[1].metric, str(sorted(item[1].dimensions.items()))))
-    return [segment for score, segment in found[:TOP] if score > 0], notes
+    found.sort(key=lambda item: (-item[0], item[1].metric, str(sorted(item[1].dimensions.items(), key=str))))
+    segments = tuple(segment for value, segment in found if value >= MIN_SCORE)[:TOP]
+    return SegmentSearch(segments, tuple(dict.fromkeys(overlaps)), tuple(searcher.notes), bool(searcher.dims))
 
 
-def _rank(form: Form, frame: pd.DataFrame, keys: tuple[str, ...], period: dt.date, baseline: dt.date,
-          weight: float) -> list[tuple[float, Segment]]:
-    def values(column: str, when: dt.date) -> dict[tuple, float]:
-        rows = frame[frame["period"] == when]
-        return {tuple(r[k] for k in keys): r[column] for _i, r in rows.iterrows()}
-
-    if form.denominator is None:
-        effects = additive_effects(values(form.numerator, baseline), values(form.numerator, period))
-    else:
-        effects = ratio_effects(values(form.numerator, baseline), values(form.denominator, baseline),
-                                values(form.numerator, period), values(form.denominator, period))
-    change = sum(e.contribution for e in effects)
-    if not change:
-        return []
-    out = []
-    for effect in effects:
-        excess = effect.contribution - (effect.baseline_weight or 0.0) * change
-        score = abs(excess / change) * abs(weight)
-        out.append((score, _segment(form.metric, keys, effect, change, excess)))
-    return out
+def all_splits(project: object, metrics: Sequence[str], period: dt.date, baseline: dt.date,
+               keys: tuple[str, ...]) -> list[Split]:
+    """Every segment's effect for `metrics` split by `keys`, unranked (what the ranking reads)."""
+    return _Searcher(project, dict.fromkeys(metrics, 1.0), period, baseline, keys).splits(keys)
 
 
-def _segment(metric: str, keys: tuple[str, ...], effect: SegmentEffect, change: float, excess: float) -> Segment:
-    dims = {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in zip(keys, effect.segment)}
-    return Segment(metric, dims, effect.contribution, effect.contribution / change, excess, effect.rate_effect,
-                   effect.mix_effect, effect.baseline, effect.value)
+class _Searcher:
+    """The queries behind a search: each metric's form, its dimensions, and the splits."""
+
+    def __init__(self, project: object, metrics: Mapping[str, float], period: dt.date, baseline: dt.date,
+                 by: Sequence[str]) -> None:
+        spec: Spec = project.spec  # type: ignore[attr-defined]
+        self.grain = spec.north_star.grain
+        self.period, self.baseline = period, baseline
+        self.forms: dict[str, Form] = {}
+        self.notes: list[str] = []
+        probes: dict[str, AggregateMetric] = {}
+        for name in metrics:
+            form, extra = form_of(spec, name)
+            if form is None:
+                self.notes.append(f"'{name}' is not a count, sum or simple ratio, so it is not split by segment")
+                continue
+            self.forms[name] = form
+            probes.update(extra)
+        self.dims_by_metric = {n: dimensions_of(spec, n) for n in self.forms}
+        self.counted = {c for f in self.forms.values() for c in (f.numerator, f.denominator)
+                        if c and isinstance(m := spec.metrics.get(c), AggregateMetric)
+                        and m.agg in ("count", "count_distinct") and not m.cumulative}
+        dims = list(dict.fromkeys(d for ds in self.dims_by_metric.values() for d in ds))
+        if by and self.forms:
+            unknown = [d for d in by if d not in dims]
+            if unknown:
+                raise QueryError(f"--by: '{unknown[0]}' is not a dimension of the sources of "
+                                 f"{', '.join(self.forms)}; use one of: {', '.join(dims) or 'none declared'}")
+            dims = list(by)
+        self.dims = dims
+        self.engine = project.engine.extended(probes) if probes else project.engine  # type: ignore[attr-defined]
+        self.components = list(dict.fromkeys(c for f in self.forms.values() for c in (f.numerator, f.denominator)
+                                             if c))
+        self._totals: dict[dt.date, dict[str, float]] | None = None
+
+    def _query(self, keys: tuple[str, ...]) -> pd.DataFrame:
+        start, end = min(self.period, self.baseline), max(self.period, self.baseline)
+        frame = self.engine.query(MetricQuery(metrics=tuple(self.components), grain=self.grain, by=keys,
+                                              start=start, end=end))
+        return frame[frame["period"].isin([self.period, self.baseline])]
+
+    def totals(self) -> dict[dt.date, dict[str, float]]:
+        """{period: {component: its total}}, to tell overlapping segments from the numbers."""
+        if self._totals is None:
+            frame = self._query(())
+            self._totals = {when: {c: _num(rows[c].sum()) for c in self.components}
+                            for when in (self.period, self.baseline)
+                            for rows in [frame[frame["period"] == when]]}
+        return self._totals
+
+    def splits(self, keys: tuple[str, ...]) -> list[Split]:
+        frame = self._query(keys)
+        out = []
+        for name, form in self.forms.items():
+            if not all(k in self.dims_by_metric[name] for k in keys):
+                continue
+            out.append(self._split(form, frame, keys))
+        return out
+
+    def _split(self, form: Form, frame: pd.DataFrame, keys: tuple[str, ...]) -> Split:
+        def values(column: str, when: dt.date) -> dict[tuple, float]:
+            rows = frame[frame["period"] == when]
+            return {tuple(r[k] for k in keys): r[column] for _i, r in rows.iterrows()}
+
+        counted = all(c in self.counted for c in (form.numerator, form.denominator) if c)
+        noise = None
+        if form.denominator is None:
+            before, now = values(form.numerator, self.baseline), values(form.numerator, self.period)
+            effects = additive_effects(before, now)
+            noise = additive_noise(before, now) if counted else None
+        else:
+            sides = (values(form.numerator, self.baseline), values(form.denominator, self.baseline),
+                     values(form.numerator, self.period), values(form.denominator, self.period))
+            effects = ratio_effects(*sides)
+            noise = ratio_noise(*sides) if counted else None
+        overlap = False
+        for column in (c for c in (form.numerator, form.denominator) if c):
+            for when in (self.period, self.baseline):
+                parts = sum(_num(v) for v in values(column, when).values())
+                total = self.totals()[when][column]
+                if parts > total + 1e-9 * max(1.0, abs(total)):
+                    overlap = True
+        return Split(form.metric, keys, tuple(effects), sum(e.contribution for e in effects), overlap, noise)
+
+
+def _num(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(number) else number
+
+
+def _plain(value: object) -> object:
+    """A dimension value as JSON and words show it: None for nulls, 2 rather than 2.0 (integer
+    codes come back as floats when a column has nulls)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _segment(split: Split, effect: SegmentEffect) -> Segment:
+    change = split.change
+    dims = {k: _plain(v) for k, v in zip(split.keys, effect.segment)}
+    excess = effect.contribution - (effect.baseline_weight or 0.0) * change
+    return Segment(split.metric, dims, effect.contribution, effect.contribution / change, excess,
+                   effect.rate_effect, effect.mix_effect, effect.baseline, effect.value, split.overlap)
