@@ -46,13 +46,14 @@ class TerminalAsker:
 
 
 @cli.command()
-@click.option("--data", metavar="PATH", help="The event data: a CSV, Parquet or JSON-lines file, or a glob "
-              "(default: the first file source of the existing spec).")
+@click.option("--data", metavar="PATH", multiple=True, help="The event data: a CSV, Parquet or JSON-lines file, "
+              "or a glob; give it more than once for several files, each its own source (default: the first file "
+              "source of the existing spec).")
 @click.option("--answers", "answers_file", metavar="FILE", help="Answer the steps from a YAML file instead of "
               "asking (steps it does not answer take the proposal).")
 @click.option("--yes", is_flag=True, help="Accept every proposal without asking.")
 @click.pass_obj
-def discover(state: State, data: str | None, answers_file: str | None, yes: bool) -> None:
+def discover(state: State, data: tuple[str, ...], answers_file: str | None, yes: bool) -> None:
     """Find your North Star with the method's 9 steps; write or update the spec, then check it."""
     from northstar.discover import NO_ANSWERS, load_answers, run_discover
 
@@ -63,9 +64,11 @@ def discover(state: State, data: str | None, answers_file: str | None, yes: bool
     if interactive:
         stdout.print("[bold]Northstar discover[/bold]: the 9 steps to your North Star Metric. "
                      "Press Enter to accept a proposal.")
-    result = run_discover(state.spec_path, data, answers, TerminalAsker(stdout) if interactive else None)
+    result = run_discover(state.spec_path, list(data) or None, answers, TerminalAsker(stdout) if interactive else None)
     decisions, changes = result.decisions, result.changes
     stdout.print()
+    for note in decisions.notes:
+        stdout.print(f"note: {note}", markup=False, highlight=False)
     stdout.print(f"{'wrote' if result.created else 'updated'} {result.path}: North Star '{decisions.north_star}' "
                  f"per {decisions.grain}, {len(changes.metrics)} metric(s) added", markup=False, highlight=False)
     _run_checks(state, result.path)

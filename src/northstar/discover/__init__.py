@@ -2,6 +2,11 @@
 
     profile.py   what the data holds: columns, events, measures, time span (Ibis on DuckDB)
     guess.py     what each column means: timestamp, entity, key, event names, dimensions, measures
+    entities.py  system accounts left out of the entity, and why no entity was found
+    combine.py   several files: the union of those recording the same people's actions
+    inputs.py    the sources to write, each file's columns confirmed, the source the steps run on
+    grain.py     the grain the proposed North Star is dense and steady enough to read at
+    placeholder.py  the customer-value sentence proposed, and how `check` recognises it
     steps.py     the 9 steps: question, the method's hint, what the answer sets
     propose.py   candidate metrics, North Star, revenue, retention and funnel from the profile
     existing.py  candidates matched to the metrics a spec already has
@@ -19,6 +24,7 @@ and runs the checks on the written spec.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +45,7 @@ class DiscoverResult:
     text: str
 
 
-def run_discover(spec_path: str | Path, data: str | None = None, answers: Answers = NO_ANSWERS,
+def run_discover(spec_path: str | Path, data: str | Sequence[str] | None = None, answers: Answers = NO_ANSWERS,
                  asker: Asker | None = None) -> DiscoverResult:
     """Run the 9 steps and write (or update) the spec. Without an asker, the answers file
     answers and proposals fill in the rest (what `--answers` and `--yes` do)."""

@@ -9,13 +9,15 @@ parses the answer; the result is the `Decisions` that `plan.py` turns into spec 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from northstar.discover import evidence, parse
 from northstar.discover.answers import Answers, KeyPath
 from northstar.discover.existing import reconcile
-from northstar.discover.profile import DataProfile, profile_data
+from northstar.discover.grain import GrainChoice, propose_grain
+from northstar.discover.inputs import Sources, gather
+from northstar.discover.profile import DataProfile
 from northstar.discover.propose import Candidate, Proposal, core_event, customer_value_template, \
     external_dimensions, propose
 from northstar.discover.setup import Setup, custom_metrics
@@ -74,39 +76,19 @@ class Decisions:
     change_frequency: str
     change_reason: str | None = None
     custom: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def _columns(setup: Setup, asker: Asker, profile: DataProfile) -> DataProfile:
-    """Confirm or fix the timestamp, entity and event columns; profile again if they changed.
-
-    A source the spec already has keeps its timestamp and entity; only the event column is asked.
-    """
-    names = list(profile.columns)
-    asker.show(None, "Your data", lambda: evidence.data_summary(profile))
-    chosen: dict[str, str | None] = dict(setup.source_columns())
-    if setup.reuse_source is None:
-        chosen["timestamp"] = asker.ask(("columns", "timestamp"), "Timestamp column (when each event happened)",
-                                        profile.timestamp or "none", parse.choice(names, "a column", allow_none=True))
-        chosen["entity"] = asker.ask(("columns", "entity"), "Entity column (who acted: user, customer, account)",
-                                     profile.entity or "none", parse.choice(names, "a column", allow_none=True))
-        if not chosen["timestamp"]:
-            raise setup.answers.error(("columns", "timestamp"), f"found no timestamp column in {setup.data}: name "
-                                      "the column saying when each event happened under `columns: {timestamp: ...}`")
-    texts = [n for n in names if profile.columns[n].kind == "string"]
-    chosen["event"] = asker.ask(("columns", "event"), "Event-name column (or none)", profile.event_column or "none",
-                                parse.choice(texts, "a text column", allow_none=True))
-    current = {"timestamp": profile.timestamp, "entity": profile.entity, "event": profile.event_column}
-    if all(current[role] == value for role, value in chosen.items()):
-        return profile
-    return profile_data(setup.data, chosen)
+    new_sources: tuple[tuple[str, dict[str, Any]], ...] = ()  # sources to add, in order
+    others: tuple[str, ...] = ()  # the metrics proposed for the files the steps do not run on
+    notes: tuple[str, ...] = ()  # what was left out or could not be found, one sentence each
 
 
 class _Guide:
     """The steps in order; each method asks one step and records its answer."""
 
-    def __init__(self, setup: Setup, asker: Asker, profile: DataProfile) -> None:
-        self.setup, self.asker, self.profile = setup, asker, profile
+    def __init__(self, setup: Setup, asker: Asker, sources: Sources) -> None:
+        self.setup, self.asker, self.sources = setup, asker, sources
+        self.profile: DataProfile = sources.profile
         self.answers: dict[str, Any] = {}
+        self.others: dict[str, Candidate] = {}
 
     def show(self, key: str, lines: Lines) -> Step:
         s = step(key)
@@ -124,8 +106,8 @@ class _Guide:
         s = self.show("end_result", lambda: evidence.event_list(self.profile) if events
                       else ["no event column: every row counts"])
         parser = parse.choice(events, f"an event of column '{column}'", allow_none=True) if events else _no_events
-        self.answers["end_result"] = self.asker.ask(("end_result",), s.question, core_event(self.profile) or "none",
-                                                    parser)
+        default = core_event(self.profile)
+        self.answers["end_result"] = self.asker.ask(("end_result",), s.question, default or "none", parser)
 
     def segments(self) -> None:
         s = self.show("segments_ok", lambda: evidence.segment_reach(self.profile, self.answers["end_result"]))
@@ -139,10 +121,19 @@ class _Guide:
             "or none", "none", parse.sql_filter(self.profile.columns))
 
     def propose(self) -> None:
-        profile, setup = self.profile, self.setup
-        proposal = propose(profile, setup.source_name, self.answers["end_result"], self.answers["target_group"])
+        profile, setup, primary = self.profile, self.setup, self.sources.primary
+        proposal = propose(profile, primary, self.answers["end_result"], self.answers["target_group"])
+        others, stages = self.sources.other_candidates(set(proposal.candidates) | set(setup.existing_names()))
+        proposal.candidates.update(others)
+        for stage, name in stages.items():
+            if not proposal.funnel.get(stage):
+                proposal.funnel[stage] = name
+        if proposal.revenue is None and "revenue" in stages:
+            proposal = replace(proposal, revenue=stages["revenue"])
         proposal = reconcile(proposal, setup.existing_spec)
-        self.answers["custom"] = custom_metrics(setup, profile)
+        self.others = {n: c for n, c in proposal.candidates.items() if c.body.get("source") in self.sources.profiles
+                       and c.body.get("source") != primary and not c.existing}
+        self.answers["custom"] = custom_metrics(setup, self.sources.all_profiles(), primary)
         for name, body in self.answers["custom"].items():
             proposal.candidates[name] = Candidate(name, body, "defined in the answers file", "custom")
         self.proposal = proposal
@@ -164,12 +155,19 @@ class _Guide:
                    "(pick what customers get; step 7 names the revenue metric)" for n in money}
 
     def grain(self) -> None:
-        s = self.show("grain", lambda: evidence.span_note(self.profile))
-        self.answers["grain"] = self.asker.ask(("grain",), s.question, self.setup.existing_value("grain") or "week",
-                                               parse.grain)
+        choice = self.grain_choice()
+        s = self.show("grain", lambda: evidence.span_note(self.profile) + choice.lines())
+        self.answers["grain"] = self.asker.ask(("grain",), s.question, self.setup.existing_value("grain") or
+                                               choice.grain, parse.grain)
+
+    def grain_choice(self) -> GrainChoice:
+        """The grain the data supports for the chosen North Star (week when it cannot be computed)."""
+        cand = self.proposal.candidates.get(self.answers["north_star"])
+        on_profile = cand is not None and cand.body.get("source") == self.sources.primary
+        return propose_grain(self.profile, cand.body if on_profile and cand is not None else None)
 
     def external(self) -> None:
-        dims = self.setup.dimensions(self.profile)
+        dims = self.setup.dimensions(self.profile, self.sources.primary_reused)
         s = self.show("external", lambda: evidence.concentration(self.profile, self.answers["end_result"], dims))
         existing = self.setup.existing_external()
         default = ", ".join(existing if existing is not None else external_dimensions(tuple(dims))) or "none"
@@ -211,16 +209,17 @@ class _Guide:
 
 def run_guide(setup: Setup, asker: Asker) -> Decisions:
     """Ask the data's columns, the project's name and the 9 steps; return the decisions."""
-    profile = _columns(setup, asker, setup.profile())
+    sources = gather(setup, asker)
     project = asker.ask(("project",), "Project name", setup.default_project(), parse.text)
-    guide = _Guide(setup, asker, profile)
+    guide = _Guide(setup, asker, sources)
     for ask in (guide.job, guide.end_result, guide.segments, guide.propose, guide.north_star, guide.grain,
                 guide.external, guide.revenue, guide.funnel, guide.stability):
         ask()
     a = guide.answers
-    return Decisions(project, profile, setup.source_name, setup.reuse_source is not None, a["job"], a["end_result"],
+    return Decisions(project, sources.profile, sources.primary, sources.primary_reused, a["job"], a["end_result"],
                      a["target_group"], guide.proposal, a["north_star"], a["grain"], a["external"], a["revenue"],
-                     a["funnel"], a["change_frequency"], a["change_reason"], a["custom"])
+                     a["funnel"], a["change_frequency"], a["change_reason"], a["custom"],
+                     tuple(sources.new_sources(setup)), tuple(guide.others), sources.notes)
 
 
 def _no_events(value: Any) -> str | None:

@@ -1,17 +1,16 @@
 """From decisions to spec changes: what to add to `northstar.yml`, and what to set.
 
-Only additions and settings: a source when the data is new to the spec, the metrics the
-decisions use (with the candidates their formulas need) that the spec does not have yet,
-tree nodes and driver hypotheses for the North Star, a history entry when it replaces an
-earlier North Star, the funnel and the checks settings. Nothing of the user's is removed.
+Only additions and settings: the sources the spec does not have yet (a file each, and the
+union of files that record the same people's actions), the metrics the decisions use (with
+the candidates their formulas need) that the spec does not have yet, tree nodes and driver
+hypotheses for the North Star, a history entry when it replaces an earlier North Star, the
+funnel and the checks settings. Nothing of the user's is removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from northstar.discover.guide import Decisions
@@ -20,15 +19,17 @@ from northstar.discover.setup import Setup
 from northstar.spec.expressions import ExpressionError, parse_formula
 from northstar.spec.model import FUNNEL_STAGES, Spec
 
-# Step 8: growth in every stage of the pirate funnel should raise the North Star, so each
-# stage's metric becomes a driver hypothesis in its tree (which `northstar check` tests).
-DRIVER_STAGES = FUNNEL_STAGES
+# Step 8: growth in acquisition, activation, retention and referral should raise the North
+# Star, so each of their metrics becomes a driver hypothesis in its tree (which `northstar
+# check` tests). Revenue is not one of them: it is what the North Star leads (step 7), kept as
+# the funnel's revenue stage and tagged `revenue`, never a driver of the value it follows.
+DRIVER_STAGES = tuple(stage for stage in FUNNEL_STAGES if stage != "revenue")
 
 
 @dataclass(frozen=True)
 class Changes:
     project: str
-    source: tuple[str, dict[str, Any]] | None
+    sources: tuple[tuple[str, dict[str, Any]], ...]
     metrics: dict[str, dict[str, Any]]
     north_star: dict[str, Any]
     tree: dict[str, dict[str, Any]]  # node -> {formula?, drivers: [...]}; drivers are appended to existing nodes
@@ -45,25 +46,6 @@ def _formula_names(text: str | None) -> list[str]:
         return list(parse_formula(text).names)
     except ExpressionError:
         return []
-
-
-def source_body(setup: Setup, decisions: Decisions) -> dict[str, Any]:
-    """The new source reading the data: path relative to the spec, columns as profiled."""
-    profile = decisions.profile
-    base = setup.spec_path.resolve().parent
-    try:
-        path = os.path.relpath(setup.data, base)
-    except ValueError:  # another drive (Windows)
-        path = setup.data
-    body: dict[str, Any] = {"path": Path(path).as_posix(), "timestamp": profile.timestamp}
-    if profile.time_unit:
-        body["time_unit"] = profile.time_unit
-    if profile.entity:
-        body["entity"] = profile.entity
-    if profile.key:
-        body["key"] = profile.key
-    body["dimensions"] = list(profile.dimensions)
-    return body
 
 
 METRIC_KEY_ORDER = ("label", "description", "type", "source", "where", "from", "to", "within", "agg", "expr",
@@ -165,9 +147,9 @@ def plan_changes(setup: Setup, decisions: Decisions, today: dt.date | None = Non
             collect.need(ref)
         for driver in node.get("drivers", []):
             collect.need(driver["metric"])
-    for name in [*decisions.funnel.values(), decisions.revenue, *decisions.custom]:
+    for name in [*decisions.funnel.values(), decisions.revenue, *decisions.custom, *decisions.others]:
         collect.need(name)
     north_star = {"metric": decisions.north_star, "grain": decisions.grain, "customer_value": decisions.job}
-    source = None if decisions.reuse_source else (decisions.source, source_body(setup, decisions))
-    return Changes(decisions.project, source, collect.out, north_star, tree, _history(decisions, spec, today),
-                   dict(decisions.funnel), _checks(setup, decisions), decisions.change_frequency)
+    return Changes(decisions.project, decisions.new_sources, collect.out, north_star, tree,
+                   _history(decisions, spec, today), dict(decisions.funnel), _checks(setup, decisions),
+                   decisions.change_frequency)

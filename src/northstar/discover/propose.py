@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from northstar.discover.guess import slug, tokens
+from northstar.discover.guess import singular, slug, tokens
+from northstar.discover.placeholder import customer_value_placeholder
 from northstar.discover.profile import DataProfile, Measure
 from northstar.spec.model import FUNNEL_STAGES
 
@@ -80,13 +82,26 @@ def quote_value(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def event_label(profile: DataProfile, event: str) -> str:
+    """How an event reads: `next song` for NextSong; `post type 2` for code 2 of PostTypeId
+    (an integer code says nothing more); the source's noun for a union's part (`posts`)."""
+    if profile.event_codes and profile.event_column:
+        column = " ".join(t for t in tokens(profile.event_column) if t != "id") or profile.event_column
+        return f"{column} {event}"
+    if profile.parts:
+        return event
+    return words(event)
+
+
 def event_where(profile: DataProfile, event: str | None, target_group: str | None = None) -> str | None:
-    """`page = 'NextSong'`, with the target group's filter when there is one."""
-    parts = []
+    """`page = 'NextSong'` (`PostTypeId = 2` for codes), with the target group's filter and the
+    filter leaving out system accounts, when there are."""
+    extras = [c for c in (target_group, profile.exclusion.condition if profile.exclusion else None) if c]
     if event is not None and profile.event_column:
-        parts.append(f"{quote_ident(profile.event_column)} = {quote_value(event)}")
-    if target_group:
-        parts.append(f"({target_group})" if parts else target_group)
+        value = str(profile.event_value(event)) if profile.event_codes else quote_value(event)
+        parts = [f"{quote_ident(profile.event_column)} = {value}"] + [f"({c})" for c in extras]
+    else:
+        parts = extras if len(extras) < 2 else [f"({c})" for c in extras]
     return " AND ".join(parts) or None
 
 
@@ -95,11 +110,15 @@ def words(value: str) -> str:
 
 
 def entity_word(profile: DataProfile) -> str:
-    """`user` for user_id/userId, `customer` for customer_id, ... (`customer` without an entity)."""
-    for token in tokens(profile.entity or ""):
-        if token not in ("id", "uid", "key") and token.isalpha():
-            return token
-    return "user" if profile.entity else "customer"
+    """`user` for user_id/OwnerUserId, `customer` for customer_id, ... (`customer` without an entity)."""
+    return profile.who
+
+
+def activity(profile: DataProfile) -> str | None:
+    """What every row of the data is, in words: `posts`, `posts or comments`; None for an event log."""
+    if profile.parts:
+        return " or ".join(profile.parts)
+    return profile.noun
 
 
 def matches(value: str, vocabulary: tuple[str, ...]) -> bool:
@@ -108,11 +127,15 @@ def matches(value: str, vocabulary: tuple[str, ...]) -> bool:
 
 
 def core_event(profile: DataProfile) -> str | None:
-    """The event most likely to mark the job done: one carrying a duration, else the most frequent
-    event that is not navigation, sign-up or payment."""
+    """The event most likely to mark the job done: one carrying a duration; else, in a file
+    named after what its rows are (Posts.csv, a union of posts and comments, Users.csv), none:
+    every row is that activity and the event column only splits it (PostTypeId); else the most
+    frequent event that is not navigation, sign-up or payment."""
     for measure in profile.measures:
         if measure.kind == "duration" and measure.events:
             return measure.events[0]
+    if activity(profile) or profile.entity_table:
+        return None
     skip = NAVIGATION_WORDS + PAYMENT_WORDS + tuple(w for ws in STAGE_WORDS.values() for w in ws)
     return next((v for v in profile.event_values if not matches(v, skip)), next(iter(profile.event_values), None))
 
@@ -140,28 +163,61 @@ def _aggregate(source: str, where: str | None, agg: str, expr: str | None = None
     return body
 
 
-def _named(event: str | None, what: str) -> tuple[str, str]:
+def _named(profile: DataProfile, event: str | None, what: str) -> tuple[str, str]:
     """Name and label of a candidate on an event (`next_song_minutes`, `Next song minutes`),
     or on all rows when there is no event column (`minutes`, `Minutes`)."""
     if event is None:
         return slug(what), what.capitalize()
-    return f"{slug(event)}_{slug(what)}", f"{words(event).capitalize()} {what}"
+    label = event_label(profile, event)
+    return f"{slug(label)}_{slug(what)}", f"{label[0].upper()}{label[1:]} {what}"
+
+
+def _counted(profile: DataProfile, event: str | None) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
+    """(name, label, what) of the row count and of the distinct-entity count on an event.
+
+    An event log says `events` and `active users`; a file of posts says `posts` and `users with
+    posts`; a union of posts and comments says `contributions` and `contributors`; a union's
+    part reads as its noun (`users with comments`)."""
+    who = entity_word(profile)
+    doing = activity(profile)
+    if event is None and profile.parts:
+        one = " or ".join(singular(p) for p in profile.parts)
+        return (("contributions", f"Contributions: {' and '.join(profile.parts)}", f"number of {doing}"),
+                ("contributors", f"Contributors: {who}s with {doing}",
+                 f"{who}s with at least one {one} in the period"))
+    if event is None and doing:
+        one = singular(doing)
+        return ((slug(doing), doing.capitalize(), f"number of {doing}"),
+                (f"{who}s_with_{slug(doing)}", f"{who.capitalize()}s with {doing}",
+                 f"{who}s with at least one {one} in the period"))
+    if event is None:
+        return (("events", "Events", "number of events"),
+                (f"active_{who}s", f"Active {who}s", f"{who}s with at least one event in the period"))
+    label = event_label(profile, event)
+    if profile.parts:
+        return ((slug(label), label.capitalize(), f"number of {label}"),
+                (f"{who}s_with_{slug(label)}", f"{who.capitalize()}s with {label}",
+                 f"{who}s with at least one {singular(label)} in the period"))
+    name, title = _named(profile, event, "events")
+    return ((name, title, f"number of {label} events"),
+            (f"{slug(label)}_{who}s", f"{who.capitalize()}s with {label}",
+             f"{who}s with at least one {label} in the period"))
 
 
 def event_candidates(profile: DataProfile, source: str, event: str | None, target: str | None,
                      core: bool) -> list[Candidate]:
     """Count, distinct entities, measure sums (and for the core event: per-entity ratios)."""
-    on = f" {words(event)}" if event is not None else ""
+    on = f" {event_label(profile, event)}" if event is not None else ""
     where = event_where(profile, event, target if core else None)
     who = entity_word(profile)
-    name, label = _named(event, "events")
-    out = [Candidate(name, _aggregate(source, where, "count", label=label), f"number of{on} events", "count", event)]
+    if profile.entity_table and event is None:
+        return [_new_entities(profile, source, where)]
+    (name, label, what), (users_name, users_label, users_what) = _counted(profile, event)
+    out = [Candidate(name, _aggregate(source, where, "count", label=label), what, "count", event)]
     users = None
     if profile.entity:
-        name = f"{slug(event)}_{who}s" if event is not None else f"active_{who}s"
-        label = f"{who.capitalize()}s with {words(event)}" if event is not None else f"Active {who}s"
-        users = Candidate(name, _aggregate(source, where, "count_distinct", label=label),
-                          f"{who}s with at least one{on or ' event'} in the period", "users", event)
+        users = Candidate(users_name, _aggregate(source, where, "count_distinct", label=users_label), users_what,
+                          "users", event)
         out.append(users)
     durations = [m for m in profile.measures if m.kind == "duration" and (event is None or event in m.events)]
     for measure in profile.measures:
@@ -169,17 +225,27 @@ def event_candidates(profile: DataProfile, source: str, event: str | None, targe
             continue
         if measure.kind == "duration":
             expr, unit = minutes_expr(measure)
-            name, label = _named(event, "minutes" if len(durations) == 1 else f"{measure.column} minutes")
+            name, label = _named(profile, event, "minutes" if len(durations) == 1 else f"{measure.column} minutes")
             out.append(Candidate(name, _aggregate(source, where, "sum", expr, label=label, unit="minutes"),
                                  f"minutes of{on or ' use'} ({measure.column} in {unit}): time customers spend "
                                  "getting the value", "value", event))
         else:
-            name, label = _named(event, words(measure.column))
+            name, label = _named(profile, event, words(measure.column))
             out.append(Candidate(name, _aggregate(source, where, "sum", quote_ident(measure.column), label=label),
                                  f"total {words(measure.column)}{' of' + on if on else ''}", "quantity", event))
     if core and users is not None:
         out = _with_ratios(out, users, who)
     return out
+
+
+def _new_entities(profile: DataProfile, source: str, where: str | None) -> Candidate:
+    """A file of users (one row each): the users whose row was created in the period, i.e.
+    sign-ups. It is the acquisition stage, not value delivered."""
+    who = entity_word(profile)
+    body = _aggregate(source, where, "count", label=f"New {who}s (sign-ups)",
+                      description=f"{who.capitalize()}s whose {profile.timestamp} falls in the period: one row per "
+                                  f"{who} in {Path(profile.path).name}, so this counts sign-ups, not use.")
+    return Candidate(f"new_{who}s", body, f"{who}s who signed up in the period (one row per {who})", "count", None)
 
 
 def _with_ratios(out: list[Candidate], users: Candidate, who: str) -> list[Candidate]:
@@ -203,31 +269,35 @@ def money_candidates(profile: DataProfile, source: str) -> list[Candidate]:
     for measure in (m for m in profile.measures if m.kind == "money"):
         for event in measure.events or (None,):
             where = event_where(profile, event)
-            name = "revenue" if not out else f"{slug(event or 'all')}_{slug(measure.column)}"
+            name = "revenue" if not out else \
+                f"{slug(event_label(profile, event) if event else 'all')}_{slug(measure.column)}"
             out.append(Candidate(name, _aggregate(source, where, "sum", quote_ident(measure.column), label="Revenue",
                                                   tags=["revenue"]),
-                                 f"sum of {measure.column}" + (f" on {words(event)}" if event else ""), "money", event))
+                                 f"sum of {measure.column}" + (f" on {event_label(profile, event)}" if event else ""),
+                                 "money", event))
     if out:
         return out
     for word in PAYMENT_WORDS:
         event = next((v for v in profile.event_values if matches(v, (word,))), None)
         if event is not None:
+            label = event_label(profile, event)
             body = _aggregate(source, event_where(profile, event), "count", label="Revenue (proxy)", tags=["revenue"],
-                              description=f"A proxy: the data has no money column; this counts {words(event)} events.")
-            return [Candidate("revenue", body, f"number of {words(event)} events (no money column: a proxy)",
+                              description=f"A proxy: the data has no money column; this counts {label} events.")
+            return [Candidate("revenue", body, f"number of {label} events (no money column: a proxy)",
                               "money", event)]
     return []
 
 
 def retention_candidate(profile: DataProfile, source: str, event: str | None, target: str | None) -> Candidate | None:
-    if not profile.entity:
+    if not profile.entity or profile.entity_table:  # one row per user: nobody comes back
         return None
     who = entity_word(profile)
     body = {"type": "retention", "source": source, "label": f"{who.capitalize()} retention"}
     where = event_where(profile, event, target)
     if where:
         body["where"] = where
-    what = f"share of last period's {who}s" + (f" with {words(event)}" if event else "") + " who come back"
+    doing = event_label(profile, event) if event else activity(profile)
+    what = f"share of last period's {who}s" + (f" with {doing}" if doing else "") + " who come back"
     return Candidate(f"{who}_retention", body, what, "retention", event)
 
 
@@ -243,7 +313,7 @@ def propose(profile: DataProfile, source: str, core: str | None, target: str | N
     events = list(profile.event_values[:MAX_EVENTS])
     events += [e for e in [core, *stages.values()] if e is not None and e not in events]
     candidates: dict[str, Candidate] = {}
-    for event in events or [None]:
+    for event in ([None] if core is None else []) + events or [None]:
         for cand in event_candidates(profile, source, event, target, core=event == core):
             candidates.setdefault(cand.name, cand)
     money = money_candidates(profile, source)
@@ -262,11 +332,10 @@ def propose(profile: DataProfile, source: str, core: str | None, target: str | N
 
 
 def customer_value_template(profile: DataProfile, core: str | None) -> str:
-    """A starting sentence for the customer value, to be rewritten in the customer's words."""
-    who = entity_word(profile).capitalize()
-    if core is None:
-        return f"{who}s get the job they hired the product for done"
-    return f"{who}s get what they came for: {words(core)}"
+    """A starting sentence for the customer value, marked as a placeholder: `check` reports it
+    as an error until it is rewritten in the customer's words."""
+    doing = event_label(profile, core) if core is not None else None if profile.entity_table else activity(profile)
+    return customer_value_placeholder(entity_word(profile), doing)
 
 
 def external_dimensions(dimensions: tuple[str, ...]) -> list[str]:

@@ -183,8 +183,8 @@ def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
     _set(doc, "project", changes.project, TOP_ORDER)
     if not updating:
         _set(doc, "timezone", "UTC", TOP_ORDER)
-    if changes.source is not None:
-        _append(_section(doc, "sources"), changes.source[0], _node(changes.source[1]))
+    for name, body in changes.sources:
+        _append(_section(doc, "sources"), name, _node(body))
     _add_metrics(doc, changes.metrics, updating)
     ns = _section(doc, "north_star")
     for key, value in changes.north_star.items():
