@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from northstar.cli.app import State, cli, stdout
+from northstar.explain.narrative import plural
 
 
 def _num(value: float | None, pct: bool = False) -> str:
@@ -50,14 +51,21 @@ def explain(state: State, metric: str | None, period: str | None, vs: str, by: t
     add(result.root, 0)
     stdout.print(tree)
     if result.segments:
-        seg = Table(title="Segments that drove it")
+        seg = Table(title="Segments that drove it" + (" (* overlapping segments)" if any(
+            s.overlap for s in result.segments) else ""))
         for column in ("metric", "segment", "before", "now", "change", "contribution", "rate effect", "mix effect"):
             seg.add_column(column, justify="left" if column in ("metric", "segment") else "right")
         for s in result.segments:
-            seg.add_row(s.metric, ", ".join(f"{k}={v}" for k, v in s.dimensions.items()), _num(s.baseline),
-                        _num(s.value), _num(s.change_pct, pct=True), _num(s.contribution), _num(s.rate_effect),
-                        _num(s.mix_effect))
+            seg.add_row(s.metric, _segment_name(s), _num(s.baseline), _num(s.value), _num(s.change_pct, pct=True),
+                        _num(s.contribution), _num(s.rate_effect), _num(s.mix_effect))
         stdout.print(seg)
+    for finding in result.entities:
+        ids = Table(title=f"{plural(finding.noun).capitalize()} behind {finding.metric} ({finding.column})")
+        for column in ("id", "before", "now", "change"):
+            ids.add_column(column, justify="left" if column == "id" else "right")
+        for entity in finding.entities:
+            ids.add_row(str(entity.id), _num(entity.baseline), _num(entity.value), _num(entity.change))
+        stdout.print(ids)
     if result.drivers:
         drivers = Table(title="Drivers, at their lag")
         for column in ("node", "driver", "lag", "driver period", "driver change", "as expected", "history r", "p"):
@@ -69,6 +77,11 @@ def explain(state: State, metric: str | None, period: str | None, vs: str, by: t
         stdout.print(drivers)
     for note in result.notes:
         stdout.print(f"note: {note}", markup=False, highlight=False)
+
+
+def _segment_name(segment: object) -> str:
+    name = ", ".join(f"{k}={v}" for k, v in segment.dimensions.items())  # type: ignore[attr-defined]
+    return name + (" *" if segment.overlap else "")  # type: ignore[attr-defined]
 
 
 def _markdown(result: object) -> str:
@@ -86,8 +99,12 @@ def _markdown(result: object) -> str:
     add(r.root, 0)  # type: ignore[attr-defined]
     if r.segments:  # type: ignore[attr-defined]
         lines += ["", "| segment | metric | change | contribution |", "|---|---|---:|---:|"]
-        lines += [f"| {', '.join(f'{k}={v}' for k, v in s.dimensions.items())} | {s.metric} | "
+        lines += [f"| {_segment_name(s)} | {s.metric} | "
                   f"{_num(s.change_pct, pct=True)} | {_num(s.contribution)} |" for s in r.segments]  # type: ignore[attr-defined]
+    for finding in r.entities:  # type: ignore[attr-defined]
+        lines += ["", f"| {finding.noun} ({finding.column}) | {finding.metric} before | now | change |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {x.id} | {_num(x.baseline)} | {_num(x.value)} | {_num(x.change)} |" for x in finding.entities]
     return "\n".join(lines) + "\n"
 
 
@@ -133,8 +150,11 @@ def funnel(state: State, period: str | None, by: str | None, fmt: str) -> None:
     if report.proposal:
         p = report.proposal
         stdout.print("Add to `focus:` in the spec:", markup=False, highlight=False)
-        stdout.print(f"  - {{team: {p['team']}, metric: {p['metric']}, baseline: {p['baseline']}, "
-                     f"target: {p['target']}, from: {p['from']}, to: {p['to']}, owner: <name>}}",
+        def shown(value: object, blank: str) -> str:
+            return blank if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+        stdout.print(f"  - {{team: {p['team']}, metric: {p['metric']}, baseline: {shown(p['baseline'], '<now>')}, "
+                     f"target: {shown(p['target'], '<target>')}, from: {p['from']}, to: {p['to']}, owner: <name>}}",
                      markup=False, highlight=False)
         if p.get("define"):
             stdout.print(f"  and define the rate in `metrics:`: {p['define']}", markup=False, highlight=False)

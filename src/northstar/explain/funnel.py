@@ -32,19 +32,17 @@ from northstar.analysis.attribution import evaluate
 from northstar.analysis.lead import growth, lead
 from northstar.analysis.periods import PeriodInfo, first_whole
 from northstar.analysis.tree import label_of
-from northstar.checks.context import DEFAULT_MAX_LAG
+from northstar.checks.context import DEFAULT_MAX_LAG, is_money
 from northstar.engine.time import shift_period
+from northstar.explain.levels import RECENT, MIN_SEGMENT_SHARE, noise_p, reachable_level  # noqa: F401
 from northstar.errors import QueryError
 from northstar.explain.decompose import Node, decomposition
-from northstar.explain.segments import dimensions_of, form_of
+from northstar.explain.segments import dimensions_of
 from northstar.numbers import number_or_none
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import (FUNNEL_STAGES, AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric,
                                   Spec)
 
-RECENT = 12
-MIN_SEGMENT_SHARE = 0.05
-MIN_SEGMENT_SIZE = 30  # a segment's rate over fewer (entities, rows) is noise, not a level others reach
 STAGE_OWNERS = {"acquisition": "Growth", "activation": "Growth", "retention": "Product", "referral": "Growth",
                 "revenue": "Monetisation"}
 
@@ -63,6 +61,7 @@ class Stage:
     gain_method: str | None = None  # "formula" (exact) or "history" (regression) or why none
     segments: dict[str, float] = field(default_factory=dict)  # with --by
     provisional_until: dt.date | None = None  # the value's window has not passed: final from this day
+    noise_p: float | None = None  # chance that the reachable level beats the value now by noise alone
 
     @property
     def change_pct(self) -> float | None:
@@ -134,12 +133,21 @@ def funnel(project: Any, period: object = None, by: str | None = None) -> Funnel
                                 provisional_until=until))
             previous_metric = metric
             continue
-        reachable, source = _reachable(project, spec, metric, history, current)
+        level = reachable_level(project, spec, metric, history, current)
+        reachable, source = (level.value, level.source) if level else (None, None)
         gain, method = _gain(spec, tree, metric, reachable, row, history)
+        chance = None
+        if gain and level is not None and value is not None:
+            chance = noise_p(project, spec, metric, level, current, value)
+            if chance is not None and chance >= spec.checks.significance:
+                method += (f"; within the noise of the numbers: {reachable:,.4g} against {value:,.4g} can happen "
+                           f"by chance (p = {chance:.2f}), so it is not named the bottleneck")
         stages.append(Stage(stage, metric, label_of(spec, metric), value, prior, conversion, reachable, source,
-                            gain, method, segments))
+                            gain, method, segments, noise_p=chance))
         previous_metric = metric
-    ranked = sorted((s for s in stages if s.nsm_gain), key=lambda s: -(s.nsm_gain or 0))
+    significance = spec.checks.significance
+    ranked = sorted((s for s in stages if s.nsm_gain and (s.noise_p is None or s.noise_p < significance)),
+                    key=lambda s: -(s.nsm_gain or 0))
     bottleneck = ranked[0] if ranked else None
     proposal = _proposal(spec, bottleneck, current, grain) if bottleneck else None
     return FunnelReport(current, grain, nsm, tuple(stages), bottleneck.stage if bottleneck else None, proposal,
@@ -162,33 +170,6 @@ def _better(spec: Spec, metric: str, a: float, b: float) -> bool:
     return a > b if spec.metrics[metric].direction == "up" else a < b
 
 
-def _reachable(project: Any, spec: Spec, metric: str, history: Any, current: dt.date) -> tuple[float | None, str | None]:
-    window = history.iloc[-RECENT:]
-    # a period with no North Star activity at all (a closure) is no level to reach
-    recent = [v for v, n in zip((_f(x) for x in window[metric]), (_f(x) for x in window[spec.north_star.metric]))
-              if v is not None and n]
-    if not recent:
-        return None, None
-    best = max(recent) if spec.metrics[metric].direction == "up" else min(recent)
-    source = f"best of the last {len(recent)} {spec.north_star.grain}s"
-    form, _probes = form_of(spec, metric)
-    if form is not None and form.denominator is not None:  # a rate: its best segment is a level others reach
-        for dim in dimensions_of(spec, metric):
-            frame = project.query([metric, form.denominator], grain=spec.north_star.grain, by=[dim], start=current,
-                                  end=current)
-            total = frame[form.denominator].sum()
-            # in the segments' own order: of two segments at the same rate the first wins, and the
-            # engine's row order (DuckDB's parallel GROUP BY) is not stable between runs
-            frame = frame.iloc[sorted(range(len(frame)), key=lambda i: str(frame[dim].iloc[i]))]
-            for _i, r in frame.iterrows():
-                rate = _f(r[metric])
-                size = _f(r[form.denominator]) or 0.0
-                if rate is not None and total and size / total >= MIN_SEGMENT_SHARE and size >= MIN_SEGMENT_SIZE \
-                        and _better(spec, metric, rate, best):
-                    best, source = rate, f"best segment: {dim} = {r[dim]}"
-    return best, source
-
-
 def _gain(spec: Spec, tree: Node, metric: str, reachable: float | None, row: Any, history: Any) -> tuple[float | None, str]:
     current = _f(row[metric])
     if reachable is None or current is None:
@@ -205,6 +186,10 @@ def _gain(spec: Spec, tree: Node, metric: str, reachable: float | None, row: Any
                 return None, "the tree's formula has no value here"
             return max(gain, 0.0), "formula"
     nsm = spec.north_star.metric
+    if is_money(spec, metric):
+        # money is what the North Star should lead: its correlation with the NSM runs the other
+        # way, and raising prices is no lever for the value customers get
+        return None, "revenue follows the North Star (it should lead revenue): not a lever for it"
     now = _f(row[nsm])
     if not now or now <= 0 or current <= 0 or reachable <= 0:
         return 0.0, "no measured link to the North Star (not positive: no elasticity)"
@@ -305,6 +290,11 @@ def _round(value: float | None) -> float | None:
 
 def _summary(spec: Spec, stages: list[Stage], bottleneck: Stage | None, proposal: dict | None) -> str:
     if bottleneck is None:
+        noisy = [s for s in stages if s.nsm_gain and s.noise_p is not None]
+        if noisy:
+            return ("No bottleneck to name: every stage's gap to a level it has reached is within the noise of "
+                    "the numbers (" + ", ".join(f"{s.stage} p = {s.noise_p:.2f}" for s in noisy) + "); judge again "
+                    "over a longer period or a coarser grain.")
         return "No stage has a measured path to more North Star: map the funnel to metrics in the tree."
     text = (f"The bottleneck is {bottleneck.stage} ({bottleneck.label}): reaching its {bottleneck.reachable_from} "
             f"({bottleneck.reachable:,.4g}, now {bottleneck.value:,.4g}) would add about {bottleneck.nsm_gain:,.0f} "
