@@ -179,7 +179,7 @@ def test_not_leading_and_candidates_judge_the_best_lag_corrected(tmp_path: Path)
     project = weekly_project(tmp_path, x, y, "xs", revenue)
     [finding] = run_checks(project, only=["not-leading"]).findings
     assert finding.rule == "not-leading" and f"correlates best {best} week(s) ahead" in finding.message
-    assert f"p={min(1, raw * 9):.3f}, Bonferroni-corrected for the 9 lags tried ({raw:.3f} alone)" in finding.message
+    assert f"p={min(1, raw * 9):.3f} Bonferroni-corrected for the 9 lags tried, {raw:.3f} alone" in finding.message
     assert finding.evidence["revenue"]["p_value"] == pytest.approx(raw, abs=1e-4)
     ranked = rank_candidates(project, ["xs"])
     [candidate] = ranked.candidates

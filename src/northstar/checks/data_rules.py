@@ -101,15 +101,20 @@ def not_leading(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def corrected_p(found: Lead, granger: bool = True) -> str:
-    """'p=0.171, Bonferroni-corrected for the 9 lags tried (0.019 alone)': the p-value of the best
+    """'p=0.171 Bonferroni-corrected for the 9 lags tried, 0.019 alone': the p-value of the best
     lag, corrected for having picked it among several, with the uncorrected one for reference."""
     raw = found.p_value if granger else found.correlation_p
     adjusted = found.p_value_adjusted if granger else found.correlation_p_adjusted
     if raw is None or adjusted is None:
         return "p not available"
     if found.lags_tried <= 1:
-        return f"p={raw:.3f}"
-    return f"p={adjusted:.3f}, Bonferroni-corrected for the {found.lags_tried} lags tried ({raw:.3f} alone)"
+        return p_text(raw)
+    return f"{p_text(adjusted)} Bonferroni-corrected for the {found.lags_tried} lags tried, {p_text(raw)[2:]} alone"
+
+
+def p_text(p: float) -> str:
+    """'p=0.042', or 'p<0.001' rather than a p=0.000 that reads as certainty."""
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
 DISGUISE = 0.9
@@ -205,20 +210,20 @@ def driver_unconfirmed(ctx: CheckContext) -> Iterator[Finding]:
                 continue
             if ok:
                 yield Finding("driver-unconfirmed", "info", subject,
-                              f"{claim}; the data agrees (r={r:+.2f}, p={p:.3f}) but the link is clearly stronger "
+                              f"{claim}; the data agrees (r={r:+.2f}, {p_text(p)}) but the link is clearly stronger "
                               f"at {elsewhere}.",
                               f"Consider `lag: {best.lag}` for this driver.", evidence)
             elif best_ok and best.lag != driver.lag:
                 yield Finding("driver-unconfirmed", "warning", subject,
                               f"{claim}, but the data shows it at {elsewhere} instead; at lag {driver.lag}: "
-                              f"r={r:+.2f}, p={p:.3f}.",
+                              f"r={r:+.2f}, {p_text(p)}.",
                               f"Set `lag: {best.lag}` for driver '{driver.metric}' of '{node_name}'.", evidence)
             else:
                 strongest = ("" if sign * best.correlation <= 0 or best.lag == driver.lag else
                              f"; the strongest, at {elsewhere}, is what the best of {best.lags_tried} lags of "
                              "unrelated series often looks like")
                 yield Finding("driver-unconfirmed", "warning", subject,
-                              f"{claim}, but {n} {ctx.grain}s of data do not show it (r={r:+.2f}, p={p:.3f}) at "
+                              f"{claim}, but {n} {ctx.grain}s of data do not show it (r={r:+.2f}, {p_text(p)}) at "
                               f"that lag or any other up to {search}{strongest}.",
                               "Treat the link as an unproven hypothesis: test it with an experiment, or drop it "
                               "from the tree so teams do not steer by it.", evidence)

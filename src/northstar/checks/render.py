@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from northstar.checks.findings import CheckReport
 
 MARKS = {"error": "✖ error", "warning": "▲ warning", "info": "● info"}
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+INDENT = 4
 
 
 def _summary(report: CheckReport) -> str:
@@ -32,22 +33,37 @@ def _evidence_text(evidence: dict[str, Any]) -> str:
 
 
 def print_report(console: Console, report: CheckReport) -> None:
-    """Findings as a table: severity (symbol and word, not colour alone), rule, subject, text, fix."""
-    table = Table(title=f"Checks of {report.project}", show_lines=True, expand=False)
-    for column in ("severity", "rule", "subject", "finding", "fix"):
-        table.add_column(column, overflow="fold")
-    for finding in report.findings:
-        evidence = _evidence_text(finding.evidence)
-        text = finding.message + (f"\n[dim]{evidence}[/dim]" if evidence else "")
-        table.add_row(f"[{STYLES[finding.severity]}]{MARKS[finding.severity]}[/]", finding.rule, finding.subject,
-                      text.replace("[", "\\[").replace("\\[dim]", "[dim]").replace("\\[/dim]", "[/dim]"),
-                      finding.fix.replace("[", "\\["))
+    """Findings as a list that reads at any width (80 columns included): a header line per finding
+    with severity (symbol and word, not colour alone), rule and subject, then its message,
+    evidence and fix wrapped below it, indented."""
     if report.findings:
-        console.print(table)
-    console.print(_summary(report), markup=False, highlight=False)
+        console.print(Text(f"Checks of {report.project}", style="bold"))
+    for finding in report.findings:
+        header = Text()
+        header.append(MARKS[finding.severity], style=STYLES[finding.severity])
+        header.append("  ")
+        header.append(finding.rule, style="bold")
+        header.append(f"  {finding.subject}")
+        console.print()
+        _print_wrapped(console, header, 0)
+        _print_wrapped(console, Text(finding.message), INDENT)
+        evidence = _evidence_text(finding.evidence)
+        if evidence:
+            _print_wrapped(console, Text(evidence, style="dim"), INDENT)
+        _print_wrapped(console, Text.assemble(("Fix: ", "bold"), finding.fix), INDENT)
+    if report.findings:
+        console.print()
+    _print_wrapped(console, Text(_summary(report)), 0)
     if report.history:
-        console.print("North Star history: " + "; ".join(f"{h['metric']} until {h['until']} ({h['reason']})"
-                                                         for h in report.history), markup=False, highlight=False)
+        _print_wrapped(console, Text("North Star history: " + "; ".join(
+            f"{h['metric']} until {h['until']} ({h['reason']})" for h in report.history)), 0)
+
+
+def _print_wrapped(console: Console, text: Text, indent: int) -> None:
+    """`text` wrapped at the console's width, each line indented and without trailing spaces."""
+    for line in text.wrap(console, max(20, console.width - indent)):
+        line.rstrip()
+        console.print(Text(" " * indent) + line, soft_wrap=True, highlight=False)
 
 
 def report_markdown(report: CheckReport) -> str:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+from rich.console import Console
 
 from northstar.cli.app import State, cli, stdout
+
+
+def _report_console() -> Console:
+    """The terminal, or for piped output a console as wide as `COLUMNS` says when set (the shared
+    piped console is 200 wide), so `COLUMNS=80 northstar check | less` wraps at 80."""
+    columns = os.environ.get("COLUMNS", "")
+    if not stdout.is_terminal and columns.isdigit() and int(columns) > 0:
+        return Console(width=int(columns), soft_wrap=False)
+    return stdout
 
 
 @cli.command()
@@ -34,7 +46,7 @@ def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_on
     elif fmt == "markdown":
         click.echo(report_markdown(report), nl=False)
     else:
-        print_report(stdout, report)
+        print_report(_report_console(), report)
     if report.has_errors:
         raise SystemExit(1)
 
