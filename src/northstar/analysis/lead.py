@@ -62,6 +62,11 @@ class Lead:
     def correlation_p_adjusted(self) -> float:
         return bonferroni(self.correlation_p, self.lags_tried)
 
+    @property
+    def corrected_p(self) -> float:
+        """The name explain/funnel.py reads (`correlation_p_adjusted`)."""
+        return self.correlation_p_adjusted
+
     def leads(self, significance: float = 0.05) -> bool:
         """x leads y: the best lag is at least 1, positive, and its Granger-type test passes after
         the correction for the lags tried."""
