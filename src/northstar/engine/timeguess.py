@@ -139,7 +139,8 @@ def _common_patterns() -> list[str]:
     for sep in "/-.":
         for order in (("%d", "%m", "%Y"), ("%m", "%d", "%Y"), ("%d", "%m", "%y"), ("%m", "%d", "%y"),
                       ("%Y", "%m", "%d")):
-            out += [sep.join(order) + time for time in times]
+            if sep != "-" or order[0] != "%Y":  # 2011-10-11 is ISO 8601: a cast reads it
+                out += [sep.join(order) + time for time in times]
     out += ["%a %b %d %H:%M:%S %z %Y",  # Twitter / Ruby: Tue Oct 11 19:50:34 +0000 2011
             "%a, %d %b %Y %H:%M:%S %z",  # RFC 2822 (e-mail, RSS): Tue, 11 Oct 2011 19:50:34 +0000
             "%d %b %Y %H:%M:%S %z", "%a %b %d %H:%M:%S %Y",
@@ -198,6 +199,8 @@ def guess_pattern(values: Sequence[str]) -> Guess:
 
 def text_advice(values: Sequence[str], sample_size: int) -> str:
     """What to write for text that the engine does not read (`values`: the failing ones)."""
+    if all(iso_like(v) for v in values):
+        return "they are ISO 8601: remove `time_format`"
     guess = guess_pattern(values)
     both = guess.ambiguous
     if both is not None:
@@ -207,8 +210,6 @@ def text_advice(values: Sequence[str], sample_size: int) -> str:
     if guess.patterns:
         pattern = guess.patterns[0]
         return f"{_looks_like(pattern)}: add `time_format: '{pattern}'`"
-    if all(iso_like(v) for v in values):
-        return "they are ISO 8601: remove `time_format`"
     return "add `time_format:` with a strptime pattern that reads them, e.g. '%d/%m/%Y %H:%M'"
 
 

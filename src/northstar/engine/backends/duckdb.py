@@ -31,6 +31,12 @@ def _duckdb_from_micros(micros):  # type: ignore[no-untyped-def]
     """DuckDB's make_timestamp(microseconds since the epoch)."""
 
 
+@ibis.udf.scalar.builtin(name="divide", signature=((dt.int64, dt.int64), dt.int64))
+def _duckdb_int_divide(left, right):  # type: ignore[no-untyped-def]
+    """DuckDB's integer division. Ibis's `//` divides as doubles: nanoseconds of our era have
+    19 digits, a double 16, and 23:59:59.999999999 became the next day."""
+
+
 class DuckDBBackend(Backend):
     name = "duckdb"
 
@@ -52,7 +58,7 @@ class DuckDBBackend(Backend):
         if unit == "us":
             return _duckdb_from_micros(value.cast("int64"))
         if unit == "ns":
-            return _duckdb_from_micros(value.cast("int64") // 1000)
+            return _duckdb_from_micros(_duckdb_int_divide(value.cast("int64"), 1000))
         return super().from_epoch(value, unit)
 
     def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:

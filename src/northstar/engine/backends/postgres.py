@@ -56,6 +56,12 @@ def _pg_parse(text, template):  # type: ignore[no-untyped-def]
     """PostgreSQL's to_timestamp(text, template), in the session's zone (UTC)."""
 
 
+@ibis.udf.scalar.builtin(name="div", signature=((dt.int64, dt.int64), dt.int64))
+def _pg_div(left, right):  # type: ignore[no-untyped-def]
+    """PostgreSQL's div(): the integer quotient, exactly (Ibis's `//` divides as doubles, which
+    hold 16 digits; nanoseconds of our era have 19)."""
+
+
 @ibis.udf.scalar.builtin(name="regexp_replace", signature=((dt.string, dt.string, dt.string), dt.string))
 def _pg_regexp_replace(text, pattern, replacement):  # type: ignore[no-untyped-def]
     """PostgreSQL's regexp_replace (the first match)."""
@@ -152,8 +158,8 @@ class PostgresBackend(Backend):
         # (exact for s and ms epochs of our era: PostgreSQL rounds the double to the microsecond).
         if unit in ("us", "ns"):
             # A double holds 16 digits: whole seconds and the microseconds are added apart.
-            micros = value.cast("int64") if unit == "us" else value.cast("int64") // 1000
-            whole = _pg_to_timestamp((micros // 1_000_000).cast("float64")).cast(dt.Timestamp())
+            micros = value.cast("int64") if unit == "us" else _pg_div(value.cast("int64"), 1000).cast("int64")
+            whole = _pg_to_timestamp(_pg_div(micros, 1_000_000).cast("float64")).cast(dt.Timestamp())
             return whole + (micros % 1_000_000).as_interval("us")
         seconds = value.cast("float64") / _PER_SECOND[unit] if unit != "s" else value.cast("float64")
         return _pg_to_timestamp(seconds).cast(dt.Timestamp())

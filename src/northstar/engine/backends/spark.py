@@ -119,7 +119,9 @@ class SparkBackend(Backend):
             return _timestamp_millis(value)
         if unit == "us":
             return _timestamp_micros(value)
-        return _timestamp_micros(value // 1000)  # ns: Spark keeps microseconds
+        # ns: Spark keeps microseconds. Divided as a decimal, exactly: Ibis's `//` divides as
+        # doubles, which hold 16 digits (nanoseconds of our era have 19).
+        return _timestamp_micros((value.cast(dt.Decimal(20, 0)) / 1000).cast("int64"))
 
     def parse_time(self, text: ir.StringValue, pattern: str) -> ir.TimestampValue:
         return _spark_to_timestamp(text, spark_pattern(pattern))

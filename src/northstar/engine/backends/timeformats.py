@@ -17,7 +17,7 @@ from northstar.spec.timeformat import Piece, split_pattern
 _POSTGRES = {"Y": "YYYY", "y": "YY", "m": "MM", "d": "DD", "H": "HH24", "I": "HH12", "M": "MI", "S": "SS",
              "f": "US", "p": "AM", "z": "TZHTZM", "a": "Dy", "A": "Day", "b": "Mon", "B": "Month", "j": "DDD"}
 
-# Spark's datetime pattern letters: (before a separator, before another field). A single
+# Spark's datetime pattern letters: (between separators, beside another field). A single
 # letter reads one or two digits (Python's %d reads '1' and '01'); two fields side by side
 # (yyyyMMdd) need fixed widths. %z reads +0200, +02:00 and Z.
 _SPARK = {"Y": ("yyyy", "yyyy"), "y": ("yy", "yy"), "m": ("M", "MM"), "d": ("d", "dd"), "H": ("H", "HH"),
@@ -62,8 +62,8 @@ def spark_pattern(pattern: str) -> str:
     out = []
     for index, piece in enumerate(pieces):
         if piece.directive:
-            followed = index + 1 < len(pieces) and pieces[index + 1].directive
-            out.append(_SPARK[piece.text][1 if followed else 0])
+            beside = any(0 <= other < len(pieces) and pieces[other].directive for other in (index - 1, index + 1))
+            out.append(_SPARK[piece.text][1 if beside else 0])
         else:
             out.append("'" + piece.text.replace("'", "''") + "'")
     return "".join(out)
