@@ -226,6 +226,8 @@ def test_patterns_for_each_engine() -> None:
     assert postgres_template("%Y-%m-%dT%H:%M:%S.%f%z") == 'YYYY-MM-DD"T"HH24:MI:SS.USTZHTZM'
     assert spark_pattern("%Y-%m-%dT%H:%M:%S.%f%z") == "yyyy'-'M'-'d'T'H':'m':'s'.'SSSSSS[XXX][XX]"
     assert spark_pattern("%Y%m%d") == "yyyyMMdd"  # fields side by side need fixed widths
+    # Spark parses no weekday: its field goes (and the name is taken out of the text)
+    assert spark_pattern("%a, %d %b %Y") == "', 'd' 'MMM' 'yyyy"
     assert clickhouse_format("%d/%m/%Y %H:%M:%S") == "%d/%m/%Y %H:%i:%s"
     assert clickhouse_format("%a, %d %b %Y 100%%") == "%a, %d %b %Y 100%%"
     assert postgres_template("%a %b %d %I:%M %p %Y") == "Dy Mon DD HH12:MI AM YYYY"

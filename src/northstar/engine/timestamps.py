@@ -52,8 +52,7 @@ def parsed_time(backend: Backend, column: ir.Column, source: Source) -> tuple[ir
         return ymd_date(column), "date"
     pattern = source.time_format
     if pattern and (dtype.is_string() or dtype.is_integer()):
-        text = column if dtype.is_string() else column.cast("string")
-        value = backend.parse_time(text, pattern)
+        value = backend.parse_time(as_text(column), pattern)
         if not has_time_of_day(pattern):
             return value.cast(idt.Timestamp()).date(), "date"
         if has_offset(pattern):
@@ -69,6 +68,13 @@ def parsed_time(backend: Backend, column: ir.Column, source: Source) -> tuple[ir
     if dtype.is_timestamp() and dtype.timezone is not None:
         return column, "aware"
     return column, "wall"
+
+
+def as_text(column: ir.Column) -> ir.StringValue:
+    """The column as text for a pattern, an empty cell as no value (a CSV reader that keeps
+    the column as text, as ClickHouse's, reads an empty cell as '')."""
+    text = column if column.type().is_string() else column.cast("string")
+    return text.nullif("")
 
 
 def ymd_date(value: ir.IntegerValue) -> ir.DateValue:
@@ -108,7 +114,8 @@ def read_bounds(backend: Backend, bound: BoundSource, zone: str) -> Bounds | Non
         return _yyyymmdd_bounds(backend, bound, column)
     value, meaning = parsed_time(backend, column, source)
     text = dtype.is_string() or (dtype.is_integer() and source.time_format is not None)
-    counts = {"given": column.count(), "read": value.count()} if text else {}
+    given = as_text(column) if source.time_format else column
+    counts = {"given": given.count(), "read": value.count()} if text else {}
     try:
         row = _aggregate(backend, table, lo=value.min(), hi=value.max(), **counts)
     except Exception as exc:
@@ -205,9 +212,9 @@ def _text_error(backend: Backend, bound: BoundSource, exc: Exception | None) -> 
     common pattern that reads the failing ones."""
     source, table = bound.source, bound.table
     column = table[source.timestamp]
-    text = column if column.type().is_string() else column.cast("string")
+    text = as_text(column)
     try:
-        frame = backend.execute(table.filter(column.notnull()).select(value=text).limit(SAMPLE))
+        frame = backend.execute(table.filter(text.notnull()).select(value=text).limit(SAMPLE))
         values = [str(v) for v in frame["value"]]
     except Exception:  # pragma: no cover - the sample is read the same way the bounds were
         values = []

@@ -97,10 +97,13 @@ def _time_zone_offset(ts):  # type: ignore[no-untyped-def]
     """Seconds east of UTC in force at the instant, in the value's own zone."""
 
 
-@ibis.udf.scalar.builtin(name="parseDateTime64", signature=((dt.string, dt.string, dt.string),
-                                                             dt.Timestamp(timezone="UTC", scale=6)))
+@ibis.udf.scalar.builtin(name="parseDateTime64OrNull", signature=((dt.string, dt.string, dt.string),
+                                                                   dt.Timestamp(timezone="UTC", scale=6)))
 def _parse_date_time64(text, fmt, zone):  # type: ignore[no-untyped-def]
-    """ClickHouse's parseDateTime64(text, MySQL-style format, zone), to the microsecond."""
+    """ClickHouse's parseDateTime64OrNull(text, MySQL-style format, zone), to the microsecond.
+    The OrNull form: ClickHouse runs a function on a NULL row's default '' too, and the plain
+    form fails on it; text that does not match is NULL, which the bounds read (before any
+    query) counts and reports."""
 
 
 def _offset(instant: ir.TimestampValue, zone: str) -> ir.IntegerValue:
@@ -139,7 +142,7 @@ class _ClickHouseBase(Backend):
         return _utc_to_local(ts, zone)
 
     def parse_time(self, text: ir.StringValue, pattern: str) -> ir.TimestampValue:
-        # Ibis has no ClickHouse rule for a strptime pattern; parseDateTime64 reads one.
+        # Ibis has no ClickHouse rule for a strptime pattern; parseDateTime64OrNull reads one.
         return _parse_date_time64(text, clickhouse_format(pattern), "UTC")
 
     def local_to_utc(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
@@ -312,7 +315,7 @@ def _file_selects(paths: Sequence[str], kind: str, text_columns: Sequence[str]) 
     with a `time_format`) are hinted to stay String, for the pattern to read."""
     if not text_columns:
         return " UNION ALL ".join(f"SELECT * FROM file({_string(p)}, {kind})" for p in paths)
-    hints = _string(", ".join(f"`{c.replace('`', '``')}` String" for c in text_columns))
+    hints = _string(", ".join(f"`{c.replace('`', '``')}` Nullable(String)" for c in text_columns))
     return " UNION ALL ".join(f"SELECT * FROM (SELECT * FROM file({_string(p)}, {kind}) "
                               f"SETTINGS schema_inference_hints = {hints})" for p in paths)
 

@@ -30,7 +30,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from northstar.engine.backends.base import Backend, expand_env, file_functions, first_line
-from northstar.engine.backends.timeformats import spark_pattern
+from northstar.engine.backends.timeformats import SPARK_WEEKDAYS, has_weekday, spark_pattern
 from northstar.errors import DataError
 from northstar.spec.model import Engine
 
@@ -75,6 +75,11 @@ def _timestamp_micros(value):  # type: ignore[no-untyped-def]
 @ibis.udf.scalar.builtin(name="to_timestamp", signature=((dt.string, dt.string), dt.Timestamp(timezone="UTC")))
 def _spark_to_timestamp(text, pattern):  # type: ignore[no-untyped-def]
     """Spark's to_timestamp(text, datetime pattern), in the session's zone (UTC)."""
+
+
+@ibis.udf.scalar.builtin(name="regexp_replace", signature=((dt.string, dt.string, dt.string), dt.string))
+def _spark_regexp_replace(text, pattern, replacement):  # type: ignore[no-untyped-def]
+    """Spark's regexp_replace (every match)."""
 
 
 class SparkBackend(Backend):
@@ -124,6 +129,8 @@ class SparkBackend(Backend):
         return _timestamp_micros((value.cast(dt.Decimal(20, 0)) / 1000).cast("int64"))
 
     def parse_time(self, text: ir.StringValue, pattern: str) -> ir.TimestampValue:
+        if has_weekday(pattern):  # Spark cannot parse a weekday name: it is taken out (see timeformats)
+            text = _spark_regexp_replace(text, SPARK_WEEKDAYS, "")
         return _spark_to_timestamp(text, spark_pattern(pattern))
 
     def utc_to_local(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:

@@ -22,8 +22,7 @@ _POSTGRES = {"Y": "YYYY", "y": "YY", "m": "MM", "d": "DD", "H": "HH24", "I": "HH
 # (yyyyMMdd) need fixed widths. %z reads +0200, +02:00 and Z.
 _SPARK = {"Y": ("yyyy", "yyyy"), "y": ("yy", "yy"), "m": ("M", "MM"), "d": ("d", "dd"), "H": ("H", "HH"),
           "I": ("h", "hh"), "M": ("m", "mm"), "S": ("s", "ss"), "f": ("SSSSSS", "SSSSSS"), "p": ("a", "a"),
-          "z": ("[XXX][XX]", "[XXX][XX]"), "a": ("EEE", "EEE"), "A": ("EEEE", "EEEE"), "b": ("MMM", "MMM"),
-          "B": ("MMMM", "MMMM"), "j": ("D", "DDD")}
+          "z": ("[XXX][XX]", "[XXX][XX]"), "b": ("MMM", "MMM"), "B": ("MMMM", "MMMM"), "j": ("D", "DDD")}
 
 # ClickHouse's parseDateTime64 (MySQL-style) specifiers: %i is the minute, %M the month name.
 _CLICKHOUSE = {"Y": "%Y", "y": "%y", "m": "%m", "d": "%d", "H": "%H", "I": "%h", "M": "%i", "S": "%s",
@@ -57,8 +56,17 @@ def _postgres_literal(text: str) -> str:
     return "".join(out)
 
 
+# Spark parses no day-of-week ('E' is for formatting only): the weekday name is taken out of
+# the text (it repeats what the date says) and its field out of the pattern.
+SPARK_WEEKDAYS = "(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*[.]?"
+
+
+def has_weekday(pattern: str) -> bool:
+    return any(p.directive and p.text in "aA" for p in split_pattern(pattern))
+
+
 def spark_pattern(pattern: str) -> str:
-    pieces = split_pattern(pattern)
+    pieces = [p for p in split_pattern(pattern) if not (p.directive and p.text in "aA")]
     out = []
     for index, piece in enumerate(pieces):
         if piece.directive:
