@@ -99,7 +99,10 @@ def check_shape(answers: Answers) -> None:
         if key not in ANSWER_KEYS:
             raise _unknown(answers, (), str(key), ANSWER_KEYS, "key")
         path = (key,)
-        if key in TEXT_KEYS:
+        if key == "data" and isinstance(value, list):  # several files
+            for index, item in enumerate(value):
+                _expect_text(answers, path + (index,), item)
+        elif key in TEXT_KEYS:
             _expect_text(answers, path, value, nullable=key in ("target_group", "end_result"))
         elif key == "segments_ok" and not isinstance(value, bool):
             raise answers.error(path, f"expected true or false, not {_show(value)}")
@@ -110,7 +113,7 @@ def check_shape(answers: Answers) -> None:
         elif key == "funnel":
             _check_mapping(answers, path, value, FUNNEL_STAGES, "funnel stage", nullable=True)
         elif key == "columns":
-            _check_mapping(answers, path, value, COLUMN_KEYS, "column role", nullable=True)
+            _check_columns(answers, path, value)
         elif key == "metrics":
             _check_metrics(answers, value)
     grain = answers.values.get("grain")
@@ -148,6 +151,17 @@ def _check_mapping(answers: Answers, path: KeyPath, value: Any, keys: tuple[str,
         if key not in keys:
             raise _unknown(answers, path, str(key), keys, what)
         _expect_text(answers, path + (key,), item, nullable=nullable)
+
+
+def _check_columns(answers: Answers, path: KeyPath, value: Any) -> None:
+    """`columns: {timestamp: ..., entity: ..., event: ...}` for one file, or the same per source
+    (`columns: {posts: {entity: OwnerUserId}}`) for several."""
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()) \
+            and not set(value) & set(COLUMN_KEYS):
+        for source, roles in value.items():
+            _check_mapping(answers, path + (str(source),), roles, COLUMN_KEYS, "column role", nullable=True)
+        return
+    _check_mapping(answers, path, value, COLUMN_KEYS, "column role", nullable=True)
 
 
 def _check_metrics(answers: Answers, value: Any) -> None:

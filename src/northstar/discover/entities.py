@@ -33,8 +33,8 @@ class Exclusion:
     @property
     def note(self) -> str:
         shown = ", ".join(self.ids[:MAX_LISTED]) + (" ..." if len(self.ids) > MAX_LISTED else "")
-        return (f"left out {shown} ({self.rows:,} row{'s' if self.rows != 1 else ''}): {self.reason}, not a "
-                f"customer (filter: {self.condition})")
+        return (f"left out {shown} ({self.rows:,} row{'s' if self.rows != 1 else ''}): a system account "
+                f"({self.reason}), not a customer (filter: {self.condition})")
 
 
 def _quote(name: str) -> str:
@@ -82,13 +82,13 @@ def system_accounts(table: ir.Table, columns: dict[str, Column], entity: str) ->
     condition = f"{q} IS NULL OR " + (keep[0] if len(keep) == 1 else "(" + " AND ".join(keep) + ")")
     reasons = []
     if negative and len(listed) < len(ids):
-        reasons.append("a negative id is a system account")
+        reasons.append("a negative id")
     if names:
         shown = frame_names(table, names, entity, hit)
         if shown:
             reasons.append("named " + " or ".join(f"'{n}'" for n in shown))
     return Exclusion(condition, int(frame["n"].sum()), tuple(f"{entity} {i}" for i in ids),
-                     " and ".join(reasons) or "a system account")
+                     ", ".join(reasons) or "a system name")
 
 
 def frame_names(table: ir.Table, names: list[str], entity: str, hit: ir.BooleanValue) -> list[str]:

@@ -11,25 +11,31 @@ from typing import Any
 import ibis
 
 from northstar.discover.profile import DataProfile
-from northstar.discover.propose import entity_word, words
+from northstar.discover.propose import entity_word, event_label
+from northstar.engine.sql_to_ibis import to_ibis
 
 MAX_SEGMENTS = 12
 
 
 def _table(profile: DataProfile) -> Any:
-    return profile.extra.get("table")
+    """The profiled rows, without the system accounts the proposals leave out."""
+    table = profile.extra.get("table")
+    if table is not None and profile.exclusion is not None:
+        table = table.filter(to_ibis(profile.exclusion.condition, table))
+    return table
 
 
 def _is_event(profile: DataProfile, table: Any, event: str | None) -> Any:
     if event is None or profile.event_column is None:
         return ibis.literal(True)
-    return table[profile.event_column] == event
+    return table[profile.event_column] == profile.event_value(event)
 
 
 def data_summary(profile: DataProfile) -> list[str]:
     """What was read and what each column is taken to mean."""
     span = f", {profile.first:%Y-%m-%d} to {profile.last:%Y-%m-%d}" if profile.first and profile.last else ""
-    lines = [f"{profile.path}: {profile.rows:,} rows, {len(profile.columns)} columns{span}",
+    rows_are = f" ({profile.noun})" if profile.noun else ""
+    lines = [f"{profile.path}: {profile.rows:,} rows{rows_are}, {len(profile.columns)} columns{span}",
              f"timestamp: {profile.timestamp or '?'}" + (f" (epoch {profile.time_unit})" if profile.time_unit else "")
              + f"   entity: {profile.entity or '?'}   event column: {profile.event_column or 'none'}"
              + (f"   row key: {profile.key}" if profile.key else "")]
@@ -42,7 +48,9 @@ def data_summary(profile: DataProfile) -> list[str]:
 
 def event_list(profile: DataProfile, limit: int = 20) -> list[str]:
     """The event values, numbered, with their counts."""
-    lines = [f"{i:>3}. {value}  ({count:,} event{'s' if count != 1 else ''})"
+    codes = profile.event_codes
+    lines = [f"{i:>3}. {value}  ({event_label(profile, value) + ', ' if codes else ''}"
+             f"{count:,} event{'s' if count != 1 else ''})"
              for i, (value, count) in enumerate(profile.events[:limit], 1)]
     if len(profile.events) > limit:
         lines.append(f"     ... and {len(profile.events) - limit} more")
@@ -59,7 +67,7 @@ def segment_reach(profile: DataProfile, event: str | None) -> list[str]:
     try:
         overall = table.aggregate(all=entity.nunique(), hit=reached).execute().iloc[0]
         lines = [f"overall: {overall['hit'] / max(overall['all'], 1):.0%} of {int(overall['all']):,} "
-                 f"{entity_word(profile)}s ({profile.entity}) reach {words(event)}"]
+                 f"{entity_word(profile)}s ({profile.entity}) reach {event_label(profile, event)}"]
         for dim in profile.dimensions[:6]:
             rows = table.filter(table[dim].notnull())
             frame = rows.group_by(dim).aggregate(all=rows[profile.entity].nunique(),
@@ -87,7 +95,7 @@ def concentration(profile: DataProfile, event: str | None, dimensions: list[str]
             if len(frame):
                 share = frame["n"].iloc[0] / max(frame["n"].sum(), 1)
                 lines.append(f"{dim}: largest segment '{frame[dim].iloc[0]}' has {share:.0%} of "
-                             f"{words(event) if event else 'events'}")
+                             f"{event_label(profile, event) if event else 'events'}")
     except Exception:
         return lines
     return lines

@@ -22,6 +22,8 @@ from northstar.discover.combine import Union, combine, why_not_member
 from northstar.discover.profile import DataProfile
 from northstar.discover.propose import Candidate, core_event, propose
 from northstar.discover.setup import DataInput, Setup, column_answers_path, free_name
+from northstar.discover.steps import COLUMN_KEYS
+from northstar.spec.suggest import did_you_mean
 
 UNION_NAME = "activity"
 
@@ -143,6 +145,21 @@ def no_timestamp(profile: DataProfile) -> str:
             "saying when each event happened under `columns: {timestamp: ...}`")
 
 
+def _check_column_answers(setup: Setup, sources: list[str]) -> None:
+    """With several files, `columns:` names sources (one-line errors otherwise)."""
+    answers = setup.answers
+    given = answers.get(("columns",))
+    if not setup.several or not isinstance(given, dict):
+        return
+    for key in given:
+        if key in COLUMN_KEYS:
+            raise answers.error(("columns", key), "with several files, give the columns per source: `columns: "
+                                f"{{{sources[0]}: {{{key}: ...}}}}` (sources: {', '.join(sources)})")
+        if key not in sources:
+            hint = did_you_mean(str(key), sources) or f" Sources: {', '.join(sources)}."
+            raise answers.error(("columns", key), f"'{key}' is not a source of the data.{hint}")
+
+
 def _primary(profiles: dict[str, DataProfile]) -> str:
     """The file that best records actions: a time, an entity that acts, rows with their own id
     (orders rather than their items), most rows."""
@@ -154,6 +171,7 @@ def _primary(profiles: dict[str, DataProfile]) -> str:
 def gather(setup: Setup, asker: Any) -> Sources:
     """Profile every input (columns confirmed), combine them, and pick the source of the steps."""
     inputs = {data.source_name: data for data in setup.inputs}
+    _check_column_answers(setup, list(inputs))
     profiles = {name: confirm_columns(setup, asker, data, setup.profile(data)) for name, data in inputs.items()}
     if not any(p.timestamp for p in profiles.values()):
         first = next(iter(profiles.values()))
@@ -172,5 +190,10 @@ def gather(setup: Setup, asker: Any) -> Sources:
     if setup.several and union is None:
         notes.append(f"no two files record what the same kind of people do, so nothing is combined: the steps run "
                      f"on {Path(profiles[primary].path).name} and each other file gets a metric of its own")
+    if not setup.several and profiles[primary].entity_table:
+        p = profiles[primary]
+        notes.append(f"{Path(p.path).name} has one row per {p.who} ({p.key} is unique): its {p.timestamp} is when "
+                     f"each signed up, so the North Star proposed counts sign-ups (acquisition), not the value "
+                     f"{p.who}s get; give the files of what they do as well (another --data) for a North Star of use")
     own = [n for p in profiles.values() for n in p.notes]
     return Sources(inputs, profiles, union, reused, primary, tuple(own + notes))
