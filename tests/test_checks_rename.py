@@ -11,6 +11,7 @@ import copy
 import json
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +148,7 @@ def test_renaming_everything_changes_no_verdict(synthetic: tuple, data: st.DataO
     spec, events, original = synthetic
     metrics = opaque_names(data, list(spec["metrics"]), "m")
     columns = opaque_names(data, list(events.columns), "c")
-    target = tmp_path / f"renamed-{next(iter(columns.values()))}"
-    target.mkdir()
+    target = Path(tempfile.mkdtemp(prefix="renamed-", dir=tmp_path))  # one per example
     events.rename(columns=columns).to_parquet(target / "events.parquet", index=False)
     renamed = rename_spec(spec, metrics, columns, {"events": "events.parquet"})
     (target / "northstar.yml").write_text(dump(renamed))
