@@ -182,7 +182,7 @@ def _counted(profile: DataProfile, event: str | None) -> tuple[tuple[str, str, s
     doing = activity(profile)
     if event is None and profile.parts:
         one = " or ".join(singular(p) for p in profile.parts)
-        return (("contributions", f"Contributions: {' and '.join(profile.parts)}", f"number of {doing}"),
+        return (("contributions", f"Contributions ({' and '.join(profile.parts)})", f"number of {doing}"),
                 ("contributors", f"Contributors: {who}s with {doing}",
                  f"{who}s with at least one {one} in the period"))
     if event is None and doing:
