@@ -39,6 +39,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import pandas as pd
+
 from northstar.engine.compile import PERIOD
 
 EVENT_SHARE = 0.10
@@ -91,7 +93,7 @@ class DimensionKind:
 
 
 # One measurement per engine (its data) and source and grain, for every rule and analysis.
-_MEASURED: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], dict[str, DimensionKind]]]" = (
+_MEASURED: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], dict[str, DimensionKind]]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -144,7 +146,7 @@ def _measure(project: Any, source: str, grain: str) -> dict[str, DimensionKind]:
                                  "describe customers").iloc[0]
 
     def whole(value: Any) -> int:
-        return 0 if value is None or value != value else int(value)  # null (no busy period) or NaN
+        return 0 if pd.isna(value) else int(value)  # null: no busy period at all
 
     out = {}
     periods, customers = whole(row["periods"]), whole(row["customers"])

@@ -43,12 +43,10 @@ def _visit(node: exp.Expression, positive: bool, found: list[str]) -> None:
     elif isinstance(node, exp.EQ | exp.NEQ):
         if positive == isinstance(node, exp.EQ):
             found.extend(_compared_literal(node.left, node.right))
-    elif isinstance(node, exp.In):
-        if positive and _has_column(node.this):
-            found.extend(v.this for v in node.expressions if isinstance(v, exp.Literal) and v.is_string)
-    elif isinstance(node, exp.Like | exp.ILike):
-        if positive:
-            found.extend(_compared_literal(node.this, node.expression, like=True))
+    elif isinstance(node, exp.In) and positive and _has_column(node.this):
+        found.extend(v.this for v in node.expressions if isinstance(v, exp.Literal) and v.is_string)
+    elif isinstance(node, exp.Like | exp.ILike) and positive:
+        found.extend(_compared_literal(node.this, node.expression, like=True))
 
 
 def _compared_literal(left: exp.Expression, right: exp.Expression, like: bool = False) -> list[str]:
