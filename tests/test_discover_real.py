@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -388,3 +389,43 @@ def test_contributors_equal_the_brute_force_union(data: tuple[list, list]) -> No
             if u is not None and u >= 0:
                 seen[period_start(dt.date.fromisoformat(t[:10]), "month")].add(u)
         assert queried(spec, "contributors", "month") == {p: len(ids) for p, ids in seen.items()}
+
+
+# property: sparse monthly data (2-15 contributors a month, empty months) gets a month grain,
+# and a grain is only proposed when it is dense enough to read, or as the fallback
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(0, 15), min_size=14, max_size=48), st.integers(0, 2**32 - 1))
+def test_sparse_monthly_data_gets_a_month_grain(per_month: list[int], seed: int) -> None:
+    import random
+
+    from northstar.discover.grain import MAX_EMPTY, MIN_TYPICAL, propose_grain
+    from northstar.discover.profile import profile_data
+
+    rng = random.Random(seed)
+    per_month = [max(1, per_month[0]), *per_month[1:-1], max(1, per_month[-1])]  # a year or more of data
+    lines = []
+    for month, users in enumerate(per_month):
+        start = dt.datetime(2019 + month // 12, month % 12 + 1, 1)
+        for _ in range(users):
+            for _ in range(rng.randint(1, 3)):  # a user's posts that month
+                lines.append([start + dt.timedelta(days=rng.randint(0, 27), hours=rng.randint(0, 23)),
+                              rng.randint(1, 40)])
+    if len({u for _t, u in lines}) < 2 or len(lines) < 10:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "Posts.csv"
+        _write(path, ["Id", "CreationDate", "UserId"],
+               [[i + 1, t.isoformat(timespec="milliseconds"), u] for i, (t, u) in enumerate(sorted(lines))])
+        profile = profile_data(str(path))
+        choice = propose_grain(profile, {"source": "events", "agg": "count_distinct"})
+    assert choice.grain == "month"
+    week = next(f for f in choice.fits if f.grain == "week")
+    seen: dict[dt.date, set[int]] = defaultdict(set)  # the weekly density, brute force
+    for t, u in lines:
+        seen[period_start(t.date(), "week")].add(u)
+    first, last = min(seen), max(seen)
+    counts = [len(seen.get(first + dt.timedelta(weeks=i), ())) for i in range((last - first).days // 7 + 1)]
+    assert week.periods == len(counts)
+    assert week.median == statistics.median(counts)
+    assert week.empty == pytest.approx(counts.count(0) / len(counts))
+    assert not week.dense and week.dense == (week.median >= MIN_TYPICAL and week.empty <= MAX_EMPTY)

@@ -218,10 +218,18 @@ def guess_dimensions(columns: dict[str, Column], rows: int, exclude: set[str]) -
     return tuple(out)
 
 
+# Words of a number that counts or orders things rather than measuring money or time
+# (`payment_installments`, `payment_sequential`).
+ORDINAL_TOKENS = ("sequential", "sequence", "seq", "installments", "installment", "number", "nr", "num", "type",
+                  "code", "rank", "index")
+
+
 def measure_kind(name: str) -> str | None:
     words = tokens(name)
     if "id" in words or "session" in words:
         return None
+    if set(words) & set(ORDINAL_TOKENS):
+        return "quantity" if set(words) & {"installments", "installment"} else None
     for kind, vocabulary in (("money", MONEY_TOKENS), ("duration", DURATION_TOKENS), ("quantity", QUANTITY_TOKENS)):
         if set(words) & set(vocabulary):
             return kind

@@ -19,6 +19,7 @@ from typing import Any
 
 from northstar.discover import evidence, parse
 from northstar.discover.combine import Union, combine, why_not_member
+from northstar.discover.guess import is_time_named
 from northstar.discover.profile import DataProfile
 from northstar.discover.propose import Candidate, core_event, propose
 from northstar.discover.setup import DataInput, Setup, column_answers_path, free_name
@@ -139,7 +140,8 @@ def confirm_columns(setup: Setup, asker: Any, data: DataInput, profile: DataProf
 
 def no_timestamp(profile: DataProfile) -> str:
     """Why no timestamp was found, naming the time columns that are too empty."""
-    times = [c for c in profile.columns.values() if c.kind == "temporal" and c.non_null < profile.rows]
+    times = [c for c in profile.columns.values() if (c.kind == "temporal" or is_time_named(c.name))
+             and c.non_null < profile.rows]
     seen = "; ".join(f"{c.name} is empty on {1 - c.filled(profile.rows):.0%} of the rows" for c in times[:3])
     return (f"found no timestamp column in {profile.path}" + (f" ({seen})" if seen else "") + ": name the column "
             "saying when each event happened under `columns: {timestamp: ...}`")
