@@ -113,3 +113,16 @@ def test_candidate_labels_follow_against(spec: Path) -> None:
     header = next(line for line in outputs["markdown"].stdout.splitlines() if line.startswith("| #"))
     assert [c.strip() for c in header.strip("|").split("|")][3] == "leads payments"
     assert "Bonferroni-corrected" in outputs["markdown"].stdout
+
+
+def test_candidates_at_80_columns(spec: Path) -> None:
+    """Too narrow for the ten-column table: one paragraph per candidate, every value labelled."""
+    result = subprocess.run([sys.executable, "-m", "northstar.cli", "-f", str(spec), "candidates", "listens",
+                             "browses", "--against", "payments"], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 and line == line.rstrip() for line in lines)
+    assert lines[0] == "North Star candidates against 'payments' (weekly growth)"
+    assert [line.split()[1] for line in lines if line[:2] in ("1.", "2.")] == ["listens", "browses"]
+    assert result.stdout.count("leads payments: lag") == 2 and "leads revenue" not in result.stdout

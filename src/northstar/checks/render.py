@@ -45,21 +45,21 @@ def print_report(console: Console, report: CheckReport) -> None:
         header.append(finding.rule, style="bold")
         header.append(f"  {finding.subject}")
         console.print()
-        _print_wrapped(console, header, 0)
-        _print_wrapped(console, Text(finding.message), INDENT)
+        print_wrapped(console, header, 0)
+        print_wrapped(console, Text(finding.message), INDENT)
         evidence = _evidence_text(finding.evidence)
         if evidence:
-            _print_wrapped(console, Text(evidence, style="dim"), INDENT)
-        _print_wrapped(console, Text.assemble(("Fix: ", "bold"), finding.fix), INDENT)
+            print_wrapped(console, Text(evidence, style="dim"), INDENT)
+        print_wrapped(console, Text.assemble(("Fix: ", "bold"), finding.fix), INDENT)
     if report.findings:
         console.print()
-    _print_wrapped(console, Text(_summary(report)), 0)
+    print_wrapped(console, Text(_summary(report)), 0)
     if report.history:
-        _print_wrapped(console, Text("North Star history: " + "; ".join(
+        print_wrapped(console, Text("North Star history: " + "; ".join(
             f"{h['metric']} until {h['until']} ({h['reason']})" for h in report.history)), 0)
 
 
-def _print_wrapped(console: Console, text: Text, indent: int) -> None:
+def print_wrapped(console: Console, text: Text, indent: int) -> None:
     """`text` wrapped at the console's width, each line indented and without trailing spaces."""
     for line in text.wrap(console, max(20, console.width - indent)):
         line.rstrip()

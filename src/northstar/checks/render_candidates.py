@@ -10,10 +10,13 @@ import json
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from northstar.analysis.lead import Lead
 from northstar.checks.candidates import Candidate, CandidateReport
+from northstar.checks.render import INDENT, print_wrapped
 
+WIDE = 120  # columns the ten-column table needs
 NOTE = "p: Granger-type test at the best lag, Bonferroni-corrected for the lags tried."
 
 
@@ -47,6 +50,19 @@ def _title(report: CandidateReport) -> str:
 
 
 def print_candidates(console: Console, report: CandidateReport) -> None:
+    """A table where it fits (120 columns or more), else one wrapped paragraph per candidate."""
+    if console.width < WIDE:
+        print_wrapped(console, Text(_title(report), style="bold"), 0)
+        columns = _columns(report)
+        for rank, candidate in enumerate(report.candidates, 1):
+            cells = _cells(rank, candidate)
+            console.print()
+            print_wrapped(console, Text.assemble((f"{rank}. {candidate.metric}", "bold"), f"  score {cells[2]}"), 0)
+            print_wrapped(console, Text(" · ".join(f"{c}: {v}" for c, v in zip(columns[3:], cells[3:]))), INDENT)
+        console.print()
+        print_wrapped(console, Text(report.summary), 0)
+        print_wrapped(console, Text(NOTE, style="dim"), 0)
+        return
     table = Table(title=_title(report))
     for column in _columns(report):
         table.add_column(column, justify="right" if column in ("#", "score", "noise", "reach", "segments")

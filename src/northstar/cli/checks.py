@@ -12,7 +12,8 @@ from northstar.cli.app import State, cli, stdout
 
 def _report_console() -> Console:
     """The terminal, or for piped output a console as wide as `COLUMNS` says when set (the shared
-    piped console is 200 wide), so `COLUMNS=80 northstar check | less` wraps at 80."""
+    piped console is 200 wide), so `COLUMNS=80 northstar check | less` wraps at 80 (check and
+    candidates)."""
     columns = os.environ.get("COLUMNS", "")
     if not stdout.is_terminal and columns.isdigit() and int(columns) > 0:
         return Console(width=int(columns), soft_wrap=False)
@@ -68,4 +69,4 @@ def candidates(state: State, metrics: tuple[str, ...], against: str | None, fmt:
     elif fmt == "markdown":
         click.echo(candidates_markdown(report), nl=False)
     else:
-        print_candidates(stdout, report)
+        print_candidates(_report_console(), report)
