@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-GRAINS = ("day", "week", "month", "quarter")
+GRAINS = ("day", "week", "month", "quarter", "year")
 
 # --------------------------------------------------------------------------------------------
 # SQL three-valued logic helpers (None == NULL)
@@ -157,6 +157,8 @@ def trunc(d: date, grain: str) -> date:
         return d.replace(day=1)
     if grain == "quarter":
         return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+    if grain == "year":
+        return date(d.year, 1, 1)
     raise ValueError(grain)
 
 
@@ -175,6 +177,8 @@ def shift(period: date, grain: str, n: int) -> date:
         return _add_months(period, n)
     if grain == "quarter":
         return _add_months(period, 3 * n)
+    if grain == "year":
+        return date(period.year + n, 1, 1)
     raise ValueError(grain)
 
 
@@ -188,7 +192,8 @@ def period_range(first: date, last: date, grain: str) -> list[date]:
     return out
 
 
-LAST_YEAR = {"day": ("day", -364), "week": ("week", -52), "month": ("month", -12), "quarter": ("quarter", -4)}
+LAST_YEAR = {"day": ("day", -364), "week": ("week", -52), "month": ("month", -12), "quarter": ("quarter", -4),
+             "year": ("year", -1)}
 
 _WITHIN = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
