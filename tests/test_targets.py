@@ -142,6 +142,14 @@ def histories(draw: st.DrawFn, leaves: list[str]) -> dict[str, list[float]]:
     return out
 
 
+def _nonnegative(tree: dict[str, str], name: str) -> bool:
+    """Whether a node can never be negative: a leaf (a sum of positive values) or a formula of
+    + * / over such nodes (no difference anywhere below it)."""
+    if name not in tree:
+        return True
+    return "-" not in tree[name] and all(_nonnegative(tree, c) for c in parse_formula(tree[name]).names)
+
+
 def _close(got: float, want: float, scale: float) -> bool:
     """Equal to 1e-9 relative: of the value, or of the formula's terms (`magnitude`) when they cancel."""
     return abs(got - want) <= 1e-9 * max(abs(want), scale, 1e-300)
@@ -260,7 +268,12 @@ def test_requirements_recompose_every_target(data: st.DataObject, method: str) -
             helps = 1 if node.helps == "up" else -1
             reaches = helps * (node.trend - node.required) >= 0
             close = abs(node.trend - node.required) <= 1e-9 * max(abs(node.required), 1.0)
-            assert node.status == ("on trend" if reaches else "gap") or close
+            if node.required < -1e-9 * max(abs(node.required), 1.0) and _nonnegative(tree, node.metric):
+                assert node.status == "unreachable"  # a sum of positive values cannot be negative
+            else:
+                assert node.status == ("on trend" if reaches else "gap") or close
+        if _nonnegative(tree, node.metric):  # the trend stays where the metric can be
+            assert node.trend >= 0
     if method == "proportional" and not subtract:
         for node in report.nodes():
             inputs = [c for c in node.children if c.link == "formula"]
@@ -308,7 +321,7 @@ def test_periods_between_grains() -> None:
     assert periods_apart(dt.date(2026, 10, 1), dt.date(2027, 1, 15), "month") == 3
     assert periods_apart(dt.date(2026, 10, 1), dt.date(2027, 1, 15), "quarter") == 1
     assert periods_apart(dt.date(2026, 12, 30), dt.date(2027, 1, 2), "day") == 3
-    assert set(TREND_PERIODS) == {"day", "week", "month", "quarter"}
+    assert set(TREND_PERIODS) == {"day", "week", "month", "quarter", "year"}
 
 
 # ---- drivers, OMTMs, directions, errors ---------------------------------------------------------

@@ -445,7 +445,9 @@ def test_forecast_is_a_log_linear_trend_with_a_band() -> None:
     widths = [b["upper"] / b["lower"] for b in band]
     assert widths == sorted(widths)  # wider further out
     assert forecast(periods[:11], values[:11], "week") == []
-    assert forecast(periods, values[:-1] + [0.0], "week") == []
+    with_zero = forecast(periods, values[:-1] + [0.0], "week")  # an outage week: still a band, never below 0
+    assert len(with_zero) == 8 and all(0 <= p["lower"] <= p["value"] <= p["upper"] and p["lower"] < p["upper"]
+                                       for p in with_zero)
     assert len(forecast(periods[:12], values[:12], "week")) == 8
 
 

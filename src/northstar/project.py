@@ -338,7 +338,10 @@ class Project:
         first = first_whole(grain, coverage) if coverage is not None else last
         start = max(shift_period(last, grain, -(TREND_PERIODS[grain] - 1)), min(first, last))
         history = self.final_only(self.query(metrics, grain=grain, start=start, end=last), metrics, grain)
-        return build_targets(self.spec, history, last, float(value), day, method)  # TODO(lead): name review
+        from northstar.domains import metric_domains
+
+        return build_targets(self.spec, history, last, float(value), day, method,  # TODO(lead): name review
+                             domains=metric_domains(self, metrics))
 
     def final_only(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
         """`frame` (a query's result) with each metric's provisional values (periods after its

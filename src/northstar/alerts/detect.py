@@ -1,28 +1,46 @@
 """Anomaly detection on a metric's series of complete periods.
 
 Method. The expected value of period t is forecast from the periods *before* t only (so a
-backtest sees exactly what a live run would have seen), with medians only (robust):
+backtest sees exactly what a live run would have seen), with medians only (robust), inside
+what the metric can be (its `Domain`, from `analysis.domain`: a count or an amount >= 0, a
+share in [0, 1]). Three models, chosen once per series:
 
-* a series that is always positive is modelled on the log scale: a change is judged by its
-  relative size, so a product that grows tenfold keeps the same sensitivity. A series that
-  is positive but for a rare zero (at most `MAX_ZERO_SHARE` of its periods: an outage, a
-  broken pipeline) stays on the log scale, its zeros counted as a tenth of its smallest
+* `log`: a series that is always positive is modelled on the log scale: a change is judged
+  by its relative size, so a product that grows tenfold keeps the same sensitivity. A series
+  that is positive but for a rare zero (at most `MAX_ZERO_SHARE` of its periods: an outage,
+  a broken pipeline) stays on the log scale, its zeros counted as a tenth of its smallest
   positive value (zeros before the metric started do not count against it): a fall to zero
-  is then judged as the extreme it is, and one outage week does not switch the whole series
-  to the far less sensitive linear scale;
-* with enough history for a seasonal term (weekly grain: 2 years, season 52; day grain:
-  2 weeks, season 7; month: 3 years, season 12; quarter: 3 years, season 4), seasonal naive
-  plus trend: the value one season before t plus the median season-over-season change of
-  the last `TREND_WINDOW` periods;
-* otherwise the median of the last 3 periods, each carried forward by the median
-  period-over-period change (the trend) of the last `TREND_WINDOW` periods.
+  is then judged as the extreme it is. A count on this scale is a large one (its typical
+  period holds `SMALL_COUNT` or more);
+* `count`: a count whose typical period holds fewer than `SMALL_COUNT`, or that is often zero,
+  is judged as a count: the expected count is the mean of its last `COUNT_LEVEL` periods
+  carried forward by a damped robust trend (Theil–Sen over the last 26 and 13 periods,
+  whichever is nearer zero), never below half an event per `COUNT_LEVEL` periods, and a
+  value's surprise is its tail probability under a negative binomial around it whose
+  variance / mean (the overdispersion, >= 1: Poisson) is measured from the series' own
+  forecast errors. Why not the log or linear scale for these: a mean of 2 a month is 0 a
+  third of the time, a median of the last 3 periods is then 0 and everything looks like a
+  spike, and a flat history (5, 5, 5, 5) gave a zero-width interval;
+* `linear`: anything else (a series with zeros, a difference, a share of few entities).
+
+For `log` and `linear`, with enough history for a seasonal term (weekly grain: 2 years,
+season 52; day grain: 2 weeks, season 7; month: 3 years, season 12; quarter: 3 years,
+season 4), seasonal naive plus trend: the value one season before t plus the median
+season-over-season change of the last `TREND_WINDOW` periods; otherwise the median of the
+last 3 periods, each carried forward by the median period-over-period change (the trend) of
+the last `TREND_WINDOW` periods or of the last `RECENT_WINDOW`, whichever is nearer zero.
 
 The scale is *calibrated on the method's own past errors*: the MAD (x 1.4826) of the one-step
-forecast errors of the last `ERROR_WINDOW` periods, floored at 0.1% of the level. The score is
-(value - expected) / scale; an anomaly is |score| >= sensitivity (default 4), once the history
-holds `min_history` complete periods (default by grain: 26 weeks, 56 days, 12 months, 8
-quarters) and `MIN_ERRORS` past errors. The incomplete last period is never scored: callers
-pass complete periods only.
+forecast errors of the last `ERROR_WINDOW` periods, floored at 0.1% of the level and at the
+value's counting noise (`alerts.noise`): a count of n is at least sqrt(n)-noisy, a share p of
+d entities sqrt(p(1-p)/d), a sum of n rows 1/sqrt(n) of itself (n: the rows expected, the
+median of the last 3 periods). The score is (value - expected) / scale; for `count` it is the
+normal-equivalent of the tail probability (the z with the same one-sided normal tail), so a
+sensitivity means the same rarity for every model. An anomaly is |score| >= sensitivity
+(default 4), once the history holds `min_history` complete periods (default by grain: 26
+weeks, 56 days, 12 months, 8 quarters) and `MIN_ERRORS` past errors. The incomplete last
+period is never scored: callers pass complete periods only. Expected values and intervals
+lie in the domain, and an interval always has positive width.
 
 An anomalous period does not become the new normal at once: in the history of later
 forecasts it is replaced by what was expected, so the second week of an outage is still
@@ -36,10 +54,10 @@ forecasts start from the level before the incident again. Likewise, after a dip 
 last `RETURN_LOOKBACK` periods too small to fire (the forecast followed it), a value back at what
 was expected before them is a return, not an anomaly.
 
-False alarms (measured by `false_alarm_rate`, see tests/test_alerts_detect.py): on generated
-weekly series with yearly seasonality, a trend and Gaussian noise and no anomalies, 3 years
-long (50 series), the share of scored periods flagged is stated in the README and pinned by
-the tests; on the demo (two years, 14 metrics) the backtest counts are in the README.
+False alarms (`alerts.falsealarms`, pinned in tests/test_alerts_detect.py and stated in the
+README): on generated weekly series with yearly seasonality, a trend and Gaussian noise and no
+anomalies, and on Poisson counts with means of 1 to 20 a period, with and without empty
+periods; on the demo (two years, 14 metrics) the backtest counts are in the README.
 """
 
 from __future__ import annotations
@@ -50,6 +68,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from northstar.alerts.noise import count_interval, count_score, dispersion_of, share_noise
+from northstar.analysis.domain import Domain, observed_domain
+from northstar.analysis.projection import median, theil_sen
 
 MAD_FACTOR = 1.4826
 TREND_WINDOW = 26
@@ -65,6 +87,11 @@ MIN_HISTORY = {"day": 56, "week": 26, "month": 12, "quarter": 8, "year": 5}
 DEFAULT_SENSITIVITY = 4.0
 MAX_ZERO_SHARE = 0.05  # zeros a positive series may hold and stay on the log scale
 ZERO_AS = 0.1  # on the log scale a zero counts as this fraction of the smallest positive value
+SMALL_COUNT = 20.0  # a count whose typical period holds fewer is judged as a count (model `count`)
+COUNT_LEVEL = 8  # periods whose mean is a small count's level
+MIN_EVENTS = 0.5  # a small count never expects fewer than this many events per COUNT_LEVEL periods
+MODELS: tuple[str, ...] = ("log", "linear", "count")
+SEASON_MARGIN = 2.0  # the season is dropped when the recent level forecast this many times better
 
 
 @dataclass(frozen=True)
@@ -72,18 +99,38 @@ class Score:
     period: dt.date
     value: float
     expected: float
-    scale: float  # of the error, on the log scale when `log`
+    scale: float  # of the error: on the log scale when `log`; for `count`, sqrt(dispersion x expected)
     score: float
     history: int  # complete periods before this one
-    method: str  # "seasonal" | "trend"
+    method: str  # "seasonal" | "trend" | "mean" (a small count's recent mean)
     log: bool = False
-    nonnegative: bool = False  # a series never below zero (counts, sums): its interval stops at 0
+    nonnegative: bool = False  # a series never below zero: its interval stops at 0
+    model: str = ""  # log | linear | count (default: log when `log`, else linear)
+    dispersion: float = 1.0  # `count`: variance / mean of the counts model
+    lower_bound: float | None = None  # the metric's domain
+    upper_bound: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            object.__setattr__(self, "model", "log" if self.log else "linear")
 
     def interval(self, sensitivity: float) -> tuple[float, float]:
-        if self.log:
-            return self.expected * math.exp(-sensitivity * self.scale), self.expected * math.exp(sensitivity * self.scale)
-        lower = self.expected - sensitivity * self.scale
-        return (max(lower, 0.0) if self.nonnegative else lower), self.expected + sensitivity * self.scale
+        """The values that would not fire at `sensitivity`: inside the domain, never a point."""
+        if self.model == "count":
+            lower, upper = count_interval(self.expected, self.dispersion, sensitivity)
+        elif self.log:
+            lower = self.expected * math.exp(-sensitivity * self.scale)
+            upper = self.expected * math.exp(sensitivity * self.scale)
+        else:
+            lower, upper = self.expected - sensitivity * self.scale, self.expected + sensitivity * self.scale
+        floor = self.lower_bound if self.lower_bound is not None else (0.0 if self.nonnegative else None)
+        if floor is not None:
+            lower, upper = max(lower, floor), max(upper, floor)
+        if self.upper_bound is not None:
+            lower, upper = min(lower, self.upper_bound), min(upper, self.upper_bound)
+        if not upper > lower:  # only at a bound, with a scale too small to show: a sliver, not a point
+            upper = lower + max(abs(self.expected) * 1e-9, 1e-12)
+        return lower, upper
 
     def is_anomaly(self, sensitivity: float = DEFAULT_SENSITIVITY) -> bool:
         return abs(self.score) >= sensitivity
@@ -91,7 +138,7 @@ class Score:
     def to_dict(self) -> dict:
         return {"period": self.period.isoformat(), "value": self.value, "expected": self.expected,
                 "scale": self.scale, "score": self.score, "history": self.history, "method": self.method,
-                "log": self.log}
+                "log": self.log, "model": self.model, "dispersion": self.dispersion}
 
 
 def season_length(grain: str, n: int) -> int | None:
@@ -109,7 +156,7 @@ def history_needed(grain: str, given: int | None = None) -> int:
 
 def _scale(residuals: np.ndarray, level: float) -> float:
     residuals = np.asarray(residuals, dtype=float)
-    mad = float(np.median(np.abs(residuals - np.median(residuals)))) if len(residuals) else 0.0
+    mad = median(np.abs(residuals - median(residuals))) if len(residuals) else 0.0
     return max(MAD_FACTOR * mad, 1e-3 * abs(level), 1e-12)
 
 
@@ -130,7 +177,7 @@ def _damped(diffs: np.ndarray) -> float:
     ramp levelling off) is not extrapolated at its old pace into false drops."""
     if not len(diffs):
         return 0.0
-    long, recent = float(np.median(diffs)), float(np.median(diffs[-RECENT_WINDOW:]))
+    long, recent = median(diffs), median(diffs[-RECENT_WINDOW:])
     if long * recent <= 0:
         return 0.0
     return long if abs(long) < abs(recent) else recent
@@ -142,71 +189,201 @@ def forecast(history: np.ndarray, grain: str, ahead: int = 1) -> tuple[float, fl
     scale)."""
     y = np.asarray(history, dtype=float)
     n = len(y)
-    level = float(np.median(np.abs(y[-TREND_WINDOW:])))
+    level = median(np.abs(y[-TREND_WINDOW:]))
     period = season_length(grain, n)
-    if period is not None:
-        # Seasonal naive plus trend: a season ago, plus the typical recent season-over-season change.
-        diffs = (y[period:] - y[:-period])[-TREND_WINDOW:]
-        drift = float(np.median(diffs))
-        return float(y[n - period + ahead - 1] + drift), _scale(diffs, level), "seasonal"
-    # No seasonal term: the median of the last 3 periods, each carried forward by the drift.
     diffs = np.diff(y)[-TREND_WINDOW:]
     drift = _damped(diffs)
+    if period is not None:
+        # Seasonal naive plus trend: a season ago, plus the typical recent season-over-season change.
+        yearly = (y[period:] - y[:-period])[-TREND_WINDOW:]
+        change = median(yearly)
+        if _seasonal_fits(y, period, change, drift):
+            return float(y[n - period + ahead - 1] + change), _scale(yearly, level), "seasonal"
+    # No seasonal term: the median of the last 3 periods, each carried forward by the drift.
     carried = [y[n - j] + (j + ahead - 1) * drift for j in range(1, min(3, n) + 1)]
-    return float(np.median(carried)), _scale(diffs, level), "trend"
+    return median(carried), _scale(diffs, level), "trend"
+
+
+def _seasonal_fits(y: np.ndarray, period: int, change: float, drift: float) -> bool:
+    """Whether to use the season: unless the recent level (plus the trend) forecast the last
+    `TREND_WINDOW` periods `SEASON_MARGIN` times better than the value a season ago (plus the
+    typical change) did (the MAD of its errors that much smaller). On a noisy monthly series a
+    single value a year ago is a poor guide (a month of 24 comments was expected at 112 because
+    the same month a year before had a burst); on a smooth seasonal one the season must stay
+    (switching at every flat stretch of the season raised false alarms from 0.34% to 0.42%)."""
+    n = len(y)
+    t = np.arange(max(period, 3, n - TREND_WINDOW), n)
+    if len(t) < 3:
+        return True
+    seasonal = y[t] - (y[t - period] + change)
+    recent = np.median(np.stack([y[t - j] + j * drift for j in (1, 2, 3)]), axis=0)
+    trend = y[t] - recent
+
+    def mad(e: np.ndarray) -> float:
+        return median(np.abs(e - median(e)))
+
+    return mad(seasonal) <= SEASON_MARGIN * mad(trend)
+
+
+def count_forecast(history: np.ndarray, ahead: int = 1) -> float:
+    """A small count's expected value `ahead` periods on: the mean of its last `COUNT_LEVEL`
+    periods, each carried forward by the damped Theil–Sen trend, at least `MIN_EVENTS` per
+    `COUNT_LEVEL` periods."""
+    x = np.asarray(history, dtype=float)
+    n = len(x)
+    drift = 0.0
+    if n >= 4:
+        t = np.arange(n, dtype=float)
+        long = theil_sen(t[-TREND_WINDOW:], x[-TREND_WINDOW:])[0]
+        recent = theil_sen(t[-RECENT_WINDOW:], x[-RECENT_WINDOW:])[0]
+        drift = 0.0 if long * recent <= 0 else (long if abs(long) < abs(recent) else recent)
+    k = min(COUNT_LEVEL, n)
+    carried = [x[n - j] + (j + ahead - 1) * drift for j in range(1, k + 1)]
+    return max(float(np.mean(carried)), MIN_EVENTS / COUNT_LEVEL)
+
+
+def _model(values: np.ndarray, domain: Domain, zeros: bool, sizes: np.ndarray | None) -> str:
+    """Which model scores a series (see the module docstring)."""
+    positive = _log_scale(values) if zeros else bool(len(values)) and bool(np.all(values > 0))
+    positive = positive and domain.nonnegative  # a metric that can be negative has no relative scale
+    if domain.kind == "count" and len(values) and bool(np.all(values >= 0)) \
+            and bool(np.all(np.abs(values - np.round(values)) < 1e-9)):
+        # the level the metric has now (its last TREND_WINDOW periods): a community that shrank
+        # to a dozen contributors a month is judged as the small count it has become
+        return "log" if positive and median(values[-TREND_WINDOW:]) >= SMALL_COUNT else "count"
+    if domain.kind == "share" and sizes is not None:
+        ok = np.isfinite(sizes) & (sizes > 0)
+        if ok.any():
+            successes = sizes[ok] * np.minimum(values[ok], 1 - values[ok])
+            if median(successes) < SMALL_COUNT:
+                return "linear"  # a share of few: zeros and ones are noise, not outages
+    return "log" if positive else "linear"
+
+
+def _day(p: object) -> dt.date:
+    return p.date() if isinstance(p, dt.datetime) else p if isinstance(p, dt.date) else pd.Timestamp(p).date()
+
+
+def _aligned(sizes: pd.Series | None, periods: list[dt.date]) -> np.ndarray | None:
+    """`sizes` at `periods` (NaN where unknown)."""
+    if sizes is None:
+        return None
+    lookup = {_day(p): float(v) for p, v in sizes.items() if v is not None and v == v}
+    return np.array([lookup.get(p, np.nan) for p in periods], dtype=float)
+
+
+def _noise(model: str, domain: Domain, expected: float, sizes: np.ndarray | None, i: int) -> float:
+    """The counting noise of period i's value around `expected`, on the model's scale: a count's
+    Poisson noise; with sizes, a share's binomial noise over its denominator, a sum's 1/sqrt(n)
+    of itself and an average's standard error over the rows expected (the median of the 3
+    periods before: an outage's empty period must not make itself noisy)."""
+    if domain.kind == "count" and model == "log":
+        return 1.0 / math.sqrt(max(expected, 1.0))
+    if domain.kind == "count":
+        return math.sqrt(max(expected, MIN_EVENTS))
+    if sizes is None or domain.size is None:
+        return 0.0
+    kind = domain.size.kind
+    if kind == "denominator":
+        size = sizes[i]
+        if not (math.isfinite(size) and size > 0):
+            return 0.0
+        noise = share_noise(expected, size)
+        return noise / max(expected, 0.5 / (size + 1)) if model == "log" else noise
+    before = sizes[max(0, i - 3):i]
+    before = before[np.isfinite(before)]
+    if not len(before):
+        return 0.0
+    typical = median(before)
+    if kind == "rows":
+        if typical <= 0:
+            return 0.0
+        return 1.0 / math.sqrt(typical) if model == "log" else abs(expected) / math.sqrt(typical)
+    spread = math.sqrt(max(typical, 0.0))  # `spread`: the variance of the average
+    return spread / abs(expected) if model == "log" and expected else spread
 
 
 def score_series(series: pd.Series, grain: str, min_history: int | None = None,
                  start: dt.date | None = None, sensitivity: float = DEFAULT_SENSITIVITY,
-                 zeros: bool = True) -> list[Score]:
+                 zeros: bool = True, domain: Domain | None = None, sizes: pd.Series | None = None) -> list[Score]:
     """Score every period of `series` (index: period start dates, complete periods only, in
     order) from `start` on that has at least `min_history` known values before it.
     `sensitivity` decides which periods are kept out of later forecasts (see the module).
     With `zeros`, a rare zero keeps a positive series on the log scale (see `_log_scale`);
     without, any zero puts it on the linear scale (segments, where a zero is more often a
-    small number than an outage)."""
+    small number than an outage). `domain`: what the metric can be (default: >= 0 when no
+    value is negative, else any number); `sizes`: per period, what its counting noise is
+    counted over (a share's denominator, the rows of a sum)."""
     clean_series = series.dropna()
     values = clean_series.to_numpy(dtype=float)
     finite = np.isfinite(values)
     values, index = values[finite], [p for p, ok in zip(clean_series.index, finite) if ok]
-    periods = [p.date() if isinstance(p, dt.datetime) else p if isinstance(p, dt.date) else pd.Timestamp(p).date()
-               for p in index]
-    needed = max(history_needed(grain, min_history), 3)
-    log = _log_scale(values) if zeros else bool(len(values)) and bool(np.all(values > 0))
-    nonnegative = bool(np.all(values >= 0))
+    periods = [_day(p) for p in index]
+    domain = domain or observed_domain(values)
+    size = _aligned(sizes, periods)
+    model = _model(values, domain, zeros, size)
+    log = model == "log"
+    nonnegative = domain.nonnegative
     y = np.log(np.where(values > 0, values, ZERO_AS * values[values > 0].min())) if log else values.copy()
+    # the domain on the model's scale: forecasts are kept inside it
+    low = -math.inf if log or domain.lower is None else domain.lower
+    high = math.inf if domain.upper is None else (math.log(domain.upper) if log and domain.upper > 0 else domain.upper)
+
+    def predict(history: np.ndarray, ahead: int = 1) -> tuple[float, str]:
+        if model == "count":
+            return min(count_forecast(history, ahead), high), "mean"
+        expected, _spread, method = forecast(history, grain, ahead)
+        return min(max(expected, low), high), method
+
+    needed = max(history_needed(grain, min_history), 3)
     history = y.copy()  # the history later forecasts see: anomalies replaced by what was expected
     before: np.ndarray | None = None  # after an anomaly: the history as if it had not happened
     shadow = 0  # periods `before` is still kept
     errors: list[float] = []
+    means: list[float] = []  # `count`: the expected value of each error
     replaced: list[tuple[int, float]] = []
     out: list[Score] = []
     for i in range(3, len(y)):
-        expected, _spread, method = forecast(history[:i], grain)
-        normal = forecast(before[:i], grain)[0] if before is not None else None
+        expected, method = predict(history[:i])
+        normal = predict(before[:i])[0] if before is not None else None
         anomalous = back = near_normal = False
         if i >= needed and len(errors) >= MIN_ERRORS:
-            level = 1.0 if log else float(np.median(np.abs(history[max(0, i - TREND_WINDOW):i])))
-            scale = _scale(np.array(errors[-ERROR_WINDOW:]), level)
-            score = (y[i] - expected) / scale
+            dispersion = dispersion_of(np.array(errors[-ERROR_WINDOW:]), np.array(means[-ERROR_WINDOW:])) \
+                if model == "count" else 1.0
+            natural = math.exp(expected) if log else expected
+            noise = _noise(model, domain, natural, size, i)
+            if model == "count":
+                scale = math.sqrt(dispersion * max(expected, noise * noise))
+            else:
+                level = 1.0 if log else median(np.abs(history[max(0, i - TREND_WINDOW):i]))
+                scale = max(_scale(np.array(errors[-ERROR_WINDOW:]), level), noise)
+
+            def surprise(center: float) -> float:
+                if model == "count":
+                    return count_score(float(y[i]), center, dispersion)
+                return (y[i] - center) / scale
+
+            score = surprise(expected)
             anomalous = abs(score) >= sensitivity
-            off_normal = abs(y[i] - normal) / scale if normal is not None else math.inf
+            off_normal = abs(surprise(normal)) if normal is not None else math.inf
             near_normal = off_normal < sensitivity / 2  # clearly normal: kept in the history before the anomaly
             if anomalous and off_normal < sensitivity:
                 # Back at the level from before the anomaly (a four-week campaign ended): the
                 # end of that incident, not a new anomaly.
-                anomalous, back, expected, score = False, True, normal, (y[i] - normal) / scale
+                anomalous, back, expected, score = False, True, normal, surprise(normal)  # type: ignore[arg-type]
             if anomalous and i - RETURN_LOOKBACK >= 3:
                 # A dip or spike of the last periods too small to fire, then the value is back:
                 # normal against what was expected before them is a return, not an anomaly.
-                earlier = forecast(history[:i - RETURN_LOOKBACK], grain, ahead=RETURN_LOOKBACK + 1)[0]
+                earlier = predict(history[:i - RETURN_LOOKBACK], RETURN_LOOKBACK + 1)[0]
                 moved = (float(np.mean(history[i - RETURN_LOOKBACK:i])) - earlier) / scale
-                if abs(y[i] - earlier) / scale < sensitivity / 2 and moved * score < 0 and abs(moved) >= 1:
-                    anomalous, expected, score = False, earlier, (y[i] - earlier) / scale
+                if abs(surprise(earlier)) < sensitivity / 2 and moved * score < 0 and abs(moved) >= 1:
+                    anomalous, expected, score = False, earlier, surprise(earlier)
             if start is None or periods[i] >= start:
                 out.append(Score(periods[i], float(values[i]), float(math.exp(expected) if log else expected),
-                                 scale, float(score), i, method, log, nonnegative))
+                                 scale, float(score), i, method, log, nonnegative, model, dispersion,
+                                 domain.lower, domain.upper))
         errors.append(float(y[i] - expected))  # every error, so the scale is not biased low by leaving out the large ones
+        means.append(float(expected))
         if back:  # later forecasts start from the level before the anomaly again
             history[:i] = before[:i]  # type: ignore[index]
             before, shadow, replaced = None, 0, []
@@ -233,29 +410,16 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
 
 
 def detect(series: pd.Series, grain: str, sensitivity: float = DEFAULT_SENSITIVITY,
-           min_history: int | None = None, start: dt.date | None = None) -> list[Score]:
+           min_history: int | None = None, start: dt.date | None = None, domain: Domain | None = None,
+           sizes: pd.Series | None = None) -> list[Score]:
     """The anomalous periods of a series (see the module docstring for the method)."""
-    return [s for s in score_series(series, grain, min_history, start, sensitivity) if s.is_anomaly(sensitivity)]
+    return [s for s in score_series(series, grain, min_history, start, sensitivity, domain=domain, sizes=sizes)
+            if s.is_anomaly(sensitivity)]
 
 
-def synthetic_series(periods: int = 156, grain: str = "week", seed: int = 0, level: float = 1000.0,
-                     trend: float = 2.0, season: float = 0.15, noise: float = 0.03) -> pd.Series:
-    """A stationary seasonal series without anomalies (yearly sine, linear trend, normal noise)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(periods)
-    length = SEASONS.get(grain, 52)
-    y = level + trend * t + season * level * np.sin(2 * np.pi * t / length) + rng.normal(0, noise * level, periods)
-    step = {"day": 1, "week": 7}.get(grain, 7)
-    index = [dt.date(2022, 1, 3) + dt.timedelta(days=int(step * i)) for i in t]
-    return pd.Series(y, index=index)
+def __getattr__(name: str):  # noqa: ANN202 - the generators moved to alerts.falsealarms
+    if name in ("synthetic_series", "false_alarm_rate"):
+        from northstar.alerts import falsealarms
 
-
-def false_alarm_rate(sensitivity: float = DEFAULT_SENSITIVITY, series: int = 20, periods: int = 156,
-                     grain: str = "week", min_history: int | None = None) -> float:
-    """Share of scored periods flagged on `series` generated series without anomalies."""
-    flagged = scored = 0
-    for seed in range(series):
-        scores = score_series(synthetic_series(periods, grain, seed), grain, min_history, sensitivity=sensitivity)
-        scored += len(scores)
-        flagged += sum(s.is_anomaly(sensitivity) for s in scores)
-    return flagged / scored if scored else 0.0
+        return getattr(falsealarms, name)
+    raise AttributeError(name)

@@ -15,19 +15,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from northstar.alerts.detect import score_series
 from northstar.alerts.model import Alert
+from northstar.alerts.scoring import score_metric
 from northstar.analysis.status import focus_status, guardrail_status
+from northstar.analysis.projection import Projection, project
+from northstar.analysis.targets.calendar import periods_apart
 from northstar.analysis.targets.report import format_number
 from northstar.analysis.tree import label_of, tree_metrics
 from northstar.engine.time import period_start, shift_period
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import AlertRule, FormulaMetric, Spec
 
-PROJECTION_PERIODS = 13  # recent periods whose median change projects a focus or target
 
 
 @dataclass(frozen=True)
@@ -97,23 +97,33 @@ def link_for(spec: Spec, metric: str, period: dt.date) -> str | None:
 
 
 def why_of(project: object, metric: str, period: dt.date, limit: int = 2) -> tuple[str, ...]:
-    """The top contributions (inputs of the tree) and the top segment of a move, in words."""
+    """The top contributions (inputs of the tree), the segment that drove a move (by the rule of
+    `explain/segments.py`: `Explanation.lead`), the orders or customers behind it and any caveat,
+    in words; a period without activity is said so instead."""
+    from northstar.explain.narrative import entity_words, inactive_words
+
     try:
         exp = project.explain(metric, period)  # type: ignore[attr-defined]
     except Exception:  # an explanation is a bonus: never let it stop an alert
         return ()
+    if exp.inactive:
+        return (inactive_words(exp),)
     lines: list[str] = []
     inputs = sorted(exp.root.children, key=lambda c: -abs(c.contribution or 0))
     for c in inputs[:limit]:
         pct = c.change_pct
         words = f"{c.label} {pct * 100:+.0f}%" if pct is not None else c.label
         lines.append(f"{words} ({_signed(c.contribution)} of {exp.label.lower()})")
-    if exp.segments:
-        seg = exp.segments[0]
+    if exp.lead is not None:
+        seg = exp.lead
         where = ", ".join(f"{k}={v}" for k, v in seg.dimensions.items())
         pct = seg.change_pct
         lines.append(f"{label_of(project.spec, seg.metric)} in {where}"  # type: ignore[attr-defined]
-                     + (f" {pct * 100:+.0f}%" if pct is not None else "") + f" ({_signed(seg.contribution)})")
+                     + (f" {pct * 100:+.0f}%" if pct is not None else "") + f" ({_signed(seg.contribution)})"
+                     + ("; segments overlap: a customer can be in several" if seg.overlap else ""))
+    if exp.entities:
+        lines.append(entity_words(exp, exp.entities[0]).rstrip("."))
+    lines += [f"careful: {c}" for c in exp.caveats]
     return tuple(lines)
 
 
@@ -126,12 +136,13 @@ def anomaly_alerts(project: object, metric: str, series: pd.Series, rule: AlertR
     label = label_of(spec, metric)
     direction = spec.metrics[metric].direction
     out: list[Alert] = []
-    for s in score_series(series, grain, rule.min_history, start, rule.sensitivity):
+    for s in score_metric(project, metric, series, rule.min_history, start, rule.sensitivity):
         if not s.is_anomaly(rule.sensitivity):
             continue
         lower, upper = s.interval(rule.sensitivity)
         verb = "rose" if s.score > 0 else "fell"
-        pct = _pct(s.value, s.expected)
+        # a percentage of a count expected below one event says nothing ("+14101%")
+        pct = "" if s.model == "count" and s.expected < 1 else _pct(s.value, s.expected)
         title = (f"{label} {verb} {pct + ' ' if pct else ''}{'above' if s.score > 0 else 'below'} expected "
                  f"({format_number(s.value)} vs {format_number(s.expected)}, {_signed(s.value - s.expected)}) "
                  f"in the {grain} of {s.period.isoformat()}")
@@ -185,16 +196,33 @@ def guardrail_alerts(project: object, series: dict[str, pd.Series], metrics: Seq
     return out
 
 
-def _project(values: pd.Series, at: dt.date, grain: str, until: dt.date) -> float | None:
-    """Linear projection of a series (median change of the recent periods) from `at` to `until`."""
-    known = values[[p <= at for p in values.index]].dropna()
-    if len(known) < 3:
+def _project(project_: object, metric: str, values: pd.Series, at: dt.date, grain: str,
+             until: dt.date) -> Projection | None:
+    """The series up to `at` projected to the period of `until` by `analysis.projection` (the
+    method `targets` and the dashboard use), inside the metric's domain; None with fewer than 3
+    known values."""
+    known = values[[p <= at for p in values.index]]
+    if known.dropna().size < 3:
         return None
-    recent = known.to_numpy(dtype=float)[-PROJECTION_PERIODS:]
-    step = float(np.median(np.diff(recent)))
-    days = (shift_period(at, grain, 1) - at).days or 1
-    ahead = max((until - (shift_period(at, grain, 1) - dt.timedelta(days=1))).days, 0) / days
-    return float(recent[-1] + step * ahead)
+    from northstar.domains import metric_domain
+    from northstar.errors import NorthstarError
+
+    try:
+        domain = metric_domain(project_, metric)
+    except NorthstarError:
+        domain = None
+    return project(list(known), max(periods_apart(at, until, grain), 0), grain, domain)
+
+
+def _misses(projection: Projection | None, target: float, up: bool) -> bool:
+    if projection is None or projection.value is None:
+        return False
+    return projection.value < target if up else projection.value > target
+
+
+def _projection_words(projection: Projection) -> str:
+    return (f"projection: {projection.method} (a Theil–Sen line, as `northstar targets` draws it), carried to "
+            f"the {projection.grain} of the date")
 
 
 def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
@@ -210,19 +238,19 @@ def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequenc
         for p in _evaluated(values, start):
             as_of = shift_period(p, grain, 1) - dt.timedelta(days=1)
             status = focus_status(f, values[p], as_of)
-            projected = _project(values, p, grain, f.to) if status.status == "behind" else None
+            projected = _project(project, f.metric, values, p, grain, f.to) if status.status == "behind" else None
             up = f.baseline is None or f.target >= f.baseline
-            misses = projected is not None and (projected < f.target if up else projected > f.target)
-            flags.append((p, misses))
+            flags.append((p, _misses(projected, f.target, up)))
             facts[p] = (status, projected)
         for p in _onsets(flags, backtest):
             status, projected = facts[p]
             label = label_of(spec, f.metric)
             title = (f"{f.team}'s focus {label} is off track: {format_number(status.value)} in the {grain} of "
-                     f"{p.isoformat()}, projected {format_number(projected)} by {f.to.isoformat()} against the "
-                     f"target {format_number(f.target)}")
+                     f"{p.isoformat()}, projected {format_number(projected.value)} by {f.to.isoformat()} "
+                     f"({projected.method}) against the target {format_number(f.target)}")
             why = (f"progress {status.progress * 100:.0f}% of the way with {status.elapsed * 100:.0f}% of the time gone",) \
                 if status.progress is not None and status.elapsed is not None else ()
+            why += (_projection_words(projected),)
             out.append(Alert(key=f"focus:{f.metric}:{p.isoformat()}", kind="focus", metric=f.metric, label=label,
                              period=p, title=title, value=status.value, expected=f.target, why=why,
                              link=link_for(spec, f.metric, p), severity="warning"))
@@ -241,21 +269,19 @@ def target_alerts(project: object, series: dict[str, pd.Series], metrics: Sequen
     for p in _evaluated(values, start):
         if p > ns.target.by:
             continue
-        projected = _project(values, p, grain, ns.target.by)
-        misses = projected is not None and (projected < ns.target.value if up else projected > ns.target.value)
-        flags.append((p, misses))
+        projected = _project(project, ns.metric, values, p, grain, ns.target.by)
+        flags.append((p, _misses(projected, ns.target.value, up)))
         facts[p] = projected
     out = []
     label = label_of(spec, ns.metric)
     for p in _onsets(flags, backtest):
         projected = facts[p]
-        title = (f"North Star target at risk: {label} is projected at {format_number(projected)} by "
-                 f"{ns.target.by.isoformat()} against the target {format_number(ns.target.value)} "
-                 f"({format_number(values[p])} in the {grain} of {p.isoformat()})")
+        title = (f"North Star target at risk: {label} is projected at {format_number(projected.value)} by "
+                 f"{ns.target.by.isoformat()} ({projected.method}) against the target "
+                 f"{format_number(ns.target.value)} ({format_number(values[p])} in the {grain} of {p.isoformat()})")
         out.append(Alert(key=f"target:{ns.metric}:{p.isoformat()}", kind="target", metric=ns.metric, label=label,
                          period=p, title=title, value=float(values[p]), expected=ns.target.value,
-                         why=(f"projection: the median change of the last {PROJECTION_PERIODS} {grain}s, carried "
-                              "to the target date",),
+                         why=(_projection_words(projected),),
                          link=link_for(spec, ns.metric, p), severity="warning"))
     return out
 

@@ -11,7 +11,11 @@ the total's relative scale / sqrt(share) (sampling noise grows as the volume shr
 rate over a handful of users does not fire because its history happened to be flat. A count
 (`agg: count` or `count_distinct`) is floored at its counting noise as well: sqrt(n),
 1/sqrt(n) on the log scale, n the larger of the expected and the seen count, so "4 paid
-listeners where 1 was expected" is not news.
+listeners where 1 was expected" is not news; a small count (model `count` of the detector) is
+judged by its own counting tail already. Each segment is scored in its metric's domain
+(`northstar.domains`), with its own counting noise where the metric has a size (a share's
+denominator, a sum's rows, computed by segment in the same query), so no expected value or
+interval leaves what the metric can be.
 The flagged segments of one metric and period make one alert, its most extreme segment first.
 """
 
@@ -26,6 +30,7 @@ import pandas as pd
 
 from northstar.alerts.detect import score_series
 from northstar.alerts.model import Alert
+from northstar.analysis.domain import Domain
 from northstar.analysis.targets.report import format_number
 from northstar.analysis.tree import label_of, tree_metrics
 from northstar.engine.plan import dependency_order
@@ -66,7 +71,10 @@ def segment_metrics(spec: Spec, watched: Sequence[str], dims: tuple[str, ...]) -
 
 
 def load_segments(project: object, watched: Sequence[str], end: dt.date) -> dict[tuple[str, ...], pd.DataFrame]:
-    """Per dimension set, the series of the segment metrics (columns: period, dims, metrics)."""
+    """Per dimension set, the series of the segment metrics and of what their sizes are
+    computed from (columns: period, dims, metrics, `Size.probes`), one query per set."""
+    from northstar.engine import MetricQuery
+
     spec: Spec = project.spec  # type: ignore[attr-defined]
     nsm = spec.north_star.metric
     out: dict[tuple[str, ...], pd.DataFrame] = {}
@@ -75,8 +83,37 @@ def load_segments(project: object, watched: Sequence[str], end: dt.date) -> dict
         if not metrics:
             continue
         names = list(dict.fromkeys([nsm, *metrics]))
-        out[dims] = project.query(names, grain=spec.north_star.grain, by=list(dims), end=end)  # type: ignore[attr-defined]
+        probes = {column: probe for m in metrics if (d := _domain(project, m)) is not None and d.size is not None
+                  for column, probe in d.size.probes(m).items()}
+        names += [d.size.metric for m in metrics if (d := _domain(project, m)) is not None and d.size is not None
+                  and d.size.metric is not None and d.size.metric not in names
+                  and set(dims) <= set(_dims_of(spec, d.size.metric))]
+        engine = project.engine.extended(probes) if probes else project.engine  # type: ignore[attr-defined]
+        out[dims] = engine.query(MetricQuery(metrics=tuple(dict.fromkeys(names + list(probes))),
+                                             grain=spec.north_star.grain, by=tuple(dims), end=end))
     return out
+
+
+def _dims_of(spec: Spec, metric: str) -> set[str]:
+    sources = _sources(spec, metric)
+    return set.intersection(*(set(spec.sources[s].dimensions) for s in sources)) if sources else set()
+
+
+def _domain(project: object, metric: str) -> Domain | None:
+    from northstar.domains import metric_domain
+    from northstar.errors import NorthstarError
+
+    try:
+        return metric_domain(project, metric)
+    except NorthstarError:
+        return None
+
+
+def _sizes(domain: Domain | None, rows: pd.DataFrame, metric: str) -> pd.Series | None:
+    """A segment's sizes (see `analysis.domain.Size`) from its rows, or None."""
+    if domain is None or domain.size is None:
+        return None
+    return domain.size.series(rows, metric)  # type: ignore[return-value]
 
 
 def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame], totals: dict[str, pd.Series],
@@ -90,6 +127,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
     found: dict[tuple[str, dt.date], list[tuple[float, dict[str, str], object]]] = {}
     relative = {m: _relative_scales(totals[m], grain, rule) for m in watched if m in totals}
     counts = {m for m in watched if getattr(spec.metrics.get(m), "agg", None) in COUNTS}
+    domains = {m: _domain(project, m) for m in watched if m in spec.metrics}
     for dims, frame in frames.items():
         metrics = [m for m in segment_metrics(spec, watched, dims) if m in frame.columns]
         frame = frame.assign(period=[pd.Timestamp(p).date() for p in frame["period"]])
@@ -100,7 +138,8 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
             share = (pd.to_numeric(rows[nsm], errors="coerce").fillna(0) / total).to_numpy(dtype=float)
             for m in metrics:
                 values = pd.to_numeric(rows[m], errors="coerce").astype(float)
-                for s in score_series(values, grain, rule.min_history, start, rule.sensitivity, zeros=False):
+                for s in score_series(values, grain, rule.min_history, start, rule.sensitivity, zeros=False,
+                                      domain=domains.get(m), sizes=_sizes(domains.get(m), rows, m)):
                     if abs(s.score) < threshold:
                         continue
                     i = total.index.get_loc(s.period)
@@ -134,7 +173,7 @@ def _floored(s, total_relative: float | None, share: float, count: bool = False)
     floor = total_relative / np.sqrt(share)
     if not s.log:
         floor *= abs(s.expected) if s.expected else 1.0
-    if count:  # Poisson noise, at the larger of the expected and the seen count (7 seen, 1 expected: not news)
+    if count and s.model != "count":  # Poisson noise, at the larger of the expected and the seen count (7 seen, 1 expected: not news)
         n = max(abs(s.expected), abs(s.value), 1.0)
         floor = max(floor, 1 / np.sqrt(n) if s.log else np.sqrt(n))
     return s.score * s.scale / max(s.scale, floor)
@@ -147,7 +186,7 @@ def _where(where: dict[str, str]) -> str:
 def _alert(spec: Spec, metric: str, period: dt.date, hits: list, grain: str, threshold: float) -> Alert:
     score, where, s = hits[0]
     label = label_of(spec, metric)
-    change = s.value / s.expected - 1 if s.expected else None
+    change = s.value / s.expected - 1 if s.expected and not (s.model == "count" and s.expected < 1) else None
     verb = "rose" if score > 0 else "fell"
     pct = f" {abs(change) * 100:.0f}%" if change is not None else ""
     title = (f"{label} {verb}{pct} {'above' if score > 0 else 'below'} expected in {_where(where)} "

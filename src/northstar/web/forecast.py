@@ -1,20 +1,24 @@
-"""The overview's forecast band: a log-linear trend with an 80% prediction interval.
-
-Deliberately simple, and honest about it:
+"""The overview's forecast band: the North Star's trend carried 8 periods on, with an 80%
+prediction interval, by the one projection method `targets` and the alerts use
+(`analysis.projection`), so the chart, the targets table and a "target at risk" alert tell the
+same story.
 
 - the input is the North Star's complete periods (the current, unfinished one is left out);
-- fewer than `MIN_PERIODS` (12) usable periods, or a non-positive value among the last
-  `WINDOW` (26): no forecast (an empty list) rather than a made-up one;
-- over the last 26 periods, ordinary least squares of `log(value)` on the period index
-  `t`: `log y = a + b·t`, i.e. a constant growth rate per period;
-- the residuals' standard deviation `s` (n − 2 degrees of freedom) gives, for each of the
-  next `HORIZON` (8) periods, the classic prediction interval of a new observation
-  `ŷ ± t(0.90, n−2) · s · √(1 + 1/n + (t − t̄)² / Σ(tᵢ − t̄)²)`, taken back with `exp`: the
-  band is 80% two-sided, asymmetric in the metric's unit, and widens with the horizon;
-- the point value is `exp(ŷ)` (the median under log-normal errors, not the mean).
+- fewer than `MIN_PERIODS` (12) usable periods: no forecast (an empty list) rather than a
+  made-up one;
+- over the grain's trend window (26 weeks, 12 months, 90 days, 8 quarters), a Theil–Sen line on the scale that
+  suits the metric: the logarithm of a positive amount or count (a constant growth rate),
+  the square root of a small count (Anscombe's, where counting noise is even, and zeros are
+  allowed), the logit of a share, the values otherwise;
+- the band: the residuals' robust spread (1.4826 x MAD), never less than the counting noise
+  of a count, times `t(0.90, n−2)·√(1 + 1/n + (t−t̄)²/Σ(tᵢ−t̄)²)` (it widens with the
+  horizon), taken back to the metric's scale; point, band and all stay in the metric's domain
+  (a count never below 0, a share never above 100%) and the band is never a line.
 
-No seasonality, no change points: a trend is what the data supports on ~half a year of
-periods; the band says how far the recent periods have strayed from it.
+Why not the log-linear least squares it was: on a sparse count (about 10 a month, the odd
+zero or burst) it either gave up (a zero) or drew a band to ~860 that flattened the series
+into a line at zero. No seasonality, no change points: a trend is what ~half a year of periods
+supports; the band says how far the recent periods have strayed from it.
 """
 
 from __future__ import annotations
@@ -24,55 +28,26 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from scipy import stats
-
+from northstar.analysis.domain import Domain
+from northstar.analysis.projection import LEVEL, TREND_PERIODS, band, number
 from northstar.engine.time import shift_period
 
 WINDOW = 26
 MIN_PERIODS = 12
 HORIZON = 8
-LEVEL = 0.80
 
 
-def forecast(periods: Sequence[dt.date], values: Sequence[Any], grain: str, horizon: int = HORIZON) \
-        -> list[dict[str, Any]]:
+def forecast(periods: Sequence[dt.date], values: Sequence[Any], grain: str, horizon: int = HORIZON,
+             domain: Domain | None = None) -> list[dict[str, Any]]:
     """`[{"period", "value", "lower", "upper"}]` for the `horizon` periods after the last one.
 
-    `periods` and `values` are the complete periods, oldest first (values may be None/NaN)."""
-    pairs = [(p, float(v)) for p, v in zip(periods, values) if v is not None and not _nan(v)]
-    if len(pairs) < MIN_PERIODS:
+    `periods` and `values` are the complete periods, oldest first (values may be None/NaN);
+    `domain` is what the metric can be (default: what the values show)."""
+    known = [number(v) for v in values]
+    if sum(v is not None for v in known) < MIN_PERIODS or not periods:
         return []
-    recent = pairs[-WINDOW:]
-    if any(v <= 0 for _p, v in recent):
-        return []
-    # t counts periods from the first of the window, so gaps (missing values) keep their place.
-    index = {p: i for i, p in enumerate(periods)}
-    first = index[recent[0][0]]
-    xs = [index[p] - first for p, _v in recent]
-    ys = [math.log(v) for _p, v in recent]
-    n = len(xs)
-    x_mean, y_mean = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - x_mean) ** 2 for x in xs)
-    if sxx == 0:
-        return []
-    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys)) / sxx
-    intercept = y_mean - slope * x_mean
-    residuals = [y - (intercept + slope * x) for x, y in zip(xs, ys)]
-    s = math.sqrt(sum(r * r for r in residuals) / (n - 2))
-    quantile = float(stats.t.ppf(0.5 + LEVEL / 2, n - 2))
-    last_period, last_x = periods[-1], index[periods[-1]] - first
-    out = []
-    for step in range(1, horizon + 1):
-        x = last_x + step
-        centre = intercept + slope * x
-        half = quantile * s * math.sqrt(1 + 1 / n + (x - x_mean) ** 2 / sxx)
-        out.append({"period": shift_period(last_period, grain, step).isoformat(), "value": math.exp(centre),
-                    "lower": math.exp(centre - half), "upper": math.exp(centre + half)})
-    return out
-
-
-def _nan(value: Any) -> bool:
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return True
+    points = band(known, horizon, grain, domain, level=LEVEL, window=TREND_PERIODS.get(grain, WINDOW))
+    last = periods[-1]
+    return [{"period": shift_period(last, grain, step).isoformat(), "value": value, "lower": lower, "upper": upper}
+            for step, (value, lower, upper) in enumerate(points, start=1)
+            if all(math.isfinite(x) for x in (value, lower, upper))]

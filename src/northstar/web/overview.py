@@ -49,6 +49,16 @@ def metrics_catalogue(spec: Spec) -> dict[str, Any]:
 _number = number_or_none
 
 
+def _domain(project: "Project", metric: str) -> Any:
+    """What the metric can be (`northstar.domains`), so the forecast band stays inside it."""
+    from northstar.domains import metric_domain
+
+    try:
+        return metric_domain(project, metric)
+    except NorthstarError:
+        return None
+
+
 def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
     """The overview page's data in one response (see the README's *Web app*)."""
     spec = project.spec
@@ -85,7 +95,8 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
         "series": [{"period": r["period"], "value": _number(r[ns.metric]), "status": r.get("period_status")}
                    for r in complete],
         "partial": [{"period": r["period"], "value": _number(r[ns.metric])} for r in partial],
-        "forecast": forecast([to_date(r["period"]) for r in final], [r[ns.metric] for r in final], ns.grain),
+        "forecast": forecast([to_date(r["period"]) for r in final], [r[ns.metric] for r in final], ns.grain,
+                             domain=_domain(project, ns.metric)),
         "explanation": explanation,
         "tree": tree,
         "guardrails": service.guardrails(None)["guardrails"],

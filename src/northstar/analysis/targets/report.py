@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from northstar.analysis.domain import Domain, domain_of
+from northstar.analysis.projection import TREND_PERIODS
 from northstar.analysis.targets.calendar import check_target_date, period_of, periods_apart
 from northstar.analysis.targets.solve import helping_signs, solve_input, solve_proportional
 from northstar.analysis.targets.trend import Trend, _num, fit_trend, growth_per_period, value_on_path
@@ -19,7 +21,8 @@ from northstar.spec.expressions import parse_formula
 from northstar.spec.model import Spec
 
 METHODS: tuple[str, ...] = ("trend", "proportional")
-TREND_PERIODS: dict[str, int] = {"day": 90, "week": 26, "month": 12, "quarter": 8, "year": 5}
+__all__ = ["METHODS", "TREND_PERIODS", "FocusTarget", "NodeTarget", "TargetsReport", "build_targets", "summarise",
+           "format_number", "format_pct"]
 
 
 # ---- the report ----------------------------------------------------------------------------------
@@ -40,7 +43,7 @@ class NodeTarget:
     trend_growth: float | None  # the trend's growth per period
     required: float | None
     periods: int
-    status: str  # on trend | gap | unreachable | no data | moves with
+    status: str  # on trend | gap | unreachable (no value, or none the metric can take) | no data | moves with
     driver_direction: str | None = None
     lag: int | None = None
     children: tuple["NodeTarget", ...] = field(default_factory=tuple)
@@ -130,6 +133,7 @@ class TargetsReport:
     root: NodeTarget
     focus: tuple[FocusTarget, ...]
     summary: str
+    projection: str = ""  # the trend's method in words: "trend of the last 26 weeks"
 
     def nodes(self) -> list[NodeTarget]:
         out: list[NodeTarget] = []
@@ -146,15 +150,17 @@ class TargetsReport:
         return {"project": self.project, "north_star": self.north_star, "grain": self.grain,
                 "method": self.method, "target": self.target, "by": self.by.isoformat(),
                 "target_period": self.target_period.isoformat(), "last_period": self.last_period.isoformat(),
-                "periods": self.periods, "trend_periods": self.trend_periods, "summary": self.summary,
+                "periods": self.periods, "trend_periods": self.trend_periods, "projection": self.projection,
+                "summary": self.summary,
                 "root": self.root.to_dict(), "focus": [f.to_dict() for f in self.focus]}
 
 
-def _status(current: float | None, trend: float | None, required: float | None, helps: int) -> str:
+def _status(current: float | None, trend: float | None, required: float | None, helps: int,
+            domain: Domain | None = None) -> str:
     if current is None or trend is None:
         return "no data"
-    if required is None:
-        return "unreachable"
+    if required is None or (domain is not None and not domain.contains(required)):
+        return "unreachable"  # no value, or one the metric cannot take (a share above 100%, a count below 0)
     return "on trend" if helps * (trend - required) >= -1e-12 * max(abs(required), 1.0) else "gap"
 
 
@@ -178,11 +184,14 @@ def _requirements(tree: ast.expr, names: Sequence[str], required: float, method:
 
 
 def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, target: float, by: dt.date,
-                  method: str = "trend") -> TargetsReport:
+                  method: str = "trend", domains: Mapping[str, Domain] | None = None) -> TargetsReport:
     """The requirements down the North Star's tree for reaching `target` by `by`.
 
     `history`: a `period` column (the first day of each period, oldest first, ending at
     `last_period`) and one column per tree metric; the last `TREND_PERIODS[grain]` rows are used.
+    `domains`: what each metric can be (`northstar.domains`); missing ones are read from the
+    definitions, with the history's smallest value as the smallest value a sum is taken over.
+    Trends stay inside the domains, and a requirement outside one is `unreachable`.
     """
     if method not in METHODS:
         raise QueryError(f"unknown method '{method}': use {' or '.join(METHODS)}")
@@ -201,11 +210,19 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
     current: dict[str, float | None] = {}
     trends: dict[str, Trend] = {}
 
+    lows = {n: (float(pd.to_numeric(frame[n], errors="coerce").min()), None) for n in frame.columns
+            if n != "period" and pd.to_numeric(frame[n], errors="coerce").notna().any()}
+
+    def domain(name: str) -> Domain:
+        if domains is not None and name in domains:
+            return domains[name]
+        return domain_of(spec, name, observed=lows)
+
     def facts(name: str) -> tuple[float | None, Trend]:
         if name not in trends:
             values = column(name)
             current[name] = _num(values[-1]) if values and has_last else None
-            trends[name] = fit_trend(values, periods) if values else Trend(None, None, "none", 0)
+            trends[name] = fit_trend(values, periods, domain(name), grain) if values else Trend(None, None, "none", 0)
         return current[name], trends[name]
 
     def direction_of(name: str) -> str:
@@ -234,7 +251,7 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
                     children.append(node(child, "formula", needs[child], child_helps, path + (name,)))
             for d in spec_node.drivers:
                 children.append(node(d.metric, "driver", None, 1 if d.direction == "up" else -1, path + (name,), d))
-        status = "moves with" if link == "driver" else _status(cur, trend.value, required, helps)
+        status = "moves with" if link == "driver" else _status(cur, trend.value, required, helps, domain(name))
         return NodeTarget(
             metric=name, label=label_of(spec, name), link=link, owner=spec_node.owner if spec_node else None,
             formula=spec_node.formula if spec_node else None, direction=direction_of(name),
@@ -247,10 +264,11 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
     root = node(ns.metric, "root", float(target), root_helps, ())
     focus = tuple(_focus_target(f, root, by, last_period, periods, grain) for f in spec.focus)
     used = max((t.points for t in trends.values()), default=0)
+    words = trends[ns.metric].method or "no trend"
     return TargetsReport(project=spec.project, north_star=ns.metric, grain=grain, method=method,
                          target=float(target), by=by, target_period=period_of(by, grain), last_period=last_period,
                          periods=periods, trend_periods=used, root=root, focus=focus,
-                         summary=summarise(root, method, by, periods, grain))
+                         summary=summarise(root, method, by, periods, grain, words), projection=words)
 
 
 def _focus_target(focus: Any, root: NodeTarget, by: dt.date, last_period: dt.date, periods: int,
@@ -333,13 +351,15 @@ def _rate(node: NodeTarget, grain: str) -> str:
     return "" if growth is None else f", {growth * 100:.1f}%/{grain}"
 
 
-def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: str) -> str:
-    """The requirement in plain words, one sentence per formula level under the North Star."""
+def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: str, projection: str = "") -> str:
+    """The requirement in plain words, one sentence per formula level under the North Star;
+    `projection` names how the trend was projected ("trend of the last 26 weeks")."""
     unit = grain + ("s" if periods != 1 else "")
+    how = f" ({projection})" if projection else ""
     if root.status == "on trend":
-        trend = f"the trend reaches it: {format_number(root.trend)}"
+        trend = f"the trend reaches it: {format_number(root.trend)}{how}"
     elif root.gap is not None:
-        trend = f"the trend gives {format_number(root.trend)}, {format_number(abs(root.gap))} short"
+        trend = f"the trend gives {format_number(root.trend)}{how}, {format_number(abs(root.gap))} short"
     else:
         trend = "no trend: too little data"
     head = (f"To reach {format_number(root.required)} {_lower(root.label)} by {by.isoformat()} "
@@ -355,6 +375,10 @@ def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: s
         others = [o for o in inputs if o is not c]
         if c.required is None:
             parts.append(f"{_lower(c.label)} alone cannot get there with the others on trend")
+            continue
+        if c.status == "unreachable":
+            parts.append(f"{_lower(c.label)} alone would have to reach {format_number(c.required)}, a value it "
+                         "cannot take (unreachable)")
             continue
         rest = " and ".join(_lower(o.label) for o in others)
         parts.append(f"{_lower(c.label)} must reach {format_number(c.required)} ({format_pct(c.change_pct)}{_rate(c, grain)}, "

@@ -1,4 +1,4 @@
-"""Trends and growth paths: least-squares trends projected ahead, growth per period."""
+"""Trends and growth paths: trends projected ahead (`analysis.projection`), growth per period."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from northstar.analysis.domain import Domain
+from northstar.analysis.projection import project
 
 
 # ---- numbers ------------------------------------------------------------------------------------
@@ -27,33 +28,21 @@ class Trend:
     """A fitted trend: its value `ahead` periods after the last one, and its growth per period."""
 
     value: float | None
-    growth: float | None  # per period (log fit: exp(slope) - 1; linear fit: slope / |fitted now|)
-    kind: str  # log | linear | flat | none
+    growth: float | None  # per period, relative to the fitted value of the last period
+    kind: str  # the projection's scale: log | sqrt | logit | linear, or flat (one value) | none
     points: int
+    method: str = ""  # in words: "trend of the last 26 weeks"
+    clipped: bool = False  # the line left the metric's domain: the value is at its bound
 
 
-def fit_trend(values: Sequence[Any], ahead: int) -> Trend:
-    """Least-squares trend over `values` (oldest first, one per period), `ahead` periods on.
-
-    Log-linear when every known value is positive, linear otherwise; one known value is a
-    flat trend; missing values keep their position and are left out of the fit.
-    """
-    points = [(i, v) for i, v in enumerate(_num(x) for x in values) if v is not None]
-    if not points:
-        return Trend(None, None, "none", 0)
-    if len(points) == 1:
-        return Trend(points[0][1], 0.0, "flat", 1)
-    x = np.array([p[0] for p in points], dtype=float)
-    y = np.array([p[1] for p in points], dtype=float)
-    at = float(len(values) - 1 + ahead)
-    now = float(len(values) - 1)
-    if (y > 0).all():
-        slope, intercept = np.polyfit(x, np.log(y), 1)
-        return Trend(float(math.exp(intercept + slope * at)), float(math.expm1(slope)), "log", len(points))
-    slope, intercept = np.polyfit(x, y, 1)
-    fitted_now = intercept + slope * now
-    growth = float(slope / abs(fitted_now)) if fitted_now else None
-    return Trend(float(intercept + slope * at), growth, "linear", len(points))
+def fit_trend(values: Sequence[Any], ahead: int, domain: Domain | None = None, grain: str = "week") -> Trend:
+    """The trend of `values` (oldest first, one per period), `ahead` periods on, by the one
+    projection method of `analysis.projection` (a Theil–Sen line on the scale the metric's
+    domain suits, kept inside the domain) over all of `values`: the caller passes the window.
+    Missing values keep their position and are left out of the fit; one known value is a flat
+    trend."""
+    p = project(values, ahead, grain, domain, window=len(values))
+    return Trend(p.value, p.growth, p.scale, p.points, p.method, p.clipped)
 
 
 def growth_per_period(current: float | None, required: float | None, periods: int) -> float | None:
