@@ -292,6 +292,19 @@ def test_the_csv_reader_does_not_guess_the_day_first(tmp_path: Path) -> None:
         dt.date(2011, 1, 1): 1, dt.date(2011, 3, 1): 1}
 
 
+def test_validate_warns_of_dates_the_csv_reader_guessed(tmp_path: Path) -> None:
+    """DuckDB's CSV reader makes 01/02/2011 1 February without a word (ClickHouse decides value
+    by value): `validate` says so, and which `time_format` to write; ISO text is left alone."""
+    project = _project(tmp_path, "ts,user", ["01/02/2011,a", "03/04/2011,b"])
+    warnings = [p.message for p in project.validate() if p.severity == "warning"]
+    assert warnings == ["source 'events': column 'ts' is text such as '01/02/2011' in the "
+                        "file, which the CSV reader turned into dates by its own guess (engines guess "
+                        "differently); day-first and month-first both fit the first 2 values (e.g. '01/02/2011'): "
+                        "add `time_format: '%d/%m/%Y'` for day-first or `time_format: '%m/%d/%Y'` for month-first"]
+    project = _project(tmp_path, "ts,user", ["2011-02-01,a", "2011-04-03 10:00:00,b"])
+    assert [str(p) for p in project.validate()] == []
+
+
 def test_a_time_format_on_a_parquet_timestamp_is_not_used(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -10,7 +10,10 @@ from northstar.engine.sql_to_ibis import to_ibis
 from northstar.errors import DataError, Problem, first_line
 from northstar.spec.model import AggregateMetric, FormulaMetric
 from northstar.spec.validate import metric_expressions, time_format_path, validate_columns
-from northstar.engine.timeguess import describe_year, epoch_datetime, plausible_units, yyyymmdd_date
+from northstar.engine.sources import csv_text_sample
+from northstar.engine.timeguess import (describe_year, epoch_datetime, iso_like, plausible_units, text_advice,
+                                        yyyymmdd_date)
+from northstar.engine.timestamps import SAMPLE
 
 from typing import TYPE_CHECKING
 
@@ -74,7 +77,26 @@ def _check_times(engine: "MetricEngine", name: str) -> list[Problem]:
     first, last = bounds
     if source.time_unit and (first.year < 1990 or last.year > 2100):
         return [lines.problem(("sources", name, "time_unit"), _odd_epoch_dates(engine, name, first, last), "warning")]
+    dtype = bound.table[source.timestamp].type()
+    if not source.time_format and (dtype.is_date() or dtype.is_timestamp()):
+        guessed = _dates_guessed_by_the_reader(engine, name)
+        if guessed:
+            return [lines.problem(path, guessed, "warning")]
     return []
+
+
+def _dates_guessed_by_the_reader(engine: "MetricEngine", name: str) -> str | None:
+    """A CSV column of text such as 01/02/2011 that the reader made dates of by its own guess:
+    DuckDB takes it day-first when both fit, ClickHouse decides value by value, so the same
+    file can give other dates on another engine. A `time_format` says which is meant."""
+    source = engine.source(name).source
+    values = csv_text_sample(source, engine.loaded.base_dir, SAMPLE)
+    if not values or all(iso_like(v) for v in values):
+        return None
+    example = next(v for v in values if not iso_like(v))
+    return (f"source '{name}': column '{source.timestamp}' is text such as '{example}' in the file, which the "
+            f"CSV reader turned into dates by its own guess (engines guess differently); "
+            f"{text_advice([v for v in values if not iso_like(v)], len(values))}")
 
 
 def _odd_epoch_dates(engine: "MetricEngine", name: str, first: dt.datetime, last: dt.datetime) -> str:

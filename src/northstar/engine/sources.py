@@ -87,6 +87,32 @@ def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> 
     return BoundSource(name, source, table, source.path)
 
 
+def csv_text_sample(source: Source, base_dir: Path, limit: int) -> list[str] | None:
+    """The first values of a CSV source's timestamp column as the text in the file (None for
+    other sources). CSV readers turn text such as 01/02/2011 into dates by their own guess
+    (DuckDB day-first, ClickHouse value by value); `validate` compares it with this text."""
+    if source.path is None or source.timestamp is None:
+        return None
+    paths = [p for p in source_files(source, base_dir) if Path(p).is_file()]
+    try:
+        if not paths or _file_format(source, paths[0], "") != "csv":
+            return None
+    except DataError:
+        return None
+    import ibis
+
+    con = ibis.duckdb.connect()
+    try:
+        table = con.read_csv(paths, types={source.timestamp: "VARCHAR"})
+        column = table[source.timestamp]
+        sample = table.filter(column.notnull() & (column != "")).select(column).limit(limit)
+        return [str(value) for value in sample.execute()[source.timestamp]]
+    except Exception:  # the file is read (and its errors reported) by the source itself
+        return None
+    finally:
+        con.disconnect()
+
+
 def _decimals_as_floats(table: ir.Table) -> ir.Table:
     """Decimal columns as float64: Ibis keeps a decimal's scale through `avg` and `/`, so a
     DECIMAL(38,0) (what DuckDB infers for a JSON column whose sample is all null) would round

@@ -205,7 +205,8 @@ def text_advice(values: Sequence[str], sample_size: int) -> str:
     both = guess.ambiguous
     if both is not None:
         example = next((v for v in values if fits(v, both[0]) and fits(v, both[1])), values[0])
-        return (f"day-first and month-first both fit the first {sample_size:,} values (e.g. '{example}'): "
+        sample = f"the first {sample_size:,} values" if sample_size > 1 else "the one value"
+        return (f"day-first and month-first both fit {sample} (e.g. '{example}'): "
                 f"add `time_format: '{both[0]}'` for day-first or `time_format: '{both[1]}'` for month-first")
     if guess.patterns:
         pattern = guess.patterns[0]
