@@ -429,3 +429,34 @@ def test_sparse_monthly_data_gets_a_month_grain(per_month: list[int], seed: int)
     assert week.median == statistics.median(counts)
     assert week.empty == pytest.approx(counts.count(0) / len(counts))
     assert not week.dense and week.dense == (week.median >= MIN_TYPICAL and week.empty <= MAX_EMPTY)
+
+
+# ---- Olist: a glob of nine different files ----------------------------------------------------
+
+OLIST = DATASETS / "olist"
+
+
+def test_olist_glob(tmp_path: Path) -> None:
+    """Orders are the rows with their own id (customer_id is one per order: no entity, said);
+    the items' prices are the revenue, tagged and never a driver; files without times are
+    sources without `timestamp:`."""
+    result = run(["discover", "--yes", "--data", str(OLIST / "*.csv")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "customer_id has a different value on every row (one per order)" in result.stdout
+    spec_path = tmp_path / "northstar.yml"
+    spec = load_spec(spec_path).spec
+    orders = spec.sources["olist_orders_dataset"]
+    assert (orders.timestamp, orders.entity, orders.key) == ("order_purchase_timestamp", None, "order_id")
+    assert spec.sources["olist_customers_dataset"].timestamp is None
+    assert spec.north_star.metric == "orders"
+    revenue = spec.metrics["revenue"]
+    assert (revenue.source, revenue.expr, revenue.tags) == ("olist_order_items_dataset", "price", ("revenue",))
+    assert spec.funnel is not None and spec.funnel.revenue == "revenue"
+    assert "revenue" not in {d.metric for node in spec.north_star.tree.values() for d in node.drivers}
+    report = run_checks(Project.load(spec_path))
+    assert [f.message for f in report.findings if f.evidence.get("exception")] == []
+    expected: dict[dt.date, int] = defaultdict(int)
+    with (OLIST / "olist_orders_dataset.csv").open(newline="", encoding="utf-8") as handle:
+        for r in csv.DictReader(handle):
+            expected[period(r["order_purchase_timestamp"], "month")] += 1
+    assert queried(spec_path, "orders", "month") == dict(expected)

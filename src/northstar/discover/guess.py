@@ -122,7 +122,6 @@ class TimestampGuess:
     column: str | None
     unit: str | None
     filled: float  # share of rows with a time
-    others: tuple[tuple[str, float], ...] = ()  # the other time columns and their filled shares
 
 
 def guess_timestamp(columns: dict[str, Column], rows: int) -> TimestampGuess:
@@ -139,12 +138,10 @@ def guess_timestamp(columns: dict[str, Column], rows: int) -> TimestampGuess:
                  c.filled(rows))
         found.append((score, c, kind[1]))
     usable = [item for item in found if item[1].filled(rows) >= TIMESTAMP_MIN_FILLED]
-    others = tuple((c.name, c.filled(rows)) for _s, c, _u in found)
     if not usable:
-        return TimestampGuess(None, None, 0.0, others)
+        return TimestampGuess(None, None, 0.0)
     _score, best, unit = max(usable, key=lambda item: item[0])
-    return TimestampGuess(best.name, unit, best.filled(rows),
-                          tuple((name, share) for name, share in others if name != best.name))
+    return TimestampGuess(best.name, unit, best.filled(rows))
 
 
 def _id_like(name: str) -> bool:
