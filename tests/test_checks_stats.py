@@ -187,3 +187,61 @@ def test_not_leading_and_candidates_judge_the_best_lag_corrected(tmp_path: Path)
     # the lead part: r x 0.5 (a lead not confirmed), not r x 1
     assert candidate.parts["lead"] == pytest.approx(35 * 0.5 * tests[best][0], abs=1e-6)
     assert "does not clearly lead 'ys'" in ranked.summary
+
+
+# ---- grain noise: a closed period is no noise ------------------------------------------------
+
+def _brute_noise(values: np.ndarray, window: int, closed: np.ndarray) -> float:
+    """Relative std around a centred moving average (numpy), closed periods interpolated for the
+    average and left out of the residuals."""
+    index = np.arange(len(values))
+    smooth = values.astype(float).copy()
+    smooth[closed] = np.interp(index[closed], index[~closed], values[~closed])
+    half = window // 2
+    residuals = [values[i] / smooth[i - half:i + half + 1].mean() - 1 for i in range(half, len(values) - half)
+                 if not closed[i]]
+    return float(np.std(residuals, ddof=1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 120), level=st.floats(1, 5000), at=st.floats(0, 1),
+       zeros=st.integers(0, 3))
+def test_grain_noise_leaves_closures_out(seed: int, n: int, level: float, at: float, zeros: int) -> None:
+    from northstar.analysis.signal import CLOSED_LEVEL, CLOSED_SHARE, WINDOW, grain_signal
+
+    rng = np.random.default_rng(seed)
+    values = rng.poisson(level * np.exp(np.cumsum(rng.normal(0, 0.03, n)))).astype(float)
+    positions = sorted({int(at * (n - 1)) - k * 7 for k in range(zeros)} & set(range(n)))
+    values[positions] = 0
+    found = grain_signal(pd.Series(values, index=pd.date_range("2024-01-01", periods=n, freq="W-MON")), "week")
+    is_zero = values == 0
+    closure = bool(is_zero.any() and is_zero.mean() <= CLOSED_SHARE and np.median(values[~is_zero]) >= CLOSED_LEVEL)
+    closed = is_zero if closure else np.zeros(n, bool)
+    assert found is not None and found.closed == int(closed.sum())
+    assert found.noise == pytest.approx(_brute_noise(values, WINDOW["week"], closed), rel=1e-9)
+
+
+def test_a_closed_week_does_not_make_grain_noisy_advise_days(tmp_path: Path) -> None:
+    """Regression: one week without any event (a Christmas closure) made the weekly noise look like
+    11.0% (a 5% change seen after 266 days, against 67 by day) and grain-noisy advised a daily grain;
+    a closure is no noise."""
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2024-01-01", periods=7 * 104, freq="D")
+    counts = rng.poisson(np.where(days.day_of_week < 5, 1000, 800))
+    rows = pd.DataFrame({"ts": days + pd.Timedelta(hours=12), "n": counts})
+    closed = (days >= "2024-12-23") & (days < "2024-12-30")
+    rows[~closed].to_parquet(tmp_path / "daily.parquet", index=False)
+    (tmp_path / "northstar.yml").write_text("""\
+project: Closure
+sources:
+  daily: {path: daily.parquet, timestamp: ts}
+metrics:
+  visits_served: {source: daily, agg: sum, expr: n}
+north_star: {metric: visits_served, grain: week, customer_value: Customers are served every day of the week}
+""")
+    project = Project.load(tmp_path / "northstar.yml")
+    assert run_checks(project, only=["grain-noisy"]).findings == ()
+    from northstar.checks.context import CheckContext
+
+    weekly = CheckContext(project).series(["visits_served"], "week")["visits_served"]
+    assert (weekly == 0).sum() == 1  # the closed week is in the series, as a 0
