@@ -180,6 +180,7 @@ def test_users_file_leaves_out_the_community_user(tmp_path: Path) -> None:
     spec = load_spec(tmp_path / "northstar.yml").spec
     assert (spec.sources["events"].entity, spec.sources["events"].key) == ("Id", "Id")
     assert spec.metrics["new_users"].where == "Id IS NULL OR Id >= 0"
+    assert spec.funnel is not None and spec.funnel.acquisition == "new_users"
 
 
 # ---- several files: contributors across posts and comments ----------------------------------

@@ -327,6 +327,8 @@ def propose(profile: DataProfile, source: str, core: str | None, target: str | N
     best = best or users or next(c.name for c in candidates.values() if c.event == core and c.role == "count")
     funnel = {stage: (f"{slug(stages[stage])}_events" if stages.get(stage) else None) for stage in STAGE_WORDS}
     funnel.update(retention=retention.name if retention else None, revenue=money[0].name if money else None)
+    if profile.entity_table and core is None:  # a file of users: its new rows are sign-ups
+        funnel["acquisition"] = best
     return Proposal(source, core, candidates, best, users, money[0].name if money else None,
                     retention.name if retention else None, {stage: funnel.get(stage) for stage in FUNNEL_STAGES})
 
