@@ -129,7 +129,11 @@ class Score:
         if self.upper_bound is not None:
             lower, upper = min(lower, self.upper_bound), min(upper, self.upper_bound)
         if not upper > lower:  # only at a bound, with a scale too small to show: a sliver, not a point
-            upper = lower + max(abs(self.expected) * 1e-9, 1e-12)
+            sliver = max(abs(self.expected) * 1e-9, 1e-12)
+            if self.upper_bound is not None and upper >= self.upper_bound:
+                lower = upper - sliver
+            else:
+                upper = lower + sliver
         return lower, upper
 
     def is_anomaly(self, sensitivity: float = DEFAULT_SENSITIVITY) -> bool:
@@ -155,9 +159,17 @@ def history_needed(grain: str, given: int | None = None) -> int:
 
 
 def _scale(residuals: np.ndarray, level: float) -> float:
+    """1.4826 x the MAD of the errors, floored at 0.1% of the level. When more than half the
+    errors are equal (a share that is 0 but for a few blips), the MAD is 0 and says nothing:
+    the mean absolute deviation (x 1.2533, the same for normal errors) says how big the blips are."""
     residuals = np.asarray(residuals, dtype=float)
-    mad = median(np.abs(residuals - median(residuals))) if len(residuals) else 0.0
-    return max(MAD_FACTOR * mad, 1e-3 * abs(level), 1e-12)
+    if not len(residuals):
+        return max(1e-3 * abs(level), 1e-12)
+    deviations = np.abs(residuals - median(residuals))
+    spread = MAD_FACTOR * median(deviations)
+    if spread == 0:
+        spread = 1.2533 * float(np.mean(deviations))
+    return max(spread, 1e-3 * abs(level), 1e-12)
 
 
 def _log_scale(values: np.ndarray) -> bool:

@@ -230,9 +230,14 @@ def band(values: Sequence[Any], horizon: int, grain: str, domain: Domain | None 
         half = quantile * max(spread, _noise(value, fit.scale, domain)) * widen
         lower = domain.clip(back(centre - half, fit.scale))
         upper = domain.clip(back(centre + half, fit.scale))
-        if not upper > lower:  # a band is never a line
-            upper = lower + max(abs(value) * 1e-6, 1e-9)
-        out.append((value, min(lower, value), max(upper, value)))
+        lower, upper = min(lower, value), max(upper, value)
+        if not upper > lower:  # a band is never a line: a sliver, on the side the domain allows
+            sliver = max(abs(value) * 1e-6, 1e-9)
+            if domain.upper is not None and upper >= domain.upper:
+                lower = upper - sliver
+            else:
+                upper = lower + sliver
+        out.append((value, lower, upper))
     return out
 
 
