@@ -81,6 +81,17 @@ class MetricEngine:
         # Rows without a timestamp fall in a null period, dropped when the series are assembled.
         return table.mutate(**{PERIOD: period_of(table[LOCAL], grain)})
 
+    def in_periods(self, name: str, table: ir.Table, first: dt.date, last: dt.date, grain: str) -> ir.Table:
+        """`table` (from `prepared`, with the source's timestamp among its columns) restricted to
+        the periods `first`..`last` as the engine's own queries are: row groups skipped by the
+        raw timestamp, local bounds tested on the instant where that is exact (analyses that
+        query a source directly, e.g. `explain`'s top orders, stay as fast as a metric query)."""
+        source = self.spec.sources[name]
+        lo = dt.datetime.combine(first, dt.time())
+        hi = dt.datetime.combine(shift_period(last, grain, 1), dt.time())
+        raw = source.timestamp if _is_timestamp(table, source) else None
+        return _restrict(table, lo, hi, self.data_bounds(name), raw, self._rules.get(name))
+
     def duplicate_keys(self, name: str) -> int:
         """Rows beyond one per declared key value (0 when the key is unique; cached)."""
         if name not in self._duplicates:
