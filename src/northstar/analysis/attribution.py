@@ -11,17 +11,23 @@ it splits the log-like interaction symmetrically.
 *Over segments* of an additive metric (a count or sum), segment s contributes v1_s - v0_s.
 For a ratio R = N/D = sum_s w_s r_s (w_s = D_s/D the segment's weight, r_s = N_s/D_s its rate),
 the change splits exactly into a *rate effect* (w0_s+w1_s)/2 * (r1_s - r0_s), the segment's
-own rate moving, and a *mix effect* (r0_s+r1_s)/2 * (w1_s - w0_s), the segment growing or
-shrinking as a share of the whole; the two add up to the total change over all segments.
+own rate moving, and a *mix effect* ((r0_s+r1_s)/2 - (R0+R1)/2) * (w1_s - w0_s), the segment
+growing or shrinking as a share of the whole, which moves the ratio only as far as the
+segment's rate differs from the whole's (a segment at the average rate that doubles in size
+changes nothing). As the weights' changes add up to 0, the centring takes nothing away: the
+rate and mix effects add up to the total change over all segments.
 
-*Counting noise*: when a metric counts (events, distinct customers), a segment's change has a
-noise of its own even when nothing happened. For a count, v0 and v1 are Poisson: the change
-has standard deviation sqrt(v0 + v1). For a ratio of two counts N/D the delta method gives
-Var(N/D) ~ N/D^2 + N^2/D^3 for each period's rate and Var(w) ~ D_s (1 - w) / D^2 for its
-weight, so the rate and mix effects have standard deviations (w0+w1)/2 * sqrt(Var r0 + Var r1)
-and (r0+r1)/2 * sqrt(Var w0 + Var w1). Treating N and D as independent overstates the noise
-of a ratio whose numerator and denominator move together (orders per buyer), which errs
-towards naming no segment. A count of 0 is floored at 1, so an empty segment is not certain.
+*Noise*: a segment's change has a spread of its own even when nothing happened. A count is
+Poisson (Var v = v); a sum of independent amounts over a Poisson number of rows is compound
+Poisson (Var = the sum of the squared amounts). So an additive segment's change has standard
+deviation sqrt(Var v0 + Var v1). For a ratio N/D, each period's rate has Var N / D^2 given
+its denominator (the ratio estimator's linearisation Var(N - rD) / D^2 without the D terms:
+numerator and denominator move together, minutes with listeners, so adding D's own noise as
+if independent would swamp a real 40% drop), and its weight w = D_s / D a variance from the
+noise of D_s and of the rest, ((D - D_s)^2 Var D_s + D_s^2 Var(D - D_s)) / D^4. The rate and
+mix effects then have standard deviations (w0+w1)/2 * sqrt(Var r0 + Var r1) and
+|(r0+r1)/2 - (R0+R1)/2| * sqrt(Var w0 + Var w1). For counts each variance is floored at 1:
+an empty segment is not certain.
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ def ratio_effects(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple
     keys = list(dict.fromkeys([*denominator0, *denominator1]))
     d0 = sum(_num(denominator0.get(k)) for k in keys)
     d1 = sum(_num(denominator1.get(k)) for k in keys)
+    centre = _centre(numerator0, numerator1, keys, d0, d1)
     out = []
     for key in keys:
         w0 = _num(denominator0.get(key)) / d0 if d0 else 0.0
@@ -118,36 +125,58 @@ def ratio_effects(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple
         if r0 is None or r1 is None:
             continue
         rate = (w0 + w1) / 2 * (r1 - r0)
-        mix = (r0 + r1) / 2 * (w1 - w0)
+        mix = ((r0 + r1) / 2 - centre) * (w1 - w0)
         out.append(SegmentEffect(key, rate + mix, rate, mix, r0, r1, w0))
     return out
 
 
-def additive_noise(baseline: Mapping[tuple, float], current: Mapping[tuple, float]) -> dict[tuple, float]:
-    """The standard deviation of each segment's change of a count (Poisson): sqrt(v0 + v1)."""
-    keys = list(dict.fromkeys([*baseline, *current]))
-    return {k: math.sqrt(max(_num(baseline.get(k)) + _num(current.get(k)), 1.0)) for k in keys}
+def additive_noise(variance0: Mapping[tuple, float], variance1: Mapping[tuple, float],
+                   floor: float = 0.0) -> dict[tuple, float]:
+    """The standard deviation of each segment's change: sqrt(Var v0 + Var v1), with each
+    period's variance at least `floor` (1 for a count: an empty segment is not certain)."""
+    keys = list(dict.fromkeys([*variance0, *variance1]))
+    return {k: math.sqrt(max(_num(variance0.get(k)), floor) + max(_num(variance1.get(k)), floor)) for k in keys}
 
 
 def ratio_noise(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple, float],
-                numerator1: Mapping[tuple, float], denominator1: Mapping[tuple, float]) -> dict[tuple, float]:
-    """The standard deviation of each segment's rate + mix effect on a ratio of two counts."""
+                numerator1: Mapping[tuple, float], denominator1: Mapping[tuple, float],
+                variances: tuple[Mapping[tuple, float], ...], floor: float = 0.0) -> dict[tuple, float]:
+    """The standard deviation of each segment's rate + mix effect on a ratio sum(N)/sum(D).
+
+    `variances`: Var N0, Var D0, Var N1, Var D1 per segment (for counts, the counts themselves).
+    See the module docstring; a side where the segment is absent adds no rate noise (its rate
+    is borrowed from the other side)."""
     keys = list(dict.fromkeys([*denominator0, *denominator1]))
-    totals = (sum(_num(denominator0.get(k)) for k in keys), sum(_num(denominator1.get(k)) for k in keys))
+    sides = ((numerator0, denominator0, variances[0], variances[1]),
+             (numerator1, denominator1, variances[2], variances[3]))
+    totals = [(sum(_num(d.get(k)) for k in keys), sum(_num(vd.get(k)) for k in keys)) for _n, d, _vn, vd in sides]
+    centre = _centre(numerator0, numerator1, keys, totals[0][0], totals[1][0])
     out = {}
     for key in keys:
-        rates, weights = [], []
-        for numerators, denominators, total in ((numerator0, denominator0, totals[0]),
-                                                (numerator1, denominator1, totals[1])):
+        rates: list[tuple[float, float] | None] = []
+        weights: list[tuple[float, float]] = []
+        for (numerators, denominators, var_n, var_d), (total, total_var) in zip(sides, totals):
             n, d = _num(numerators.get(key)), _num(denominators.get(key))
-            rates.append((n / d, max(n, 1.0) / d ** 2 + n ** 2 / d ** 3) if d else None)
-            weights.append((d / total, max(d, 1.0) * (1 - d / total) / total ** 2) if total else (0.0, 0.0))
-        (r0, var_r0), (r1, var_r1) = (rates[0] or rates[1] or (0.0, 0.0)), (rates[1] or rates[0] or (0.0, 0.0))
+            vn, vd = max(_num(var_n.get(key)), floor), max(_num(var_d.get(key)), floor)
+            rates.append((n / d, vn / d ** 2) if d else None)
+            rest, rest_var = total - d, max(total_var - _num(var_d.get(key)), 0.0)
+            weights.append((d / total, ((rest ** 2) * vd + d ** 2 * rest_var) / total ** 4) if total else (0.0, 0.0))
+        first, second = rates
+        r0 = first[0] if first else (second[0] if second else 0.0)
+        r1 = second[0] if second else r0
+        var_r = (first[1] if first and second else 0.0) + (second[1] if first and second else 0.0)
         (w0, var_w0), (w1, var_w1) = weights
-        rate = (w0 + w1) / 2 * math.sqrt(var_r0 + var_r1)
-        mix = (r0 + r1) / 2 * math.sqrt(var_w0 + var_w1)
-        out[key] = math.hypot(rate, mix)
+        out[key] = math.hypot((w0 + w1) / 2 * math.sqrt(var_r), ((r0 + r1) / 2 - centre) * math.sqrt(var_w0 + var_w1))
     return out
+
+
+def _centre(numerator0: Mapping[tuple, float], numerator1: Mapping[tuple, float], keys: Sequence[tuple],
+            d0: float, d1: float) -> float:
+    """(R0 + R1) / 2, the mean of the whole's two rates; 0 when a side has no denominator (then
+    the weights' changes do not add up to 0 and only the uncentred mix effect is exact)."""
+    if not d0 or not d1:
+        return 0.0
+    return (sum(_num(numerator0.get(k)) for k in keys) / d0 + sum(_num(numerator1.get(k)) for k in keys) / d1) / 2
 
 
 def _num(value: object) -> float:

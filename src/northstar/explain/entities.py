@@ -7,15 +7,16 @@ the entity: a count per key is 1), one grouped query through the engine's prepar
 the ids that weigh most in either period or in the change, limited to the top `LIMIT` rows, and
 a second one counts the ids.
 
-A finding is made when, among at least `MIN_POPULATION` ids (with three customers, one of them
-always has a third of everything):
+A finding is made when there are at least `MIN_POPULATION` ids (with three customers, one of
+them always has a third of everything):
 - one id is more than `DOMINANT` (a quarter) of the metric's total in the period ("period") or
-  in the baseline period ("baseline"); else
+  in the baseline period ("baseline"), among at least `MIN_POPULATION` ids with a value in that
+  period; else
 - at most `FEW` ids, taken by their change in the direction of the metric's change, explain at
-  least `EXPLAINS` (half) of that change ("change"), their change is at least `MATERIAL` of the
-  larger of the two totals, and each of them changed by at least `OUTSIZED` times an average
-  id's value (the larger total over the ids): three invoices making half of a 0.1% rise, or
-  two customers with two orders fewer each, dominate nothing.
+  least `EXPLAINS` (half) of that change ("change"), the change is at least `MATERIAL` (a
+  tenth) of the larger of the two totals, and each of them changed by at least `OUTSIZED` times
+  an average id's value (the larger total over the ids): one order landing in a week that
+  rose 0.2%, or two customers with two orders fewer each, dominate nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from collections.abc import Mapping, Sequence
 
 import ibis
 
-from northstar.engine.compile import LOCAL, PERIOD
+from northstar.engine.compile import PERIOD
 from northstar.engine.sql_to_ibis import to_ibis
-from northstar.engine.time import shift_period
 from northstar.explain.model import EntityFinding, TopEntity
 from northstar.spec.expressions import parse_sql
 from northstar.spec.model import AggregateMetric, Spec
@@ -40,7 +40,7 @@ MIN_POPULATION = 10
 DOMINANT = 0.25
 FEW = 3
 EXPLAINS = 0.5
-MATERIAL = 0.05
+MATERIAL = 0.1
 OUTSIZED = 5.0
 
 
@@ -80,49 +80,48 @@ def top_entities(project: object, metrics: Sequence[str], period: dt.date, basel
     return out
 
 
-def judge(metric: str, column: str, top: Sequence[TopEntity], population: int, total: float,
+def judge(metric: str, column: str, top: Sequence[TopEntity], population: tuple[int, int, int], total: float,
           baseline_total: float) -> EntityFinding | None:
-    """The finding the rule above makes from the top ids, or None (pure: tested on its own)."""
-    if population < MIN_POPULATION or not top:
+    """The finding the rule above makes from the top ids and the number of ids (in either period,
+    in the period, in the baseline period), or None (pure: tested on its own)."""
+    either, now, before = population
+    if either < MIN_POPULATION or not top:
         return None
     noun = noun_of(column)
-    singles = [(e.value / total, "period", e, total) for e in top if total > 0]
-    singles += [(e.baseline / baseline_total, "baseline", e, baseline_total) for e in top if baseline_total > 0]
+    singles = [(e.value / total, "period", e, total) for e in top if total > 0 and now >= MIN_POPULATION]
+    singles += [(e.baseline / baseline_total, "baseline", e, baseline_total) for e in top
+                if baseline_total > 0 and before >= MIN_POPULATION]
     singles = [s for s in singles if s[0] > DOMINANT]
     if singles:
         share, kind, entity, of = max(singles, key=lambda s: (s[0], s[1] == "period"))
-        return EntityFinding(metric, column, noun, kind, (entity,), share, of, population)
+        return EntityFinding(metric, column, noun, kind, (entity,), share, of, either)
     change = total - baseline_total
-    if not change:
+    if not change or abs(change) < MATERIAL * max(abs(total), abs(baseline_total)):
         return None
-    typical = max(abs(total), abs(baseline_total)) / population
+    typical = max(abs(total), abs(baseline_total)) / either
     ordered = sorted((e for e in top if e.change * change > 0 and abs(e.change) >= OUTSIZED * typical),
                      key=lambda e: -abs(e.change))
     taken: list[TopEntity] = []
     for entity in ordered[:FEW]:
         taken.append(entity)
         moved = sum(e.change for e in taken)
-        if moved / change >= EXPLAINS and abs(moved) >= MATERIAL * typical * population:
-            return EntityFinding(metric, column, noun, "change", tuple(taken),
-                                 sum(e.change for e in taken) / change, change, population)
+        if moved / change >= EXPLAINS:
+            return EntityFinding(metric, column, noun, "change", tuple(taken), moved / change, change, either)
     return None
 
 
 def _query(project: object, name: str, column: str, period: dt.date, baseline: dt.date, total: float,
-           baseline_total: float) -> tuple[list[TopEntity], int]:
+           baseline_total: float) -> tuple[list[TopEntity], tuple[int, int, int]]:
     spec: Spec = project.spec  # type: ignore[attr-defined]
     engine = project.engine  # type: ignore[attr-defined]
     metric: AggregateMetric = spec.metrics[name]  # type: ignore[assignment]
     grain = spec.north_star.grain
-    used = {column} | {c for _f, text in metric_expressions(metric) for c in parse_sql(text).columns}
-    table = engine.prepared(metric.source, None, grain, sorted(used))
-
-    def inside(when: dt.date) -> object:
-        lo = dt.datetime.combine(when, dt.time())
-        hi = dt.datetime.combine(shift_period(when, grain, 1), dt.time())
-        return (table[LOCAL] >= lo) & (table[LOCAL] < hi)
-
-    rows = table.filter(inside(period) | inside(baseline), table[column].notnull())
+    source = spec.sources[metric.source]
+    used = {column, source.timestamp} | {c for _f, text in metric_expressions(metric) for c in parse_sql(text).columns}
+    table = engine.prepared(metric.source, None, grain, sorted(c for c in used if c))
+    rows = engine.in_periods(metric.source, table, period, period, grain).union(
+        engine.in_periods(metric.source, table, baseline, baseline, grain), distinct=False)
+    rows = rows.filter(rows[column].notnull())
     if metric.where:
         rows = rows.filter(to_ibis(metric.where, rows))
     is_now, is_before = rows[PERIOD] == ibis.literal(period), rows[PERIOD] == ibis.literal(baseline)
@@ -136,15 +135,26 @@ def _query(project: object, name: str, column: str, period: dt.date, baseline: d
         now, before = rows.count(where=is_now), rows.count(where=is_before)
     grouped = rows.group_by(__id=rows[column]).aggregate(__now=now, __before=before)
     grouped = grouped.mutate(__now=grouped["__now"].fill_null(0), __before=grouped["__before"].fill_null(0))
+    # the counts of ids as window aggregates over the whole grouping, so one query returns both
+    everything = ibis.window()
+    grouped = grouped.mutate(__n=grouped["__id"].count().over(everything),
+                             __n_now=(grouped["__now"] != 0).cast("int64").sum().over(everything),
+                             __n_before=(grouped["__before"] != 0).cast("int64").sum().over(everything))
     weights = [1 / abs(x) if x else 0.0 for x in (total - baseline_total, total, baseline_total)]
     score = ibis.greatest((grouped["__now"] - grouped["__before"]).abs() * weights[0],
                           grouped["__now"].abs() * weights[1], grouped["__before"].abs() * weights[2])
     top = grouped.order_by([ibis.desc(score), grouped["__id"]]).limit(LIMIT)
-    what = f"finding the {noun_of(column)}s behind {name}"
-    frame = engine.backend.execute(top, what=what)
-    count = engine.backend.execute(grouped.aggregate(__n=grouped.count()), what=what)
+    frame = engine.backend.execute(top, what=f"finding the {noun_of(column)}s behind {name}")
+    if not len(frame):
+        return [], (0, 0, 0)
+    first = frame.iloc[0]
+    population = (int(first["__n"]), int(_number(first["__n_now"])), int(_number(first["__n_before"])))
     entities = [TopEntity(_plain(r["__id"]), float(r["__now"]), float(r["__before"])) for _i, r in frame.iterrows()]
-    return entities, int(count["__n"].iloc[0])
+    return entities, population
+
+
+def _number(value: object) -> float:
+    return 0.0 if value is None or value != value else float(value)  # type: ignore[arg-type]
 
 
 def _finite(value: object) -> bool:

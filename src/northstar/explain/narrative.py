@@ -95,7 +95,7 @@ def summarise(spec: Spec, e: Explanation) -> str:
         text += (f" Segments by {', '.join(dims)} overlap: a customer can be in several; their changes do not add "
                  "up to the total.")
     if e.entities:
-        text += " " + _entities(e, e.entities[0])
+        text += " " + entity_words(e, e.entities[0])
     moved = [d for d in e.drivers if d.as_expected and d.change_pct is not None and d.p_value is not None
              and d.p_value < 0.05 and (d.correlation or 0) * (1 if d.direction == "up" else -1) > 0]
     if moved:
@@ -107,6 +107,13 @@ def summarise(spec: Spec, e: Explanation) -> str:
             text += (f" Its driver {d.driver} moved {_pct(d.change_pct)} {periods(d.lag, e.grain)} earlier, and has "
                      f"led it before (r={d.correlation:+.2f}).")
     return text
+
+
+def inactive_words(e: Explanation) -> str:
+    """'no activity in the week of ...: a closure or a gap in the data' (for alerts and digests)."""
+    sides = [f"the {'baseline ' if side == 'baseline' else ''}{e.grain} of "
+             f"{(e.baseline_period if side == 'baseline' else e.period).isoformat()}" for side in e.inactive]
+    return f"no activity in {' or '.join(sides)}: a closure or a gap in the data"
 
 
 def _inactive(e: Explanation, title: str, when: str) -> str:
@@ -149,7 +156,8 @@ def _segment(e: Explanation, seg: Segment) -> str:
     return f"{'Mostly' if mostly else 'Concentrated'} in {_where(seg)} ({how})."
 
 
-def _entities(e: Explanation, f: EntityFinding) -> str:
+def entity_words(e: Explanation, f: EntityFinding) -> str:
+    """One sentence on the orders or customers that dominate a sum or count."""
     label = lower(_label(e, f.metric))
     if f.kind in ("period", "baseline"):
         one = f.entities[0]
@@ -159,10 +167,11 @@ def _entities(e: Explanation, f: EntityFinding) -> str:
         return (f"One {f.noun}, {one.id}, made {f.share:.0%} of {label} in the {side}{e.grain} of "
                 f"{when.isoformat()} ({number(value)} of {number(f.total)}).")
     count = len(f.entities)
-    noun = "rise" if f.total > 0 else "fall"
+    noun = ("rise" if f.total > 0 else "fall") + ("" if f.metric == e.metric else f" in {label}")
     items = ", ".join(f"{x.id} ({signed(x.change)})" for x in f.entities)
+    share = f"{f.share:.0%} of the {noun}" if f.share <= 1 else f"more than the whole {noun} (the rest moved the other way)"
     return (f"{COUNT_WORDS.get(count, str(count))} {plural(f.noun, count)} explain{'s' if count == 1 else ''} "
-            f"{f.share:.0%} of the {noun}" + ("" if f.metric == e.metric else f" in {label}") + f": {items}.")
+            f"{share}: {items}.")
 
 
 def _moved(c: object) -> str:

@@ -15,12 +15,16 @@ add up to 0. A segment *drove* the explained change when
    explained change (1 for the explained metric itself, an input's Shapley share otherwise);
 2. c_s / D > 0: the segment moved the way m did; and
 3. e_s / D > 0: by more than its proportional part; and
-4. for a count (or distinct count), or a ratio of two counts, the excess is beyond counting
-   noise: |e_s| >= `NOISE` standard deviations of the segment's contribution when nothing
-   happened (sqrt(v0_s + v1_s) for a count; the delta method for a ratio, see
-   `analysis/attribution.py`). In sparse data (a segment going from 3 to 1 contributors) or
-   a small segment's rate swinging, nothing is named. Sums and averages have no such test:
-   their spread is not known from the numbers.
+4. the excess is beyond noise: |e_s| >= z standard deviations of the segment's contribution
+   when nothing happened, z the one-sided normal quantile at `ALPHA` / n for the n segments of
+   the split (Bonferroni: a dimension of 27 states gets z = 3.3, not 2, or one state in four
+   searches would stand out by chance), with the standard deviation sqrt(v0_s + v1_s) for a count (Poisson), the square
+   root of the sum of squared amounts for a sum (compound Poisson; a probe metric sums
+   expr * expr per segment), the delta method for a ratio or an average (see
+   `analysis/attribution.py`). In sparse data (a segment going from 3 to 1 contributors), a
+   small segment's rate swinging, or one big order landing in a segment, nothing is named
+   (the order itself is found by `explain/entities.py`). Components whose spread is unknown
+   (a formula that is not a count or sum) get no test.
 
 Among the segments that drove it, the ranking score is g_m * min(e_s / D, 1) (the share of
 the explained change concentrated in the segment beyond its weight; a segment whose excess is
@@ -52,6 +56,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import pandas as pd
 
@@ -67,7 +72,7 @@ from northstar.spec.model import AggregateMetric, FormulaMetric, Spec
 PAIR_DIMS = 3
 PAIR_BONUS = 1.25
 MIN_SCORE = 0.1  # a segment must hold a tenth of the change beyond its weight to be named
-NOISE = 2.0  # standard deviations of a count's change its excess must exceed
+ALPHA = 0.01  # the chance that one segment of a split stands out by noise alone
 TOP = 10
 
 
@@ -143,6 +148,11 @@ def validate_by(project: object, metric: str, by: Sequence[str]) -> None:
                          f"{', '.join(known) or 'none declared'}")
 
 
+def threshold(segments: int) -> float:
+    """The z an excess must reach among `segments` segments (one-sided, Bonferroni)."""
+    return NormalDist().inv_cdf(1 - ALPHA / max(segments, 1))
+
+
 def score(split: Split, effect: SegmentEffect, weight: float) -> float | None:
     """The ranking score of a segment that drove the change (see the module docstring), or None
     when it did not: it moved against the change, or less than its proportional part."""
@@ -152,7 +162,7 @@ def score(split: Split, effect: SegmentEffect, weight: float) -> float | None:
     excess = effect.contribution - (effect.baseline_weight or 0.0) * split.change
     if share <= 0 or excess / split.change <= 0:
         return None
-    if split.noise is not None and abs(excess) < NOISE * split.noise.get(effect.segment, 0.0):
+    if split.noise is not None and abs(excess) < threshold(len(split.effects)) * split.noise.get(effect.segment, 0.0):
         return None
     excess = min(excess / split.change, 1.0)  # beyond all of the change, others offset it
     return excess * weight * (PAIR_BONUS if len(split.keys) > 1 else 1.0)
@@ -216,9 +226,6 @@ class _Searcher:
             self.forms[name] = form
             probes.update(extra)
         self.dims_by_metric = {n: dimensions_of(spec, n) for n in self.forms}
-        self.counted = {c for f in self.forms.values() for c in (f.numerator, f.denominator)
-                        if c and isinstance(m := spec.metrics.get(c), AggregateMetric)
-                        and m.agg in ("count", "count_distinct") and not m.cumulative}
         dims = list(dict.fromkeys(d for ds in self.dims_by_metric.values() for d in ds))
         if by and self.forms:
             unknown = [d for d in by if d not in dims]
@@ -227,14 +234,30 @@ class _Searcher:
                                  f"{', '.join(self.forms)}; use one of: {', '.join(dims) or 'none declared'}")
             dims = list(by)
         self.dims = dims
-        self.engine = project.engine.extended(probes) if probes else project.engine  # type: ignore[attr-defined]
         self.components = list(dict.fromkeys(c for f in self.forms.values() for c in (f.numerator, f.denominator)
                                              if c))
+        # the column holding each component's variance per segment (None: unknown, no noise test)
+        self.variance: dict[str, str | None] = {}
+        self.counted: set[str] = set()
+        for name in self.components:
+            metric = probes.get(name) or spec.metrics.get(name)
+            self.variance[name] = None
+            if not isinstance(metric, AggregateMetric) or metric.cumulative:
+                continue
+            if metric.agg in ("count", "count_distinct"):
+                self.variance[name] = name  # Poisson: the variance is the count itself
+                self.counted.add(name)
+            elif metric.agg == "sum" and metric.expr:
+                square = f"__{name}_square"
+                probes[square] = metric.model_copy(update={"expr": f"({metric.expr}) * ({metric.expr})"})
+                self.variance[name] = square
+        self.engine = project.engine.extended(probes) if probes else project.engine  # type: ignore[attr-defined]
+        self.columns = list(dict.fromkeys([*self.components, *(v for v in self.variance.values() if v)]))
         self._totals: dict[dt.date, dict[str, float]] | None = None
 
     def _query(self, keys: tuple[str, ...]) -> pd.DataFrame:
         start, end = min(self.period, self.baseline), max(self.period, self.baseline)
-        frame = self.engine.query(MetricQuery(metrics=tuple(self.components), grain=self.grain, by=keys,
+        frame = self.engine.query(MetricQuery(metrics=tuple(self.columns), grain=self.grain, by=keys,
                                               start=start, end=end))
         return frame[frame["period"].isin([self.period, self.baseline])]
 
@@ -257,21 +280,30 @@ class _Searcher:
         return out
 
     def _split(self, form: Form, frame: pd.DataFrame, keys: tuple[str, ...]) -> Split:
-        def values(column: str, when: dt.date) -> dict[tuple, float]:
-            rows = frame[frame["period"] == when]
-            return {tuple(r[k] for k in keys): r[column] for _i, r in rows.iterrows()}
+        by_period = {when: frame[frame["period"] == when] for when in (self.period, self.baseline)}
+        labels = {when: list(zip(*(rows[k] for k in keys))) for when, rows in by_period.items()}
 
-        counted = all(c in self.counted for c in (form.numerator, form.denominator) if c)
+        def values(column: str, when: dt.date) -> dict[tuple, float]:
+            return dict(zip(labels[when], by_period[when][column]))
+
+        parts = [c for c in (form.numerator, form.denominator) if c]
+        known = all(self.variance[c] for c in parts)
+        floor = 1.0 if all(c in self.counted for c in parts) else 0.0
         noise = None
         if form.denominator is None:
             before, now = values(form.numerator, self.baseline), values(form.numerator, self.period)
             effects = additive_effects(before, now)
-            noise = additive_noise(before, now) if counted else None
+            if known:
+                column = self.variance[form.numerator]
+                noise = additive_noise(values(column, self.baseline), values(column, self.period), floor)  # type: ignore[arg-type]
         else:
             sides = (values(form.numerator, self.baseline), values(form.denominator, self.baseline),
                      values(form.numerator, self.period), values(form.denominator, self.period))
             effects = ratio_effects(*sides)
-            noise = ratio_noise(*sides) if counted else None
+            if known:
+                variances = tuple(values(self.variance[c], when)  # type: ignore[arg-type]
+                                  for when in (self.baseline, self.period) for c in (form.numerator, form.denominator))
+                noise = ratio_noise(*sides, variances, floor)
         overlap = False
         for column in (c for c in (form.numerator, form.denominator) if c):
             for when in (self.period, self.baseline):

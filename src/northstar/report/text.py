@@ -151,6 +151,10 @@ def why_paragraph(explanation: Any, lang: str) -> str:
     e = explanation
     fields = {"label": e.label, "period": the_period(e.period, e.grain, lang),
               "baseline": the_period(e.baseline_period, e.grain, lang)}
+    if e.inactive:
+        when = " / ".join(the_period(e.baseline_period if side == "baseline" else e.period, e.grain, lang)
+                          for side in e.inactive)
+        return t("report.why.inactive", lang, label=e.label, when=when)
     if e.change is None:
         return t("report.why.no_value", lang, label=e.label)
     if e.change == 0:
@@ -169,14 +173,24 @@ def why_paragraph(explanation: Any, lang: str) -> str:
         label = next((c.label for c in _walk(e.root) if c.metric == seg.metric), seg.metric)
         text += " " + t("report.why.segment", lang, where=where, metric=label,
                         pct=percent(seg.change_pct, lang, signed=True))
-    elif e.root.children:
+    elif e.segments_searched:
         text += " " + t("report.why.spread", lang)
+    if e.overlaps:
+        dims = ", ".join(dict.fromkeys(d for o in e.overlaps for d in o.dimensions))
+        text += " " + t("report.why.overlap", lang, dims=dims)
+    for f in e.entities[:1]:
+        if f.kind in ("period", "baseline"):
+            when = the_period(e.period if f.kind == "period" else e.baseline_period, e.grain, lang)
+            metric = next((c.label for c in _walk(e.root) if c.metric == f.metric), f.metric)
+            text += " " + t("report.why.entity", lang, noun=f.noun, id=f.entities[0].id,
+                            share=percent(f.share, lang, 0), metric=metric, when=when)
     moved = [d for d in e.drivers if d.as_expected and d.change_pct is not None and d.p_value is not None
              and d.p_value < 0.05 and (d.correlation or 0) * (1 if d.direction == "up" else -1) > 0]
     if moved:
         d = moved[0]
-        text += " " + t("report.why.driver", lang, driver=d.driver, pct=percent(d.change_pct, lang, signed=True),
-                        lag=grain_count(d.lag, e.grain, lang), r=localise(f"{d.correlation:+.2f}", lang))
+        text += " " + t("report.why.driver" if d.lag else "report.why.driver_same", lang, driver=d.driver,
+                        pct=percent(d.change_pct, lang, signed=True), lag=grain_count(d.lag, e.grain, lang),
+                        r=localise(f"{d.correlation:+.2f}", lang))
     return text
 
 

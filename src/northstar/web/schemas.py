@@ -118,6 +118,13 @@ class ExplainResponse(BaseModel):
     drivers: list[Obj] = Field(description="Each driver link: its change at its lag and historical correlation.")
     summary: str
     notes: list[str]
+    lead_segment: Obj | None = Field(None, description="The segment named in the summary (the first of `segments`), "
+                                     "or null when the change is spread across segments.")
+    overlaps: list[Obj] = Field([], description="Metric and dimensions whose segments overlap (a customer in several).")
+    top_entities: list[Obj] = Field([], description="Orders or customers that dominate a sum or count: kind, share, "
+                                    "ids with their values before and now.")
+    inactive: list[str] = Field([], description="'period' and/or 'baseline': no activity at all in that period.")
+    caveats: list[str] = Field([], description="A side of the comparison that is partial or provisional.")
 
 
 class ChecksResponse(BaseModel):
