@@ -395,3 +395,24 @@ def test_stackexchange_votes_as_yyyymmdd_integers(tmp_path: Path) -> None:
     frame = project.query("votes", grain="month")
     assert {row.period: row.votes for row in frame.itertuples() if row.votes} == dict(expected)
     assert frame["votes"].sum() == len(votes) == 12_410
+
+
+def test_an_empty_text_cell_is_no_time(tmp_path: Path) -> None:
+    """An empty string (JSON "", or a CSV reader that keeps text) is a row without a time, as
+    a null is: in no period, and no error."""
+    (tmp_path / "events.jsonl").write_text('{"ts": "2011-10-11 19:50:00", "user": "a"}\n{"ts": "", "user": "b"}\n'
+                                           '{"ts": "2011-11-01 00:00:00", "user": "c"}\n', encoding="utf-8")
+    for extra in ({}, {"time_format": "%Y-%m-%d %H:%M:%S"}):
+        spec = {"project": "t", "sources": {"events": {"path": "events.jsonl", "timestamp": "ts", **extra}},
+                "metrics": {"events": {"source": "events", "agg": "count"}}, "north_star": {"metric": "events"},
+                "engine": {"cache": False}}
+        (tmp_path / "northstar.yml").write_text(json.dumps(spec), encoding="utf-8")
+        frame = Project.load(tmp_path / "northstar.yml").query("events", grain="month")
+        assert frame["events"].tolist() == [1, 1], extra
+
+
+def test_a_column_that_is_no_time_at_all(tmp_path: Path) -> None:
+    project = _project(tmp_path, "ts,user", ["true,a", "false,b"])
+    with pytest.raises(DataError, match="^source 'events': column 'ts' is boolean, not a time$"):
+        project.query("events")
+    assert any("is boolean, not a timestamp" in str(p) for p in project.validate())

@@ -78,7 +78,7 @@ def _bind_files(backend: Backend, name: str, source: Source, base_dir: Path) -> 
     # A timestamp read with a pattern is read as text: a reader's own date guess comes first otherwise.
     text_columns = [source.timestamp] if source.time_format and source.timestamp else []
     try:
-        table = backend.read_files(name, paths, fmt, text_columns)
+        table = backend.read_files(name, paths, fmt, text_columns) if text_columns else backend.read_files(name, paths, fmt)
     except DataError:
         raise
     except Exception as exc:

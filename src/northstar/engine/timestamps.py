@@ -63,8 +63,8 @@ def parsed_time(backend: Backend, column: ir.Column, source: Source) -> tuple[ir
     if dtype.is_string():
         # Text with a UTC offset ("...-05:00") keeps it; text without is in the source's zone.
         if source.timezone:
-            return column.cast(idt.Timestamp()), "wall"
-        return column.cast(idt.Timestamp(timezone="UTC")), "aware"
+            return as_text(column).cast(idt.Timestamp()), "wall"
+        return as_text(column).cast(idt.Timestamp(timezone="UTC")), "aware"
     if dtype.is_timestamp() and dtype.timezone is not None:
         return column, "aware"
     return column, "wall"
@@ -106,16 +106,17 @@ def read_bounds(backend: Backend, bound: BoundSource, zone: str) -> Bounds | Non
     source, table = bound.source, bound.table
     column = table[source.timestamp]
     dtype = column.type()
-    if dtype.is_numeric() and not source.time_format and not source.time_unit and not dtype.is_integer():
-        return _numbers_without_unit(backend, bound, column)
     if source.time_unit:
         return _epoch_bounds(backend, bound, column, zone)
+    if dtype.is_numeric() and not dtype.is_integer():
+        return _numbers_without_unit(backend, bound, column)
+    if not (dtype.is_string() or dtype.is_integer() or dtype.is_date() or dtype.is_timestamp()):
+        raise DataError(f"source '{bound.name}': column '{source.timestamp}' is {dtype}, not a time")
     if yyyymmdd_source(source, dtype):
         return _yyyymmdd_bounds(backend, bound, column)
     value, meaning = parsed_time(backend, column, source)
     text = dtype.is_string() or (dtype.is_integer() and source.time_format is not None)
-    given = as_text(column) if source.time_format else column
-    counts = {"given": given.count(), "read": value.count()} if text else {}
+    counts = {"given": as_text(column).count(), "read": value.count()} if text else {}
     try:
         row = _aggregate(backend, table, lo=value.min(), hi=value.max(), **counts)
     except Exception as exc:
