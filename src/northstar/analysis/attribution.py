@@ -19,8 +19,14 @@ rate and mix effects add up to the total change over all segments.
 
 *Noise*: a segment's change has a spread of its own even when nothing happened. A count is
 Poisson (Var v = v); a sum of independent amounts over a Poisson number of rows is compound
-Poisson (Var = the sum of the squared amounts). So an additive segment's change has standard
-deviation sqrt(Var v0 + Var v1). For a ratio N/D, each period's rate has Var N / D^2 given
+Poisson (Var = the sum of the squared amounts). What names a segment is its excess
+e_s = c_s - w0_s * (V1 - V0) = v1_s - w0_s * V1 (w0_s = v0_s / V0: its share before), so its
+noise is the excess's spread when every segment kept its share; by the delta method, with R
+the rest of the segments (independent of s),
+Var e_s ~ (1-w0)^2 Var v1_s + w0^2 Var R1 + (V1/V0)^2 ((1-w0)^2 Var v0_s + w0^2 Var R0).
+For counts this is the two-proportion test of the segment's share (a segment that fell 95%
+while the whole fell 81% is far beyond noise, although its change alone, sqrt(v0 + v1), is
+not). For a ratio N/D, each period's rate has Var N / D^2 given
 its denominator (the ratio estimator's linearisation Var(N - rD) / D^2 without the D terms:
 numerator and denominator move together, minutes with listeners, so adding D's own noise as
 if independent would swamp a real 40% drop), and its weight w = D_s / D a variance from the
@@ -130,12 +136,26 @@ def ratio_effects(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple
     return out
 
 
-def additive_noise(variance0: Mapping[tuple, float], variance1: Mapping[tuple, float],
+def additive_noise(baseline: Mapping[tuple, float], current: Mapping[tuple, float],
+                   variance0: Mapping[tuple, float], variance1: Mapping[tuple, float],
                    floor: float = 0.0) -> dict[tuple, float]:
-    """The standard deviation of each segment's change: sqrt(Var v0 + Var v1), with each
-    period's variance at least `floor` (1 for a count: an empty segment is not certain)."""
-    keys = list(dict.fromkeys([*variance0, *variance1]))
-    return {k: math.sqrt(max(_num(variance0.get(k)), floor) + max(_num(variance1.get(k)), floor)) for k in keys}
+    """The standard deviation of each segment's excess e = v1_s - w0_s * (V1 - V0) - ... when
+    every segment kept its share (see the module docstring); each segment's variance in each
+    period is at least `floor` (1 for a count: an empty segment is not certain)."""
+    keys = list(dict.fromkeys([*baseline, *current]))
+    v0 = {k: _num(baseline.get(k)) for k in keys}
+    var0 = {k: max(_num(variance0.get(k)), floor) for k in keys}
+    var1 = {k: max(_num(variance1.get(k)), floor) for k in keys}
+    total0, total1 = sum(v0.values()), sum(_num(current.get(k)) for k in keys)
+    all0, all1 = sum(var0.values()), sum(var1.values())
+    out = {}
+    for k in keys:
+        w0 = v0[k] / total0 if total0 else 0.0
+        growth = total1 / total0 if total0 else 0.0
+        variance = ((1 - w0) ** 2 * var1[k] + w0 ** 2 * (all1 - var1[k])
+                    + growth ** 2 * ((1 - w0) ** 2 * var0[k] + w0 ** 2 * (all0 - var0[k])))
+        out[k] = math.sqrt(max(variance, 0.0))
+    return out
 
 
 def ratio_noise(numerator0: Mapping[tuple, float], denominator0: Mapping[tuple, float],

@@ -139,9 +139,15 @@ def _caveats(e: Explanation) -> str:
 
 
 def _segment(e: Explanation, seg: Segment) -> str:
+    """'Led by country = B (weekly buyers −95.0% there against −80.8% overall, 35% of the fall)':
+    the segment moved more than the whole, which is why it is named; 'Mostly in' when it holds
+    at least half of the change."""
     label = lower(_label(e, seg.metric))
+    node = next((c for c in [e.root, *flatten(e.root)] if c.metric == seg.metric), None)
     if seg.change_pct is not None:
         how = f"{label} {_pct(seg.change_pct)} there"
+        if node is not None and node.change_pct is not None:
+            how += f" against {_pct(node.change_pct)} overall"
     elif seg.value is not None and seg.baseline is not None:
         how = f"{label} {signed(seg.value - seg.baseline)} there"
     else:
@@ -153,7 +159,7 @@ def _segment(e: Explanation, seg: Segment) -> str:
                 f", more than the whole {noun}: other segments moved the other way")
     if seg.mix_effect is not None and seg.rate_effect is not None and abs(seg.mix_effect) > abs(seg.rate_effect):
         how += ", a shift in the mix rather than in its own rate"
-    return f"{'Mostly' if mostly else 'Concentrated'} in {_where(seg)} ({how})."
+    return f"{'Mostly in' if mostly else 'Led by'} {_where(seg)} ({how})."
 
 
 def entity_words(e: Explanation, f: EntityFinding) -> str:

@@ -15,13 +15,13 @@ add up to 0. A segment *drove* the explained change when
    explained change (1 for the explained metric itself, an input's Shapley share otherwise);
 2. c_s / D > 0: the segment moved the way m did; and
 3. e_s / D > 0: by more than its proportional part; and
-4. the excess is beyond noise: |e_s| >= z standard deviations of the segment's contribution
-   when nothing happened, z the one-sided normal quantile at `ALPHA` / n for the n segments of
-   the split (Bonferroni: a dimension of 27 states gets z = 3.3, not 2, or one state in four
-   searches would stand out by chance), with the standard deviation sqrt(v0_s + v1_s) for a count (Poisson), the square
-   root of the sum of squared amounts for a sum (compound Poisson; a probe metric sums
-   expr * expr per segment), the delta method for a ratio or an average (see
-   `analysis/attribution.py`). In sparse data (a segment going from 3 to 1 contributors), a
+4. the excess is beyond noise: |e_s| >= z standard deviations of the excess when every
+   segment kept its share, z the one-sided normal quantile at `ALPHA` / n for the n segments
+   of the split (Bonferroni: a dimension of 27 states gets z = 3.4, not 2, or one state in
+   four searches would stand out by chance). The spread comes from the delta method on each
+   period's values: Poisson for a count, compound Poisson for a sum (the sum of squared
+   amounts, through a probe metric summing expr * expr per segment), and for a ratio or an
+   average the spread of its rate and mix effects (see `analysis/attribution.py`). In sparse data (a segment going from 3 to 1 contributors), a
    small segment's rate swinging, or one big order landing in a segment, nothing is named
    (the order itself is found by `explain/entities.py`). Components whose spread is unknown
    (a formula that is not a count or sum) get no test.
@@ -71,7 +71,7 @@ from northstar.spec.model import AggregateMetric, FormulaMetric, Spec
 
 PAIR_DIMS = 3
 PAIR_BONUS = 1.25
-MIN_SCORE = 0.1  # a segment must hold a tenth of the change beyond its weight to be named
+MIN_SCORE = 0.02  # beyond noise, a segment must hold 2% of the change beyond its weight to be named
 ALPHA = 0.01  # the chance that one segment of a split stands out by noise alone
 TOP = 10
 
@@ -295,7 +295,8 @@ class _Searcher:
             effects = additive_effects(before, now)
             if known:
                 column = self.variance[form.numerator]
-                noise = additive_noise(values(column, self.baseline), values(column, self.period), floor)  # type: ignore[arg-type]
+                noise = additive_noise(before, now, values(column, self.baseline),  # type: ignore[arg-type]
+                                       values(column, self.period), floor)  # type: ignore[arg-type]
         else:
             sides = (values(form.numerator, self.baseline), values(form.denominator, self.baseline),
                      values(form.numerator, self.period), values(form.denominator, self.period))
