@@ -3,16 +3,16 @@
 Segments say *where* a change happened; they cannot see one £168k invoice that made 41% of a
 week's revenue, because it hides inside every segment it belongs to. For a sum (grouped by the
 source's `key`, the order or invoice, else its `entity`, the customer) and a count (grouped by
-the entity: a count per key is 1), one grouped query through the engine's prepared table finds
-the ids that weigh most in either period or in the change, limited to the top `LIMIT` rows, and
-a second one counts the ids.
+the entity: a count per key is 1), one grouped query through the engine's prepared table (its
+periods restricted as the engine's own queries are) finds the ids that weigh most in either
+period or in the change, limited to the top `LIMIT` rows, with the number of ids alongside.
 
 A finding is made when there are at least `MIN_POPULATION` ids (with three customers, one of
 them always has a third of everything):
 - one id is more than `DOMINANT` (a quarter) of the metric's total in the period ("period") or
   in the baseline period ("baseline"), among at least `MIN_POPULATION` ids with a value in that
   period; else
-- at most `FEW` ids, taken by their change in the direction of the metric's change, explain at
+- the (at most) `FEW` ids that changed most in the direction of the metric's change explain at
   least `EXPLAINS` (half) of that change ("change"), the change is at least `MATERIAL` (a
   tenth) of the larger of the two totals, and each of them changed by at least `OUTSIZED` times
   an average id's value (the larger total over the ids): one order landing in a week that
@@ -101,12 +101,10 @@ def judge(metric: str, column: str, top: Sequence[TopEntity], population: tuple[
     typical = max(abs(total), abs(baseline_total)) / either
     ordered = sorted((e for e in top if e.change * change > 0 and abs(e.change) >= OUTSIZED * typical),
                      key=lambda e: -abs(e.change))
-    taken: list[TopEntity] = []
-    for entity in ordered[:FEW]:
-        taken.append(entity)
-        moved = sum(e.change for e in taken)
-        if moved / change >= EXPLAINS:
-            return EntityFinding(metric, column, noun, "change", tuple(taken), moved / change, change, either)
+    taken = ordered[:FEW]
+    moved = sum(e.change for e in taken)
+    if taken and moved / change >= EXPLAINS:
+        return EntityFinding(metric, column, noun, "change", tuple(taken), moved / change, change, either)
     return None
 
 
