@@ -28,7 +28,13 @@ season 52; day grain: 2 weeks, season 7; month: 3 years, season 12; quarter: 3 y
 season 4), seasonal naive plus trend: the value one season before t plus the median
 season-over-season change of the last `TREND_WINDOW` periods; otherwise the median of the
 last 3 periods, each carried forward by the median period-over-period change (the trend) of
-the last `TREND_WINDOW` periods or of the last `RECENT_WINDOW`, whichever is nearer zero.
+the last `TREND_WINDOW` periods or of the last `RECENT_WINDOW`, whichever is nearer zero. The
+value a season ago is read from a *template* of the history in which every period that was
+unusual when it happened (|score| >= `UNUSUAL`, 3) is replaced by what was expected: a one-off
+burst that was too small to fire (3.0 on a noisy monthly series) is not expected again a year
+later, where its absence then fired (-4.2). Measured on the smooth generated series: 0.31% false
+alarms at 4 (0.34% without), 1.83% at 3 (1.75%); daily 0.90% at 3 (0.97%). The season is dropped
+when the recent level forecast the last 26 periods `SEASON_MARGIN` times better.
 
 The scale is *calibrated on the method's own past errors*: the MAD (x 1.4826) of the one-step
 forecast errors of the last `ERROR_WINDOW` periods, floored at 0.1% of the level and at the
@@ -69,29 +75,25 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# the forecasts and the per-grain SEASONS, SEASON_CYCLES and MIN_HISTORY live in alerts.forecasting
+from northstar.alerts.forecasting import (COUNT_LEVEL, MAD_FACTOR, MAX_ZERO_SHARE, MIN_EVENTS,  # noqa: F401
+                                          MIN_HISTORY, RECENT_WINDOW, SEASON_CYCLES, SEASON_MARGIN, SEASONS,
+                                          TREND_WINDOW, count_forecast, error_scale, forecast, history_needed,
+                                          log_scale, season_length)
 from northstar.alerts.noise import count_interval, count_score, dispersion_of, share_noise
 from northstar.analysis.domain import Domain, observed_domain
-from northstar.analysis.projection import median, theil_sen
+from northstar.analysis.projection import median
 
-MAD_FACTOR = 1.4826
-TREND_WINDOW = 26
-RECENT_WINDOW = 13  # the recent horizon of the damped trend (a quarter of weeks)
 RETURN_LOOKBACK = 4  # a value back at the level expected before the last periods is no anomaly
 ERROR_WINDOW = 26
 MIN_ERRORS = 8
 MAX_REPLACED = 3
 SHIFT_MEMORY = 13  # periods after an anomaly in which a return to the level before it is no anomaly
-SEASONS = {"day": 7, "week": 52, "month": 12, "quarter": 4, "year": None}  # year: no season within it, trend only
-SEASON_CYCLES = {"day": 2, "week": 2, "month": 3, "quarter": 3, "year": 0}  # full seasons needed before using one
-MIN_HISTORY = {"day": 56, "week": 26, "month": 12, "quarter": 8, "year": 5}
 DEFAULT_SENSITIVITY = 4.0
-MAX_ZERO_SHARE = 0.05  # zeros a positive series may hold and stay on the log scale
 ZERO_AS = 0.1  # on the log scale a zero counts as this fraction of the smallest positive value
 SMALL_COUNT = 20.0  # a count whose typical period holds fewer is judged as a count (model `count`)
-COUNT_LEVEL = 8  # periods whose mean is a small count's level
-MIN_EVENTS = 0.5  # a small count never expects fewer than this many events per COUNT_LEVEL periods
 MODELS: tuple[str, ...] = ("log", "linear", "count")
-SEASON_MARGIN = 2.0  # the season is dropped when the recent level forecast this many times better
+UNUSUAL = 3.0  # a period this far from what was expected is no template for the same period next season
 
 
 @dataclass(frozen=True)
@@ -145,118 +147,9 @@ class Score:
                 "log": self.log, "model": self.model, "dispersion": self.dispersion}
 
 
-def season_length(grain: str, n: int) -> int | None:
-    """The seasonal period used for a history of `n` periods, or None (trend only)."""
-    period = SEASONS.get(grain)
-    if period is None or n < SEASON_CYCLES[grain] * period:
-        return None
-    return period
-
-
-def history_needed(grain: str, given: int | None = None) -> int:
-    """Complete periods before a period is scored: `given`, else the grain's default."""
-    return given if given is not None else MIN_HISTORY.get(grain, 26)
-
-
-def _scale(residuals: np.ndarray, level: float) -> float:
-    """1.4826 x the MAD of the errors, floored at 0.1% of the level. When more than half the
-    errors are equal (a share that is 0 but for a few blips), the MAD is 0 and says nothing:
-    the mean absolute deviation (x 1.2533, the same for normal errors) says how big the blips are."""
-    residuals = np.asarray(residuals, dtype=float)
-    if not len(residuals):
-        return max(1e-3 * abs(level), 1e-12)
-    deviations = np.abs(residuals - median(residuals))
-    spread = MAD_FACTOR * median(deviations)
-    if spread == 0:
-        spread = 1.2533 * float(np.mean(deviations))
-    return max(spread, 1e-3 * abs(level), 1e-12)
-
-
-def _log_scale(values: np.ndarray) -> bool:
-    """Whether a series is scored on the log scale: never negative, and zero in at most
-    `MAX_ZERO_SHARE` of its periods after its first non-zero one (zeros before it are the
-    time before the metric started: no payments before the first renewal)."""
-    if not np.any(values > 0) or bool(np.any(values < 0)):
-        return False
-    started = values[int(np.argmax(values > 0)):]
-    return int(np.sum(started == 0)) <= MAX_ZERO_SHARE * len(started)
-
-
-def _damped(diffs: np.ndarray) -> float:
-    """The trend per period: the median change of the last `TREND_WINDOW` periods or of the last
-    `RECENT_WINDOW`, whichever is nearer zero (none when they disagree in sign). A trend is
-    carried forward only as far as both horizons support it: a growth that slows down (a launch
-    ramp levelling off) is not extrapolated at its old pace into false drops."""
-    if not len(diffs):
-        return 0.0
-    long, recent = median(diffs), median(diffs[-RECENT_WINDOW:])
-    if long * recent <= 0:
-        return 0.0
-    return long if abs(long) < abs(recent) else recent
-
-
-def forecast(history: np.ndarray, grain: str, ahead: int = 1) -> tuple[float, float, str]:
-    """(expected value `ahead` periods after the history, scale of the period-over-period changes,
-    method) from a history without gaps, on the scale it is given (the scorer calibrates its own
-    scale)."""
-    y = np.asarray(history, dtype=float)
-    n = len(y)
-    level = median(np.abs(y[-TREND_WINDOW:]))
-    period = season_length(grain, n)
-    diffs = np.diff(y)[-TREND_WINDOW:]
-    drift = _damped(diffs)
-    if period is not None:
-        # Seasonal naive plus trend: a season ago, plus the typical recent season-over-season change.
-        yearly = (y[period:] - y[:-period])[-TREND_WINDOW:]
-        change = median(yearly)
-        if _seasonal_fits(y, period, change, drift):
-            return float(y[n - period + ahead - 1] + change), _scale(yearly, level), "seasonal"
-    # No seasonal term: the median of the last 3 periods, each carried forward by the drift.
-    carried = [y[n - j] + (j + ahead - 1) * drift for j in range(1, min(3, n) + 1)]
-    return median(carried), _scale(diffs, level), "trend"
-
-
-def _seasonal_fits(y: np.ndarray, period: int, change: float, drift: float) -> bool:
-    """Whether to use the season: unless the recent level (plus the trend) forecast the last
-    `TREND_WINDOW` periods `SEASON_MARGIN` times better than the value a season ago (plus the
-    typical change) did (the MAD of its errors that much smaller). On a noisy monthly series a
-    single value a year ago is a poor guide (a month of 24 comments was expected at 112 because
-    the same month a year before had a burst); on a smooth seasonal one the season must stay
-    (switching at every flat stretch of the season raised false alarms from 0.34% to 0.42%)."""
-    n = len(y)
-    t = np.arange(max(period, 3, n - TREND_WINDOW), n)
-    if len(t) < 3:
-        return True
-    seasonal = y[t] - (y[t - period] + change)
-    recent = np.median(np.stack([y[t - j] + j * drift for j in (1, 2, 3)]), axis=0)
-    trend = y[t] - recent
-
-    def mad(e: np.ndarray) -> float:
-        return median(np.abs(e - median(e)))
-
-    return mad(seasonal) <= SEASON_MARGIN * mad(trend)
-
-
-def count_forecast(history: np.ndarray, ahead: int = 1) -> float:
-    """A small count's expected value `ahead` periods on: the mean of its last `COUNT_LEVEL`
-    periods, each carried forward by the damped Theil–Sen trend, at least `MIN_EVENTS` per
-    `COUNT_LEVEL` periods."""
-    x = np.asarray(history, dtype=float)
-    n = len(x)
-    drift = 0.0
-    if n >= 4:
-        t = np.arange(n, dtype=float)
-        long = theil_sen(t[-TREND_WINDOW:], x[-TREND_WINDOW:])[0]
-        recent = theil_sen(t[-RECENT_WINDOW:], x[-RECENT_WINDOW:])[0]
-        drift = 0.0 if long * recent <= 0 else (long if abs(long) < abs(recent) else recent)
-    k = min(COUNT_LEVEL, n)
-    carried = [x[n - j] + (j + ahead - 1) * drift for j in range(1, k + 1)]
-    return max(float(np.mean(carried)), MIN_EVENTS / COUNT_LEVEL)
-
-
 def _model(values: np.ndarray, domain: Domain, zeros: bool, sizes: np.ndarray | None) -> str:
     """Which model scores a series (see the module docstring)."""
-    positive = _log_scale(values) if zeros else bool(len(values)) and bool(np.all(values > 0))
+    positive = log_scale(values) if zeros else bool(len(values)) and bool(np.all(values > 0))
     positive = positive and domain.nonnegative  # a metric that can be negative has no relative scale
     if domain.kind == "count" and len(values) and bool(np.all(values >= 0)) \
             and bool(np.all(np.abs(values - np.round(values)) < 1e-9)):
@@ -321,7 +214,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
     """Score every period of `series` (index: period start dates, complete periods only, in
     order) from `start` on that has at least `min_history` known values before it.
     `sensitivity` decides which periods are kept out of later forecasts (see the module).
-    With `zeros`, a rare zero keeps a positive series on the log scale (see `_log_scale`);
+    With `zeros`, a rare zero keeps a positive series on the log scale (see `forecasting.log_scale`);
     without, any zero puts it on the linear scale (segments, where a zero is more often a
     small number than an outage). `domain`: what the metric can be (default: >= 0 when no
     value is negative, else any number); `sizes`: per period, what its counting noise is
@@ -344,11 +237,12 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
     def predict(history: np.ndarray, ahead: int = 1) -> tuple[float, str]:
         if model == "count":
             return min(count_forecast(history, ahead), high), "mean"
-        expected, _spread, method = forecast(history, grain, ahead)
+        expected, _spread, method = forecast(history, grain, ahead, template[:len(history)])
         return min(max(expected, low), high), method
 
     needed = max(history_needed(grain, min_history), 3)
     history = y.copy()  # the history later forecasts see: anomalies replaced by what was expected
+    template = y.copy()  # the history as next season's template: unusual periods replaced too
     before: np.ndarray | None = None  # after an anomaly: the history as if it had not happened
     shadow = 0  # periods `before` is still kept
     errors: list[float] = []
@@ -358,7 +252,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
     for i in range(3, len(y)):
         expected, method = predict(history[:i])
         normal = predict(before[:i])[0] if before is not None else None
-        anomalous = back = near_normal = False
+        anomalous = back = near_normal = unusual = False
         if i >= needed and len(errors) >= MIN_ERRORS:
             dispersion = dispersion_of(np.array(errors[-ERROR_WINDOW:]), np.array(means[-ERROR_WINDOW:])) \
                 if model == "count" else 1.0
@@ -368,7 +262,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
                 scale = math.sqrt(dispersion * max(expected, noise * noise))
             else:
                 level = 1.0 if log else median(np.abs(history[max(0, i - TREND_WINDOW):i]))
-                scale = max(_scale(np.array(errors[-ERROR_WINDOW:]), level), noise)
+                scale = max(error_scale(np.array(errors[-ERROR_WINDOW:]), level), noise)
 
             def surprise(center: float) -> float:
                 if model == "count":
@@ -377,6 +271,7 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
 
             score = surprise(expected)
             anomalous = abs(score) >= sensitivity
+            unusual = abs(score) >= UNUSUAL
             off_normal = abs(surprise(normal)) if normal is not None else math.inf
             near_normal = off_normal < sensitivity / 2  # clearly normal: kept in the history before the anomaly
             if anomalous and off_normal < sensitivity:
@@ -394,6 +289,8 @@ def score_series(series: pd.Series, grain: str, min_history: int | None = None,
                 out.append(Score(periods[i], float(values[i]), float(math.exp(expected) if log else expected),
                                  scale, float(score), i, method, log, nonnegative, model, dispersion,
                                  domain.lower, domain.upper))
+        if unusual or anomalous:
+            template[i] = expected
         errors.append(float(y[i] - expected))  # every error, so the scale is not biased low by leaving out the large ones
         means.append(float(expected))
         if back:  # later forecasts start from the level before the anomaly again

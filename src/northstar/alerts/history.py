@@ -154,13 +154,14 @@ def marks(project: Any, metric: str) -> dict[str, Any]:
     interval and whether it is an anomaly, with the spec's first alert rule's settings."""
     from northstar.alerts import detect
     from northstar.alerts.rules import load_series, rules_of
+    from northstar.alerts.scoring import score_metric  # in the metric's domain, with its counting noise
 
     spec = project.spec
     grain = spec.north_star.grain
     rule = rules_of(spec)[0]
     series = load_series(project, [metric])[metric]
     points = []
-    for s in detect.score_series(series, grain, rule.min_history, sensitivity=rule.sensitivity):
+    for s in score_metric(project, metric, series, rule.min_history, sensitivity=rule.sensitivity):
         lower, upper = s.interval(rule.sensitivity)
         points.append({"period": s.period.isoformat(), "value": s.value, "expected": s.expected, "lower": lower,
                        "upper": upper, "score": s.score, "anomaly": s.is_anomaly(rule.sensitivity)})
