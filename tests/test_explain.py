@@ -135,9 +135,19 @@ def test_android_release_in_germany_is_the_top_explanation(demo: Project) -> Non
 
 
 def test_duplicate_plays_on_ios_are_the_top_explanation(demo: Project) -> None:
+    """Regression: in this week, which rose 18%, `explain` named Android, which fell 6%."""
     e = demo.explain(period="2026-01-19")
-    assert e.change > 0 and e.segments[0].dimensions == {"platform": "ios"}
+    assert e.change > 0 and e.lead is not None and e.lead.dimensions.get("platform") == "ios"
+    assert all(s.contribution > 0 and s.excess > 0 for s in e.segments)
+    assert "android" not in e.summary
     assert e.root.children[1].metric == "minutes_per_listener" and e.root.children[1].share > 0.8
+
+
+def test_the_christmas_closure_is_no_activity(demo: Project) -> None:
+    e = demo.explain(period="2025-12-22")
+    assert e.inactive == ("period",) and e.segments == ()
+    assert "no activity in this period: a closure or a gap in the data" in e.summary
+    assert demo.explain(period="2025-12-29").inactive == ("baseline",)
 
 
 def test_tiktok_sign_ups_explain_the_activation_drop(demo: Project) -> None:
@@ -149,7 +159,8 @@ def test_tiktok_sign_ups_explain_the_activation_drop(demo: Project) -> None:
 def test_the_payment_outage_is_across_the_board(demo: Project) -> None:
     e = demo.explain("revenue", period="2025-06-09")
     assert e.root.change_pct < -0.9 and e.segments == ()
-    assert "spread across segments" in e.summary
+    # no payment at all got through: no segment to blame, no activity to explain
+    assert e.inactive == ("period",) and "no activity in this period" in e.summary
 
 
 def test_vs_year_and_json_shape(demo: Project) -> None:

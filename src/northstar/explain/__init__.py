@@ -27,7 +27,7 @@ import pandas as pd
 
 from northstar.analysis.lead import at_lag
 from northstar.analysis.tree import label_of
-from northstar.engine.plan import unknown_metric
+from northstar.engine.plan import dependency_order, unknown_metric
 from northstar.engine.time import period_start, same_period_last_year, shift_period, to_date
 from northstar.errors import QueryError
 from northstar.explain.coverage import caveats, inactive_sides
@@ -68,8 +68,9 @@ def explain(project: Any, metric: str | None = None, period: object = None, vs: 
     if base == current:
         raise QueryError("--vs: the baseline is the period itself; pick an earlier date")
     _inside_data(project, names, grain, current, base)
-    values = _values(project, names, grain, current, base)
-    inactive = inactive_sides(project, names, current, base)
+    everything = list(dict.fromkeys([*names, *dependency_order(spec, tuple(names))]))  # the tree and its base counts
+    values = _values(project, everything, grain, current, base)
+    inactive = inactive_sides(project, everything, values, current, base)
     finite = not (math.isnan(values[current][metric]) or math.isnan(values[base][metric]))
     if not finite and not inactive:
         raise QueryError(f"'{metric}' has no value in the {grain} of {current} or of {base}: pick periods inside "

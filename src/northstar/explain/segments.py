@@ -1,8 +1,10 @@
 """Which segments drove a metric's change, and whether a dimension's segments overlap.
 
 Each metric is split by the values of every dimension its source declares, in one fused query
-per dimension for all the metrics at once, then by pairs of the strongest dimensions (at most
-`PAIR_DIMS` of them, so 3 pair queries whatever the number of dimensions and values).
+per dimension for all the metrics at once, then by pairs of the strongest dimensions: at most
+`PAIR_DIMS` of them, so 6 pair queries whatever the number of dimensions and values, ranked by
+their best score under the rule below without its noise test (an incident among one country's
+Android users can be lost in the noise of all Android users and still be plain as a pair).
 
 **The rule that names a segment.** Split a metric m over one dimension (or a pair). Segment s
 contributes c_s to m's change D = sum of the c_s: its own change for a count or a sum, its rate
@@ -69,7 +71,7 @@ from northstar.explain.model import Overlap, Segment
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import AggregateMetric, FormulaMetric, Spec
 
-PAIR_DIMS = 3
+PAIR_DIMS = 4
 PAIR_BONUS = 1.25
 MIN_SCORE = 0.02  # beyond noise, a segment must hold 2% of the change beyond its weight to be named
 ALPHA = 0.01  # the chance that one segment of a split stands out by noise alone
@@ -153,16 +155,18 @@ def threshold(segments: int) -> float:
     return NormalDist().inv_cdf(1 - ALPHA / max(segments, 1))
 
 
-def score(split: Split, effect: SegmentEffect, weight: float) -> float | None:
+def score(split: Split, effect: SegmentEffect, weight: float, noise: bool = True) -> float | None:
     """The ranking score of a segment that drove the change (see the module docstring), or None
-    when it did not: it moved against the change, or less than its proportional part."""
+    when it did not: it moved against the change, less than its proportional part, or (with
+    `noise`) not beyond noise."""
     if not split.change or weight <= 0:
         return None
     share = effect.contribution / split.change
     excess = effect.contribution - (effect.baseline_weight or 0.0) * split.change
     if share <= 0 or excess / split.change <= 0:
         return None
-    if split.noise is not None and abs(excess) < threshold(len(split.effects)) * split.noise.get(effect.segment, 0.0):
+    if noise and split.noise is not None \
+            and abs(excess) < threshold(len(split.effects)) * split.noise.get(effect.segment, 0.0):
         return None
     excess = min(excess / split.change, 1.0)  # beyond all of the change, others offset it
     return excess * weight * (PAIR_BONUS if len(split.keys) > 1 else 1.0)
@@ -179,14 +183,18 @@ def find_segments(project: object, metrics: dict[str, float], period: dt.date, b
     best_by_dim: dict[str, float] = {}
 
     def take(split: Split) -> None:
-        if split.overlap:
+        if split.overlap and len(split.keys) == 1:  # a pair overlaps through one of its dimensions
             overlaps.append(Overlap(split.metric, split.keys))
         for effect in split.effects:
             value = score(split, effect, metrics[split.metric])
             if value is not None:
                 found.append((value, _segment(split, effect)))
-                if len(split.keys) == 1:
-                    best_by_dim[split.keys[0]] = max(best_by_dim.get(split.keys[0], 0.0), value)
+            # pairs are searched among the dimensions whose segments moved most with the change,
+            # noise or not: an incident in one country's Android users can be too small to stand
+            # out among all Android users and still be plain as a pair
+            potential = score(split, effect, metrics[split.metric], noise=False)
+            if potential is not None and len(split.keys) == 1:
+                best_by_dim[split.keys[0]] = max(best_by_dim.get(split.keys[0], 0.0), potential)
 
     for dim in searcher.dims:
         for split in searcher.splits((dim,)):
