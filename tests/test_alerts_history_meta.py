@@ -116,7 +116,11 @@ def test_the_backtest_raises_few_alerts_all_inside_the_domains(backtest: dict) -
             assert "%" not in a["title"] or a["expected"] >= 1, a  # no "+14101%" of a count expected below one
         if a["metric"] == "returning_contributors":
             assert 0 <= a["lower"] < a["upper"] <= 1 and 0 <= a["expected"] <= 1, a
+        if a["metric"] == "post_score":  # a sum of scores can be negative: no percentage of it
+            assert "%" not in a["title"], a
     for a in alerts:
+        if a["kind"] == "target":  # a count in words is a whole number: "(18 in the month of ...)"
+            assert re.search(r"\(\d+ in the month of", a["title"]), a
         projected = re.search(r"projected (?:at )?(−?[\d,.]+) by", a["title"])
         if projected:
             assert not projected.group(1).startswith("−"), a  # never "projected at −6,073"

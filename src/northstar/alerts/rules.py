@@ -141,10 +141,11 @@ def anomaly_alerts(project: object, metric: str, series: pd.Series, rule: AlertR
             continue
         lower, upper = s.interval(rule.sensitivity)
         verb = "rose" if s.score > 0 else "fell"
-        # a percentage of a count expected below one event says nothing ("+14101%")
-        pct = "" if s.model == "count" and s.expected < 1 else _pct(s.value, s.expected)
+        # a percentage of a count expected below one event says nothing ("+14101%"), nor one of a
+        # metric that can be negative (a sum of scores expected at 9.5)
+        pct = "" if (s.model == "count" and s.expected < 1) or not s.nonnegative else _pct(s.value, s.expected)
         title = (f"{label} {verb} {pct + ' ' if pct else ''}{'above' if s.score > 0 else 'below'} expected "
-                 f"({format_number(s.value)} vs {format_number(s.expected)}, {_signed(s.value - s.expected)}) "
+                 f"({_seen(project, metric, s.value)} vs {format_number(s.expected)}, {_signed(s.value - s.expected)}) "
                  f"in the {grain} of {s.period.isoformat()}")
         bad = (s.score < 0) == (direction == "up")
         severity = ("critical" if abs(s.score) >= 2 * rule.sensitivity else "warning") if bad else "info"
@@ -153,6 +154,20 @@ def anomaly_alerts(project: object, metric: str, series: pd.Series, rule: AlertR
                          why=why_of(project, metric, s.period) if explain else (),
                          link=link_for(spec, metric, s.period), severity=severity))
     return out
+
+
+def _seen(project: object, metric: str, value: float | None) -> str:
+    """A value in words: a count as a whole number (11 buyers, not 11.0)."""
+    from northstar.domains import metric_domain
+    from northstar.errors import NorthstarError
+
+    if value is None or not math.isfinite(value) or value != int(value):
+        return format_number(value)
+    try:
+        count = metric_domain(project, metric).kind == "count"
+    except NorthstarError:
+        count = False
+    return f"{value:,.0f}" if count else format_number(value)
 
 
 def _evaluated(series: pd.Series, start: dt.date) -> list[dt.date]:
@@ -245,7 +260,7 @@ def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequenc
         for p in _onsets(flags, backtest):
             status, projected = facts[p]
             label = label_of(spec, f.metric)
-            title = (f"{f.team}'s focus {label} is off track: {format_number(status.value)} in the {grain} of "
+            title = (f"{f.team}'s focus {label} is off track: {_seen(project, f.metric, status.value)} in the {grain} of "
                      f"{p.isoformat()}, projected {format_number(projected.value)} by {f.to.isoformat()} "
                      f"({projected.method}) against the target {format_number(f.target)}")
             why = (f"progress {status.progress * 100:.0f}% of the way with {status.elapsed * 100:.0f}% of the time gone",) \
@@ -278,7 +293,8 @@ def target_alerts(project: object, series: dict[str, pd.Series], metrics: Sequen
         projected = facts[p]
         title = (f"North Star target at risk: {label} is projected at {format_number(projected.value)} by "
                  f"{ns.target.by.isoformat()} ({projected.method}) against the target "
-                 f"{format_number(ns.target.value)} ({format_number(values[p])} in the {grain} of {p.isoformat()})")
+                 f"{format_number(ns.target.value)} ({_seen(project, ns.metric, float(values[p]))} in the {grain} of "
+                 f"{p.isoformat()})")
         out.append(Alert(key=f"target:{ns.metric}:{p.isoformat()}", kind="target", metric=ns.metric, label=label,
                          period=p, title=title, value=float(values[p]), expected=ns.target.value,
                          why=(_projection_words(projected),),
