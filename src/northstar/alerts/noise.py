@@ -2,8 +2,9 @@
 changes, and how surprising a value is against it.
 
 A count of n events is at least Poisson-noisy (about sqrt(n)), a share p of d entities at
-least binomially (about sqrt(p(1-p)/d)), a sum of n values at least by 1/sqrt(n) of itself.
-An interval is never narrower than that noise, whatever a quiet history suggests.
+least binomially (about sqrt(p(1-p)/d)), a sum of n values at least by 1/sqrt(n) of itself,
+an average of n values by their standard deviation / sqrt(n). An interval is never narrower
+than that noise, whatever a quiet history suggests (`alerts.detect` applies the floors).
 
 Small counts are judged as counts, not as numbers on a normal curve: the value's tail
 probability under a negative binomial around the expected count, with variance `dispersion`

@@ -32,8 +32,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
+from sqlglot import expressions as exp
+
 from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
-from northstar.spec.model import (AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec)
+from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
 
 Kind = Literal["count", "amount", "share", "real"]
 KINDS: tuple[str, ...] = ("count", "amount", "share", "real")
@@ -62,22 +65,20 @@ class Size:
             out[f"__square_{name}"] = self.square
         return out  # type: ignore[return-value]
 
-    def series(self, frame: object, name: str) -> object:
+    def series(self, frame: pd.DataFrame, name: str) -> pd.Series | None:
         """Per row of a query's `frame` (one segment's periods, in order), the size: the
         denominator, the rows, or for `spread` the variance of the average (s^2 / n, NaN
         with fewer than 2 values). None when the frame lacks the columns."""
-        import pandas as pd
-
         column = f"__size_{name}" if self.probe is not None else self.metric
-        if column is None or column not in frame.columns:  # type: ignore[attr-defined]
+        if column is None or column not in frame.columns:
             return None
-        size = pd.to_numeric(frame[column], errors="coerce").astype(float)  # type: ignore[index]
+        size = pd.to_numeric(frame[column], errors="coerce").astype(float)
         if self.kind == "spread":
             square = f"__square_{name}"
-            if square not in frame.columns or name not in frame.columns:  # type: ignore[attr-defined]
+            if square not in frame.columns or name not in frame.columns:
                 return None
-            mean = pd.to_numeric(frame[name], errors="coerce").astype(float)  # type: ignore[index]
-            second = pd.to_numeric(frame[square], errors="coerce").astype(float)  # type: ignore[index]
+            mean = pd.to_numeric(frame[name], errors="coerce").astype(float)
+            second = pd.to_numeric(frame[square], errors="coerce").astype(float)
             variance = (second - mean * mean).clip(lower=0.0) * size / (size - 1.0)  # the sample variance
             size = (variance / size).where(size >= 2)
         return size.shift(self.lag) if self.lag else size
@@ -250,8 +251,6 @@ def _normal(text: str | None) -> str | None:
 
 def _conjuncts(text: str) -> set[str] | None:
     """The conditions ANDed in a filter, each in a normal SQL form; None when it cannot be read."""
-    from sqlglot import expressions as exp
-
     try:
         tree = parse_sql(text).tree
     except ExpressionError:
