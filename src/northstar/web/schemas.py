@@ -178,6 +178,8 @@ class TargetsResponse(BaseModel):
     last_period: str
     periods: int
     trend_periods: int
+    projection: str = Field(description="How each trend was projected, in words: 'trend of the last 26 weeks' "
+                                        "(a Theil–Sen line inside the metric's domain, as the alerts and the forecast).")
     summary: str
     root: Obj = Field(description="The tree with each node's current, trend and required value.")
     focus: list[Obj]
@@ -185,9 +187,10 @@ class TargetsResponse(BaseModel):
 
 class ForecastPoint(BaseModel):
     period: str
-    value: float = Field(description="The log-linear trend's value (median).")
-    lower: float = Field(description="80% prediction interval, lower bound.")
-    upper: float = Field(description="80% prediction interval, upper bound.")
+    value: float = Field(description="The projected value: the Theil–Sen trend of the last complete periods on the "
+                                     "metric's scale, inside what the metric can be (as `targets` and the alerts).")
+    lower: float = Field(description="80% prediction interval, lower bound (never below the metric's domain).")
+    upper: float = Field(description="80% prediction interval, upper bound (never above the metric's domain).")
 
 
 class NorthStarSummary(BaseModel):
