@@ -4,10 +4,12 @@ Given the North Star's target (a value by a date), the recent history of every t
 and the last complete period, this module works out, down the KPI tree, what each formula
 input must reach in the target period, and the growth per period that implies.
 
-- **Trend.** Each metric's trend is a least-squares line through its last N complete periods
-  (`TREND_PERIODS`: 26 weeks, 12 months, 90 days, 8 quarters; fewer when the data is
-  shorter), fitted to the logarithm of the values when they are all positive (constant growth
-  per period) and to the values themselves otherwise; it is projected to the target period.
+- **Trend.** Each metric's trend is the one projection of `analysis.projection` (shared with
+  the monitor's focus and target alerts and the overview's forecast): a Theil–Sen line through
+  its last N complete periods (`TREND_PERIODS`: 26 weeks, 12 months, 90 days, 8 quarters, 5
+  years; fewer when the data is shorter) on the scale its domain suits (log, square root of a
+  small count, logit of a share, the values), projected to the target period and kept inside
+  the metric's domain (`analysis.domain`); a requirement outside the domain is `unreachable`.
 - **Method `trend`.** For each input of a node's formula: the value it must reach when every
   other input of that formula follows its trend. The formula is inverted exactly when the
   input appears once in it (`a*b`, `a/b`, `a+b`, `a-b` and nests of them), otherwise solved
