@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def _r(value: float | None, digits: int = 6) -> float | int | None:
-    """Rounded for JSON; a whole number (a count) as an integer: 885, not 885.0."""
+def _r(value: float | None, digits: int | None = None) -> float | int | None:
+    """Rounded for JSON to 10 significant digits (or `digits` decimals): far below any
+    difference that matters, and above the last-bit differences between engines summing in
+    another order (decimals would cut 123.2546225 to .254622 on one engine and .254623 on
+    another); a whole number (a count) as an integer: 885, not 885.0."""
     if value is None or not math.isfinite(float(value)):
         return None
-    rounded = round(float(value), digits)
+    rounded = round(float(value), digits) if digits is not None else float(f"{float(value):.10g}")
     return int(rounded) if rounded.is_integer() and abs(rounded) < 2 ** 53 else rounded
 
 
