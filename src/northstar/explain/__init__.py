@@ -84,7 +84,7 @@ def explain(project: Any, metric: str | None = None, period: object = None, vs: 
         moved = [c for c in flatten(root) if c.share is not None]
         moved.sort(key=lambda c: -abs(c.contribution))
         chosen = {metric: 1.0, **{c.metric: c.share for c in moved[:SEGMENT_INPUTS] if abs(c.share or 0) >= 0.05}}
-        search = find_segments(project, chosen, current, base, by)
+        search = find_segments(project, chosen, current, base, by, values)
         pushing = [m for m, share in chosen.items() if share > 0]
         entities = top_entities(project, pushing, current, base, values)
     if not inactive:

@@ -173,9 +173,10 @@ def score(split: Split, effect: SegmentEffect, weight: float, noise: bool = True
 
 
 def find_segments(project: object, metrics: dict[str, float], period: dt.date, baseline: dt.date,
-                  by: Sequence[str] = ()) -> SegmentSearch:
-    """The segments that drove `metrics` ({name: its share of the explained change}), best first."""
-    searcher = _Searcher(project, metrics, period, baseline, by)
+                  by: Sequence[str] = (), totals: Mapping[dt.date, Mapping[str, float]] | None = None) -> SegmentSearch:
+    """The segments that drove `metrics` ({name: its share of the explained change}), best first.
+    `totals`: the metrics' values in the two periods when known (else they are queried)."""
+    searcher = _Searcher(project, metrics, period, baseline, by, totals)
     if not searcher.forms:
         return SegmentSearch((), (), tuple(searcher.notes), False)
     found: list[tuple[float, Segment]] = []
@@ -212,14 +213,14 @@ def find_segments(project: object, metrics: dict[str, float], period: dt.date, b
 def all_splits(project: object, metrics: Sequence[str], period: dt.date, baseline: dt.date,
                keys: tuple[str, ...]) -> list[Split]:
     """Every segment's effect for `metrics` split by `keys`, unranked (what the ranking reads)."""
-    return _Searcher(project, dict.fromkeys(metrics, 1.0), period, baseline, keys).splits(keys)
+    return _Searcher(project, dict.fromkeys(metrics, 1.0), period, baseline, keys, None).splits(keys)
 
 
 class _Searcher:
     """The queries behind a search: each metric's form, its dimensions, and the splits."""
 
     def __init__(self, project: object, metrics: Mapping[str, float], period: dt.date, baseline: dt.date,
-                 by: Sequence[str]) -> None:
+                 by: Sequence[str], totals: Mapping[dt.date, Mapping[str, float]] | None) -> None:
         spec: Spec = project.spec  # type: ignore[attr-defined]
         self.grain = spec.north_star.grain
         self.period, self.baseline = period, baseline
@@ -261,7 +262,13 @@ class _Searcher:
                 self.variance[name] = square
         self.engine = project.engine.extended(probes) if probes else project.engine  # type: ignore[attr-defined]
         self.columns = list(dict.fromkeys([*self.components, *(v for v in self.variance.values() if v)]))
+        # only distinct counts (and formulas of them) can overlap: a row is in one segment
+        self.distinct = [c for c in self.components if not isinstance(m := spec.metrics.get(c), AggregateMetric)
+                         or m.agg == "count_distinct"]
+        known = totals or {}
         self._totals: dict[dt.date, dict[str, float]] | None = None
+        if all(c in known.get(when, {}) for c in self.distinct for when in (period, baseline)):
+            self._totals = {when: {c: _num(known[when][c]) for c in self.distinct} for when in (period, baseline)}
 
     def _query(self, keys: tuple[str, ...]) -> pd.DataFrame:
         start, end = min(self.period, self.baseline), max(self.period, self.baseline)
@@ -273,7 +280,7 @@ class _Searcher:
         """{period: {component: its total}}, to tell overlapping segments from the numbers."""
         if self._totals is None:
             frame = self._query(())
-            self._totals = {when: {c: _num(rows[c].sum()) for c in self.components}
+            self._totals = {when: {c: _num(rows[c].sum()) for c in self.distinct}
                             for when in (self.period, self.baseline)
                             for rows in [frame[frame["period"] == when]]}
         return self._totals
@@ -314,7 +321,7 @@ class _Searcher:
                                   for when in (self.baseline, self.period) for c in (form.numerator, form.denominator))
                 noise = ratio_noise(*sides, variances, floor)
         overlap = False
-        for column in (c for c in (form.numerator, form.denominator) if c):
+        for column in (c for c in (form.numerator, form.denominator) if c in self.distinct):
             for when in (self.period, self.baseline):
                 parts = sum(_num(v) for v in values(column, when).values())
                 total = self.totals()[when][column]
