@@ -152,7 +152,7 @@ def _query(project: object, name: str, column: str, period: dt.date, baseline: d
 
 
 def _number(value: object) -> float:
-    return 0.0 if value is None or value != value else float(value)  # type: ignore[arg-type]
+    return float(value) if _finite(value) else 0.0  # type: ignore[arg-type]
 
 
 def _finite(value: object) -> bool:
