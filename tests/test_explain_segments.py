@@ -245,7 +245,8 @@ def test_the_named_segment_follows_the_rule_on_sparse_data(data: dict, shock: tu
     # both weeks must hold events (a week without any is a closure: tested in test_explain_words.py)
     assume(any(r["ts"].date() >= W1 for r in rows) and any(r["ts"].date() < W1 for r in rows))
     with tempfile.TemporaryDirectory() as folder:
-        project = _project(Path(folder), rows, ["country", "channel"], ORDERS + REVENUE,
+        project = _project(Path(folder), rows, ["country", "channel"],
+                           ORDERS + REVENUE + "  order_value: {formula: revenue / orders}\n",
                            "orders" if kind == "count" else "revenue")
         metric = "orders" if kind == "count" else "revenue"
         frame = pd.DataFrame(rows)
@@ -260,6 +261,12 @@ def test_the_named_segment_follows_the_rule_on_sparse_data(data: dict, shock: tu
             else:
                 assert split.change == pytest.approx(total[W1] - total[W0], rel=1e-9, abs=1e-9)
             assert not split.overlap
+            # a ratio: rate + mix effects add up to its change
+            ratio = all_splits(project, ["order_value"], W1, W0, (dim,))[0]
+            revenue = {w: frame.loc[week == w, "amount"].sum() for w in (W0, W1)}
+            orders = {w: int((week == w).sum()) for w in (W0, W1)}
+            assert ratio.change == pytest.approx(revenue[W1] / orders[W1] - revenue[W0] / orders[W0], rel=1e-9)
+            assert all(x.rate_effect + x.mix_effect == pytest.approx(x.contribution) for x in ratio.effects)
         e = project.explain(period=W1, by=["country"])
         expected, effects = _expected_lead(frame, "amount", "country", kind)
         assert (e.lead.dimensions if e.lead else None) == expected

@@ -96,7 +96,7 @@ class Split:
     effects: tuple[SegmentEffect, ...]
     change: float  # the sum of the contributions
     overlap: bool  # the segments' values add up to more than the metric's total
-    noise: Mapping[tuple, float] | None = None  # of counts: each segment's standard deviation
+    noise: Mapping[tuple, float] | None = None  # the spread of each segment's excess; None: unknown
 
 
 @dataclass(frozen=True)
