@@ -8,20 +8,79 @@ exactly inside one Monday-to-Sunday week as the engine will bucket it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 DEMO_START = date(2024, 11, 4)
-"""Monday; 104 weeks later the data ends on Sunday 2026-11-01."""
-DEMO_WEEKS = 104
+"""The Monday of the first week in the data."""
+DEMO_WEEKS = 105
+"""Weeks the data touches: a partial first week, 103 whole weeks, a partial last week."""
+WARMUP_WEEKS = 26
+"""Tunewave launched half a year before its event pipeline went live: the simulation starts
+at the launch (Monday 2024-05-06) and the data at the pipeline, with users, subscribers and
+habits already there, as in any real export."""
 SITE_TIMEZONE = "Europe/Amsterdam"
 
 SECOND_US = 1_000_000
 HOUR_US = 3600 * SECOND_US
 DAY_US = 24 * HOUR_US
 WEEK_US = 7 * DAY_US
+
+PIPELINE_US = 2 * DAY_US + 9 * HOUR_US
+"""The event pipeline went live on the Wednesday of the first data week at 09:00."""
+EXPORT_US = 3 * DAY_US + 12 * HOUR_US
+"""The data was exported on the Thursday of the last data week at noon."""
+
+
+@dataclass(frozen=True)
+class DataSpan:
+    """The simulated weeks and the part of them that reaches the data.
+
+    Real exports are cut wherever the calendar stands: the pipeline went live mid-week and the
+    data was pulled mid-week, so the first and the last week are partial; and the product had
+    been running before the first event. The simulation runs whole weeks from the launch
+    (``sim_start``, ``warmup`` weeks before ``start``); ``first_us``/``end_us`` (local
+    microseconds since ``sim_start``) cut out what the export holds.
+    """
+
+    start: date
+    """The Monday of the first data week."""
+    weeks: int
+    """Data weeks."""
+    warmup: int = WARMUP_WEEKS
+
+    @property
+    def sim_start(self) -> date:
+        return self.start - timedelta(weeks=self.warmup)
+
+    @property
+    def sim_weeks(self) -> int:
+        return self.warmup + self.weeks
+
+    @property
+    def first_us(self) -> int:
+        return self.warmup * WEEK_US + PIPELINE_US
+
+    @property
+    def end_us(self) -> int:
+        """The first instant after the data (exclusive)."""
+        return (self.sim_weeks - 1) * WEEK_US + EXPORT_US
+
+    @property
+    def first_day(self) -> date:
+        return self.sim_start + timedelta(days=self.first_us // DAY_US)
+
+    @property
+    def last_day(self) -> date:
+        return self.sim_start + timedelta(days=(self.end_us - 1) // DAY_US)
+
+    def open_days(self, closed_weeks: frozenset[int] = frozenset()) -> np.ndarray:
+        """Per simulated day: 1.0 if the app was open that day, else 0.0."""
+        days = np.arange(self.sim_weeks * 7)
+        return (~np.isin(days // 7, list(closed_weeks))).astype(np.float64)
 
 # Listening by local hour of day: commute peak, lunch, a long evening peak, quiet nights.
 _WEEKDAY_HOURS = np.array(

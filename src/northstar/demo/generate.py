@@ -10,7 +10,7 @@ so the same seed gives byte-identical files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from northstar.demo.clock import (
     DEMO_START,
     DEMO_WEEKS,
     SIGNUP_DAY_WEIGHTS,
+    DataSpan,
     check_start,
     utc_offsets_us,
 )
@@ -100,7 +101,7 @@ def _signup_plan(users: int, seed: int, start: date, weeks: int) -> SignupPlan:
     if users < 1 or weeks < 1:
         raise ValueError("users and weeks must be positive")
     check_start(start)
-    return plan_signups(users, _streams(seed)[_PLAN], start, weeks)
+    return plan_signups(users, _streams(seed)[_PLAN], DataSpan(start, weeks))
 
 
 def simulate(users: int, seed: int = 42, start: date = DEMO_START, weeks: int = DEMO_WEEKS) -> SimulatedEvents:
@@ -108,15 +109,16 @@ def simulate(users: int, seed: int = 42, start: date = DEMO_START, weeks: int = 
     plan = _signup_plan(users, seed, start, weeks)
     streams = _streams(seed)
     population = draw_population(plan, streams[_POPULATION])
-    offsets = utc_offsets_us(start, weeks * 7)
-    return WeekSimulation(population, streams[_SIMULATION], start, weeks, offsets).run()
+    offsets = utc_offsets_us(plan.span.sim_start, plan.span.sim_weeks * 7)
+    return WeekSimulation(population, streams[_SIMULATION], plan.span, offsets).run()
 
 
 def _user_ids(sim: SimulatedEvents) -> pa.Array:
-    """'u000001'-style ids numbered in order of sign-up, one per simulated user slot."""
+    """'u000001'-style ids, one per simulated user slot, numbered in order of sign-up among the
+    users the data holds (users who left before the data starts get no number)."""
     pop = sim.population
-    signed = np.flatnonzero(pop.signup_week >= 0)
-    order = signed[np.lexsort((signed, pop.signup_ts[signed]))]
+    present = np.unique(sim.user)
+    order = present[np.lexsort((present, pop.signup_ts[present]))]
     rank = np.zeros(pop.capacity, dtype=np.int64)
     rank[order] = np.arange(1, order.shape[0] + 1)
     width = max(6, len(str(order.shape[0])))
@@ -162,15 +164,20 @@ def generate_marketing_spend(
     """Daily spend per paid channel and country, consistent with the planned sign-ups.
 
     Spend is the expected sign-ups of the day times the channel's cost per sign-up and the
-    country's price level, with noise; the campaign channel spends only in its weeks (zero
-    rows elsewhere, so every (date, channel, country) has a row).
+    country's price level, with noise; the campaign channel spends only in its weeks, and
+    nothing is spent while the app is closed (zero rows then, so every (date, channel,
+    country) from the launch to the export day has a row).
     """
     plan = _signup_plan(users, seed, start, weeks)
     rng = _streams(seed)[_SPEND]
-    day_share = np.tile(SIGNUP_DAY_WEIGHTS / SIGNUP_DAY_WEIGHTS.sum(), weeks)
-    base_daily = np.repeat(plan.base_expected, 7) * day_share
-    tiktok_daily = np.repeat(plan.tiktok_expected, 7) * day_share
-    days = weeks * 7
+    span = plan.span
+    # The plan's weekly sign-ups spread over the days by weekday; nothing while closed.
+    day_share = np.tile(SIGNUP_DAY_WEIGHTS / SIGNUP_DAY_WEIGHTS.sum(), span.sim_weeks) * span.open_days(plan.closed)
+    first = (span.first_day - span.sim_start).days
+    last = (span.last_day - span.sim_start).days
+    base_daily = (np.repeat(plan.base_expected, 7) * day_share)[first : last + 1]
+    tiktok_daily = (np.repeat(plan.tiktok_expected, 7) * day_share)[first : last + 1]
+    days = last + 1 - first
     channels = np.array(PAID_CHANNELS)
     expected = np.empty((days, channels.shape[0], len(COUNTRIES)))
     for j, channel in enumerate(channels):
@@ -185,7 +192,7 @@ def generate_marketing_spend(
     day_index = np.repeat(np.arange(days), channels.shape[0] * len(COUNTRIES))
     channel_codes = np.tile(np.repeat(channels, len(COUNTRIES)), days)
     country_codes = np.tile(np.arange(len(COUNTRIES)), days * channels.shape[0])
-    epoch_day = (start - date(1970, 1, 1)).days
+    epoch_day = (span.first_day - date(1970, 1, 1)).days
     columns = [
         pa.array((epoch_day + day_index).astype(np.int32), type=pa.date32()),
         _labels(CHANNELS, channel_codes),
@@ -216,11 +223,12 @@ def generate_demo(out_dir: Path, users: int = 5000, seed: int = 42) -> DemoSumma
     pq.write_table(spend, spend_path, compression="zstd")
     spec_path.write_text(demo_spec_text(), encoding="utf-8")
     n_users = len(events.column("user_id").unique())
+    span = DataSpan(DEMO_START, DEMO_WEEKS)
     return DemoSummary(
         events=events.num_rows,
         users=n_users,
-        start=DEMO_START,
-        end=DEMO_START + timedelta(days=DEMO_WEEKS * 7 - 1),
+        start=span.first_day,
+        end=span.last_day,
         out_dir=out_dir,
         events_path=events_path,
         marketing_spend_path=spend_path,

@@ -78,6 +78,12 @@ class Incident:
         """The Mondays of the incident's weeks."""
         return tuple(self.start + timedelta(weeks=i) for i in range(self.weeks))
 
+    def week_indexes(self, start: date, weeks: int) -> frozenset[int]:
+        """Simulated week indexes (weeks since the Monday ``start``) the incident covers, inside
+        ``range(weeks)``: empty when the simulated range does not reach it."""
+        first = (self.start - start).days // 7
+        return frozenset(w for w in range(first, first + self.weeks) if 0 <= w < weeks)
+
 
 ANDROID_RELEASE_DE = Incident(
     name="android_release_de",
@@ -122,15 +128,15 @@ TIKTOK_CAMPAIGN = Incident(
 PAYMENT_OUTAGE = Incident(
     name="payment_outage",
     description=(
-        "The payment provider rejected renewals for a week in every country: almost no "
-        "payment succeeded (about 2%). Subscriptions were not cancelled; the failed "
-        "payments were retried and collected in the following week, which shows about "
-        "twice the usual payments and revenue."
+        "The payment provider rejected every renewal for a week in every country: no payment "
+        "succeeded. Subscriptions were not cancelled; the failed payments were retried and "
+        "collected in the following week, which shows about twice the usual payments and "
+        "revenue."
     ),
     start=date(2025, 6, 9),
     end=date(2025, 6, 15),
     segment={},
-    effects={"payments": -0.98, "revenue": -0.98},
+    effects={"payments": -1.0, "revenue": -1.0},
     measured_on="total",
     rebound_end=date(2025, 6, 22),
 )
@@ -153,9 +159,31 @@ DUPLICATE_PLAYS_BUG = Incident(
     },
 )
 
+CHRISTMAS_CLOSURE = Incident(
+    name="christmas_closure",
+    description=(
+        "Tunewave's app was offline for the week of Christmas 2025 while its catalogue moved to "
+        "a new platform: no plays, no sign-ups, no playlists or invites. Billing runs in the app "
+        "stores, so payments, trial conversions and cancellations carried on as usual; nobody "
+        "is counted as having stopped listening that week."
+    ),
+    start=date(2025, 12, 22),
+    end=date(2025, 12, 28),
+    segment={},
+    effects={
+        "listening_minutes": -1.0,
+        "active_listeners": -1.0,
+        "song_plays": -1.0,
+        "sign_ups": -1.0,
+        "revenue": 0.0,
+    },
+    measured_on="total",
+)
+
 INCIDENTS: tuple[Incident, ...] = (
     PAYMENT_OUTAGE,
     TIKTOK_CAMPAIGN,
+    CHRISTMAS_CLOSURE,
     DUPLICATE_PLAYS_BUG,
     ANDROID_RELEASE_DE,
 )

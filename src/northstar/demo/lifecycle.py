@@ -2,10 +2,12 @@
 
 One loop over the weeks; inside a week every step is a numpy operation over all users or
 all events, never a Python loop per user or per event. A week's steps: sign-ups and
-onboarding, who churns or returns and who is active, plan changes (trials, subscriptions,
-cancels), payments, listening (plays, playlists, invites) and the referral sign-ups that
-the invites bring next week. The planted incidents (see ``incidents.py``) are applied in
-the step they affect, each marked with a ``PLANTED INCIDENT`` comment.
+onboarding, who churns or returns and who is active, plan changes and payments (in
+``billing.py``, driven by each user's recent listening), listening (plays, playlists,
+invites) and the referral sign-ups that the invites bring next week. The planted incidents
+(see ``incidents.py``) are applied in the step they affect, each marked with a
+``PLANTED INCIDENT`` comment. The data is cut to what an export would hold: from the launch
+on the first Wednesday to the export on the last Thursday (``clock.DataSpan``).
 """
 
 from __future__ import annotations
@@ -15,49 +17,56 @@ from datetime import date
 
 import numpy as np
 
+from northstar.demo.billing import Subscriptions, WeekPlans
 from northstar.demo.clock import (
-    DAY_US,
     FLAT_DAY_WEIGHTS,
     HOUR_US,
     PLAY_DAY_WEIGHTS,
     SECOND_US,
     SIGNUP_DAY_WEIGHTS,
     WEEK_US,
+    DataSpan,
     draw_week_times,
     local_to_utc_us,
     squeeze_after,
-    week_index,
     yearly_wave,
 )
 from northstar.demo.incidents import (
     ANDROID_RELEASE_DE,
+    CHRISTMAS_CLOSURE,
     DUPLICATE_PLAYS_BUG,
+    INCIDENTS,
     PAYMENT_OUTAGE,
     Incident,
 )
-from northstar.demo.listening import duplicate_copies, play_times, song_durations
+from northstar.demo.listening import duplicate_copies, play_times, release_calendar, song_durations
 from northstar.demo.population import (
-    CANCEL, CHANNELS, COUNTRIES, FREE, HOUR_SHIFT, INVITE_SENT, ONBOARDING_COMPLETE, PAYMENT,
-    PLATFORMS, PLAYLIST_CREATE, PREMIUM, PRICE_EUR, REFERRAL, SIGN_UP, SONG_PLAY, SUBSCRIBE,
-    TRIAL, TRIAL_START, Population, draw_platforms,
+    CHANNELS, COUNTRIES, HOUR_SHIFT, INVITE_SENT, ONBOARDING_COMPLETE, PLATFORMS, PLAYLIST_CREATE,
+    REFERRAL, SIGN_UP, SONG_PLAY, Population, draw_platforms,
 )
-
-NEVER = np.iinfo(np.int64).max
-PAYMENT_PERIOD_US = 30 * DAY_US
 
 # Behaviour parameters (per user per week unless stated).
 PLAYS_PER_ENGAGEMENT = 18.0
-PLAN_PLAYS = np.array([1.0, 1.15, 1.3])  # premium listens more
+PLAN_PLAYS = np.array([1.0, 1.08, 1.15])  # premium listens a bit more (no ads, offline)
+PLAY_SEASON_AMPLITUDE = 0.04  # people listen a bit more in winter
 PLAYLIST_BOOST = 0.08  # extra plays next week per playlist created this week (max 3)
 TRY_P, TRY_PLAYS = 0.30, 1.5  # non-onboarded sign-ups who try a song or two
 REVIVE_P = 0.012
-CANCEL_ACTIVE_P, CANCEL_DORMANT_P = 0.012, 0.12
-DIRECT_SUBSCRIBE_P = 0.002
-EARLY_CONVERT_P = 0.3
 PLAYLIST_RATE, INVITE_RATE = 0.22, 0.06
 REFERRAL_ACCEPT_P = 0.12
 REFERRER_COUNTRY_P = 0.8
-RETRY_DAY_WEIGHTS = np.array([3.0, 2.0, 1.0, 0.6, 0.4, 0.3, 0.3])  # retries catch up early in the week
+ACTIVE_BASE, ACTIVE_RANGE = 0.40, 0.40
+"""A living user's chance to listen in a week: 40% to 80% with engagement. Below 0.8, so that a
+busy week (up to ~1.3x) moves every user alike instead of capping the keenest at certainty,
+which would tilt a busy week's listeners towards casual ones and move minutes per listener."""
+HABIT = 0.5
+"""Listening is a habit: who listened last week is more likely to listen this week (and who did
+not, less), with the same share active on average. Fewer users swap in and out each week."""
+RELEASE_PULL = 1.0
+"""How strongly a release week moves the odds that a user comes back to listen."""
+RECENT_DECAY = 0.5
+"""Weight of the weeks before in a user's recent listening: last week counts 1/2, the week
+before 1/4, and so on (about the last 2-4 weeks)."""
 
 # The Android release cuts plays and durations; their product is the incident's effect.
 ANDROID_PLAY_FACTOR = 1 + ANDROID_RELEASE_DE.effects["plays_per_listener"]
@@ -103,25 +112,14 @@ class _WeekBuffer:
         self.amount.append(np.full(n, np.nan) if amount is None else amount)
 
 
-def _weeks_of(incident: Incident, start: date, weeks: int) -> frozenset[int]:
-    """Simulated week indexes an incident covers (empty when outside the simulated range)."""
-    first = week_index(incident.start, start)
-    return frozenset(w for w in range(first, first + incident.weeks) if 0 <= w < weeks)
-
-
 class WeekSimulation:
     """Mutable per-user state advanced one week at a time; ``run`` returns the events."""
 
-    def __init__(
-        self,
-        population: Population,
-        rng: np.random.Generator,
-        start: date,
-        weeks: int,
-        utc_offsets: np.ndarray,
-    ) -> None:
+    def __init__(self, population: Population, rng: np.random.Generator, span: DataSpan,
+                 utc_offsets: np.ndarray) -> None:
         p = population
-        self.rng, self.start, self.weeks, self.utc_offsets = rng, start, weeks, utc_offsets
+        self.rng, self.span, self.utc_offsets = rng, span, utc_offsets
+        self.start, self.weeks = span.sim_start, span.sim_weeks  # from the launch
         self.country, self.platform, self.channel = p.country.copy(), p.platform.copy(), p.channel
         self.engagement, self.onboarded = p.engagement, p.onboarded
         self.signup_week, self.signup_ts = p.signup_week.copy(), p.signup_ts.copy()
@@ -129,23 +127,22 @@ class WeekSimulation:
         n = p.capacity
         self.first_ts = np.zeros(n, dtype=np.int64)  # sign-up, or onboarding if completed
         self.alive = np.zeros(n, dtype=bool)
-        self.plan = np.full(n, FREE, dtype=np.int8)
-        self.trialled = np.zeros(n, dtype=bool)
-        self.will_convert = np.zeros(n, dtype=bool)
-        self.decision_ts = np.full(n, NEVER, dtype=np.int64)  # trial converts or expires
-        self.next_payment = np.full(n, NEVER, dtype=np.int64)
-        self.retry_payment = np.full(n, NEVER, dtype=np.int64)
         self.last_playlists = np.zeros(n, dtype=np.int64)
+        self.recent = np.ones(n)  # recent listening relative to the user's usual week
+        self.silent = np.zeros(n, dtype=np.int64)  # open weeks since the user last played music
         eng = self.engagement
-        self.p_active = 0.42 + 0.5 * eng / (eng + 0.8)
+        self.p_active = ACTIVE_BASE + ACTIVE_RANGE * eng / (eng + 0.8)
+        self.usual_plays = PLAYS_PER_ENGAGEMENT * eng * self.p_active
         self.hazard = np.clip(0.022 / eng**0.6, 0.004, 0.3)
-        self.p_trial = np.clip(0.03 * np.sqrt(eng), 0.0, 0.1)
-        self.p_convert = 0.3 + 0.35 * eng / (eng + 1.0)
-        self.play_season = yearly_wave(start, weeks, date(2025, 1, 20), 0.07)
-        self.active_season = yearly_wave(start, weeks, date(2025, 1, 20), 0.04)
-        self.android_weeks = _weeks_of(ANDROID_RELEASE_DE, start, weeks)
-        self.duplicate_weeks = _weeks_of(DUPLICATE_PLAYS_BUG, start, weeks)
-        self.outage_weeks = _weeks_of(PAYMENT_OUTAGE, start, weeks)
+        self.play_season = yearly_wave(self.start, self.weeks, date(2025, 1, 20), PLAY_SEASON_AMPLITUDE)
+        self.active_season = yearly_wave(self.start, self.weeks, date(2025, 1, 20), 0.04)
+        self.android_weeks = ANDROID_RELEASE_DE.week_indexes(self.start, self.weeks)
+        self.duplicate_weeks = DUPLICATE_PLAYS_BUG.week_indexes(self.start, self.weeks)
+        self.closed_weeks = CHRISTMAS_CLOSURE.week_indexes(self.start, self.weeks)
+        quiet = {w + shift for i in INCIDENTS for w in i.week_indexes(self.start, self.weeks) for shift in (-1, 0)}
+        self.releases = release_calendar(rng, self.weeks, frozenset(quiet))
+        self.billing = Subscriptions(rng, self.country, eng,
+                                     PAYMENT_OUTAGE.week_indexes(self.start, self.weeks), self.weeks)
         self.out: list[tuple[np.ndarray, ...]] = []
 
     def segment_mask(self, incident: Incident, users: np.ndarray) -> np.ndarray:
@@ -160,7 +157,10 @@ class WeekSimulation:
 
     def run(self) -> SimulatedEvents:
         for week in range(self.weeks):
-            self._week(week)
+            if week in self.closed_weeks:
+                self._closed(week)
+            else:
+                self._week(week)
         user, ts, event, duration, amount, plan = (np.concatenate(parts) for parts in zip(*self.out, strict=True))
         # The final attributes, including the countries and platforms of referral sign-ups.
         population = Population(
@@ -170,18 +170,36 @@ class WeekSimulation:
         )
         return SimulatedEvents(user, ts, event, duration, amount, plan, population)
 
+    def _closed(self, week: int) -> None:
+        """PLANTED INCIDENT christmas_closure: the app is offline for the week: no sign-ups, no
+        listening, no trials (they start in the app). Billing runs in the app stores and goes
+        on: renewals, trial conversions, cancellations. The sign-ups that would have come (the
+        referrals of last week's invites) come the week after, and nobody's listening habit
+        counts the closed week (``recent`` and ``silent`` stay as they were)."""
+        buf = _WeekBuffer()
+        waiting = self.signup_week == week
+        self.signup_week[waiting] = week + 1
+        self.signup_ts[waiting] += WEEK_US
+        nobody = np.zeros(self.capacity, dtype=bool)
+        plans = self.billing.plan_changes(week, nobody, self.onboarded, self.silent, self.recent, self._times,
+                                          buf.emit)
+        self.billing.payments(week, plans, self._times, buf.emit)
+        self._flush(week, buf, plans)
+        self.billing.end_week(plans)
+
     def _week(self, week: int) -> None:
         buf = _WeekBuffer()
         new = self.signup_week == week
         old = (self.signup_week >= 0) & (self.signup_week < week)
         self._sign_up(week, new, buf)
         active = self._activity(week, new, old)
-        change_ts, plan_after = self._plan_changes(week, active, buf)
-        self._payments(week, change_ts, plan_after, buf)
+        plans = self.billing.plan_changes(week, active, self.onboarded, self.silent, self.recent, self._times,
+                                          buf.emit)
+        self.billing.payments(week, plans, self._times, buf.emit)
         inviters = self._listening(week, new, active, buf)
         self._referrals(week, inviters)
-        self._flush(week, buf, change_ts, plan_after)
-        self.plan = plan_after
+        self._flush(week, buf, plans)
+        self.billing.end_week(plans)
 
     def _sign_up(self, week: int, new: np.ndarray, buf: _WeekBuffer) -> None:
         idx = np.flatnonzero(new)
@@ -194,9 +212,13 @@ class WeekSimulation:
         self.first_ts[idx] = ts
         self.first_ts[idx[done]] = onboard_ts
         self.alive[idx] = done
+        self.recent[idx] = 1.0  # a new user starts from an ordinary week
 
     def _activity(self, week: int, new: np.ndarray, old: np.ndarray) -> np.ndarray:
-        """Churn, comebacks and who is active this week (activity decays as users churn)."""
+        """Churn, comebacks and who is active this week (activity decays as users churn).
+
+        A big release week (``releases``) brings more of the living users back to the app.
+        """
         u = self.rng.random(self.capacity)
         age = week - self.signup_week
         hazard = self.hazard * (1.0 + 2.5 * np.exp(-(age - 1) / 3.0))
@@ -204,8 +226,12 @@ class WeekSimulation:
         revives = old & ~self.alive & self.onboarded & (u < REVIVE_P)
         self.alive = (self.alive & ~dies) | revives
         v = self.rng.random(self.capacity)
+        # A release week brings everyone back a little more often, casual and keen alike (so
+        # it moves the number of listeners, not the mix of who listens).
+        p_active = np.minimum(self.p_active * self.active_season[week] * self.releases[week] ** RELEASE_PULL, 0.98)
+        p_active = np.where(self.silent == 0, p_active + HABIT * (1 - p_active), p_active * (1 - HABIT))
         return (
-            (old & self.alive & (v < self.p_active * self.active_season[week]))
+            (old & self.alive & (v < p_active))
             | (new & self.onboarded)
             | (new & ~self.onboarded & (v < TRY_P))
         )
@@ -215,91 +241,13 @@ class WeekSimulation:
         ts = draw_week_times(self.rng, week, HOUR_SHIFT[self.country[users]], day_weights)
         return squeeze_after(ts, self.first_ts[users], week)
 
-    def _plan_changes(
-        self, week: int, active: np.ndarray, buf: _WeekBuffer
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """At most one plan change per user per week: trial ends, cancels, trial starts, upgrades.
-
-        Returns when each user's plan changes (``NEVER`` if not) and the plan after it, which
-        give every event of the week the plan the user had at that moment.
-        """
-        week_end = (week + 1) * WEEK_US
-        change_ts = np.full(self.capacity, NEVER, dtype=np.int64)
-        plan_after = self.plan.copy()
-
-        decided = (self.plan == TRIAL) & (self.decision_ts < week_end)
-        converts = np.flatnonzero(decided & self.will_convert)
-        expires = np.flatnonzero(decided & ~self.will_convert)
-        buf.emit(SUBSCRIBE, converts, self.decision_ts[converts])
-        plan_after[converts], plan_after[expires] = PREMIUM, FREE
-        change_ts[converts] = self.decision_ts[converts]
-        change_ts[expires] = self.decision_ts[expires]
-        self.next_payment[converts] = self.decision_ts[converts] + 2 * SECOND_US
-        self.decision_ts[decided] = NEVER
-
-        cancel_p = np.where(self.alive, CANCEL_ACTIVE_P, CANCEL_DORMANT_P)
-        # Not while a failed payment is being retried: the retry settles the last period first.
-        cancels = np.flatnonzero((self.plan == PREMIUM) & (change_ts == NEVER) & (self.retry_payment == NEVER)
-                                 & (self.rng.random(self.capacity) < cancel_p))
-        cancel_ts = self._times(week, cancels)
-        buf.emit(CANCEL, cancels, cancel_ts)
-        # The cancel event still carries 'premium'; the plan is free from the next microsecond.
-        change_ts[cancels], plan_after[cancels] = cancel_ts + 1, FREE
-
-        v = self.rng.random(self.capacity)
-        can_upgrade = (self.plan == FREE) & self.onboarded & active & (change_ts == NEVER)
-        trials = np.flatnonzero(can_upgrade & ~self.trialled & (v < self.p_trial))
-        trial_ts = self._times(week, trials)
-        buf.emit(TRIAL_START, trials, trial_ts)
-        change_ts[trials], plan_after[trials] = trial_ts, TRIAL
-        converting = self.rng.random(trials.shape[0]) < self.p_convert[trials]
-        early = converting & (self.rng.random(trials.shape[0]) < EARLY_CONVERT_P)
-        # Converting trials subscribe within 14 days; 7+ days keeps it out of this week.
-        delay = np.where(early, self.rng.integers(7 * DAY_US, 13 * DAY_US, trials.shape[0]),
-                         np.where(converting, 14 * DAY_US - HOUR_US, 14 * DAY_US))
-        self.decision_ts[trials] = trial_ts + delay
-        self.will_convert[trials] = converting
-        self.trialled[trials] = True
-
-        # Users whose trial expired may still subscribe later, without a new trial.
-        direct = np.flatnonzero(can_upgrade & self.trialled & (change_ts == NEVER)
-                                & (v > 1.0 - DIRECT_SUBSCRIBE_P))
-        direct_ts = self._times(week, direct)
-        buf.emit(SUBSCRIBE, direct, direct_ts)
-        change_ts[direct], plan_after[direct] = direct_ts, PREMIUM
-        self.next_payment[direct] = direct_ts + 2 * SECOND_US
-        return change_ts, plan_after
-
-    def _payments(self, week: int, change_ts: np.ndarray, plan_after: np.ndarray, buf: _WeekBuffer) -> None:
-        """Monthly (30-day) payments of subscribers, plus retries of failed payments."""
-        week_end = (week + 1) * WEEK_US
-        retried = np.flatnonzero(self.retry_payment < week_end)
-        buf.emit(PAYMENT, retried, self.retry_payment[retried],
-                 amount=PRICE_EUR[self.country[retried]])
-        self.retry_payment[retried] = NEVER
-
-        due_mask = (self.next_payment < week_end) & ((plan_after == PREMIUM) | (self.next_payment < change_ts))
-        due = np.flatnonzero(due_mask)
-        paid = np.ones(due.shape[0], dtype=bool)
-        if week in self.outage_weeks:
-            # PLANTED INCIDENT payment_outage: the provider rejects ~98% of payments in every
-            # country this week; each failed payment is retried and succeeds next week.
-            paid = self.rng.random(due.shape[0]) < 1 + PAYMENT_OUTAGE.effects["payments"]
-            failed = due[~paid]
-            if week + 1 < self.weeks:
-                self.retry_payment[failed] = self._times(week + 1, failed, RETRY_DAY_WEIGHTS)
-        ok = due[paid]
-        buf.emit(PAYMENT, ok, self.next_payment[ok], amount=PRICE_EUR[self.country[ok]])
-        self.next_payment[due] += PAYMENT_PERIOD_US
-        self.next_payment[plan_after != PREMIUM] = NEVER
-
     def _listening(self, week: int, new: np.ndarray, active: np.ndarray, buf: _WeekBuffer) -> np.ndarray:
         """Song plays, playlists and invites of the active users; returns the inviters."""
         idx = np.flatnonzero(active)
         week_end = (week + 1) * WEEK_US
         lower = np.maximum(self.first_ts[idx], week * WEEK_US)
         mean = (PLAYS_PER_ENGAGEMENT * self.engagement[idx] * self.play_season[week]
-                * PLAN_PLAYS[self.plan[idx]] * (1 + PLAYLIST_BOOST * np.minimum(self.last_playlists[idx], 3))
+                * PLAN_PLAYS[self.billing.plan[idx]] * (1 + PLAYLIST_BOOST * np.minimum(self.last_playlists[idx], 3))
                 * (week_end - lower) / WEEK_US)  # a sign-up week counts from the onboarding on
         in_release = week in self.android_weeks
         if in_release:
@@ -308,6 +256,10 @@ class WeekSimulation:
             mean = np.where(self.segment_mask(ANDROID_RELEASE_DE, idx), mean * ANDROID_PLAY_FACTOR, mean)
         mean = np.where(new[idx] & ~self.onboarded[idx], TRY_PLAYS, mean)
         plays = np.maximum(self.rng.poisson(mean), 1)
+        week_plays = np.zeros(self.capacity)
+        week_plays[idx] = plays
+        self.recent = RECENT_DECAY * self.recent + (1 - RECENT_DECAY) * week_plays / self.usual_plays
+        self.silent = np.where(week_plays > 0, 0, self.silent + 1)
         users = np.repeat(idx, plays)
         duration = song_durations(self.rng, users.shape[0])
         if in_release:
@@ -355,14 +307,15 @@ class WeekSimulation:
         self.signup_ts[new] = draw_week_times(self.rng, week + 1, HOUR_SHIFT[self.country[new]],
                                               SIGNUP_DAY_WEIGHTS)
 
-    def _flush(self, week: int, buf: _WeekBuffer, change_ts: np.ndarray, plan_after: np.ndarray) -> None:
-        """Give each event its plan, convert to UTC and sort the week by time."""
+    def _flush(self, week: int, buf: _WeekBuffer, plans: WeekPlans) -> None:
+        """Give each event its plan, keep what the export holds, convert to UTC, sort by time."""
         user = np.concatenate(buf.user)
         local = np.concatenate(buf.ts)
         event = np.concatenate(buf.event)
-        plan = np.where(local >= change_ts[user], plan_after[user], self.plan[user]).astype(np.int8)
+        plan = np.where(local >= plans.change_ts[user], plans.plan_after[user], self.billing.plan[user]).astype(np.int8)
+        duration, amount = np.concatenate(buf.duration), np.concatenate(buf.amount)
+        keep = (local >= self.span.first_us) & (local < self.span.end_us)
+        user, local, event, plan, duration, amount = (a[keep] for a in (user, local, event, plan, duration, amount))
         ts = local_to_utc_us(local, self.start, self.utc_offsets)
         order = np.lexsort((event, user, ts))
-        self.out.append((user[order], ts[order], event[order], np.concatenate(buf.duration)[order],
-                         np.concatenate(buf.amount)[order], plan[order]))
-
+        self.out.append((user[order], ts[order], event[order], duration[order], amount[order], plan[order]))

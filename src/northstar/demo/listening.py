@@ -18,6 +18,37 @@ SONG_SIGMA = 0.38
 SKIP_P = 0.10
 SESSION_PLAYS = 8.0
 """Average songs per listening session."""
+RELEASE_SD = 0.12
+"""Spread of the weekly release effect (its log); with ``lifecycle.RELEASE_PULL`` about +-9% of
+the week's listeners."""
+RELEASE_PERSISTENCE = 0.35
+RELEASE_CLIP, RELEASE_DIP = 1.5, 0.75
+"""How much of a release week carries into the next (an album is played for a while)."""
+
+
+def release_calendar(rng: np.random.Generator, weeks: int, quiet: frozenset[int] = frozenset()) -> np.ndarray:
+    """A factor per week on how many users come back to listen: big releases, viral tracks and
+    playlist features make some weeks busier than others, for everyone at once.
+
+    Per-user chance alone averages out over thousands of users; this shared swing is what
+    makes the North Star move from week to week, and what subscriptions then follow (see
+    ``billing.py``). A log-normal AR(1) around 1 with standard deviation ``RELEASE_SD``. The
+    ``quiet`` weeks are ordinary (factor 1): a planted incident and the week it is compared
+    with get no release, so the incident is the one cause of its week's change and tests can
+    hold explanations to it.
+    """
+    # Innovations clipped: a release calendar has busy weeks and ordinary ones, not freak weeks
+    # and no deep slumps (a week without a big release is an ordinary week).
+    shocks = np.clip(rng.normal(0.0, 1.0, weeks), -RELEASE_DIP, RELEASE_CLIP) * RELEASE_SD * np.sqrt(
+        1 - RELEASE_PERSISTENCE**2)
+    level = np.empty(weeks)
+    previous = rng.normal(0.0, RELEASE_SD)
+    for week in range(weeks):  # a loop over weeks, not users: ~130 steps
+        previous = RELEASE_PERSISTENCE * previous + shocks[week]
+        level[week] = previous
+    factor = np.exp(level - RELEASE_SD**2 / 2)
+    factor[sorted(w for w in quiet if 0 <= w < weeks)] = 1.0
+    return factor
 
 
 def song_durations(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -16,11 +16,11 @@ import numpy as np
 from northstar.demo.clock import (
     SIGNUP_DAY_WEIGHTS,
     WEEK_US,
+    DataSpan,
     draw_week_times,
-    week_index,
     yearly_wave,
 )
-from northstar.demo.incidents import TIKTOK_CAMPAIGN
+from northstar.demo.incidents import CHRISTMAS_CLOSURE, TIKTOK_CAMPAIGN
 
 EVENTS = (
     "sign_up", "onboarding_complete", "song_play", "playlist_create", "invite_sent",
@@ -32,27 +32,31 @@ EVENTS = (
 PLANS = ("free", "trial", "premium")
 FREE, TRIAL, PREMIUM = range(len(PLANS))
 
-COUNTRIES = ("DE", "NL", "SE", "GB", "US", "FR", "BR")
-COUNTRY_SHARE = np.array([0.24, 0.10, 0.09, 0.14, 0.22, 0.12, 0.09])
-TIKTOK_COUNTRY_SHARE = np.array([0.22, 0.08, 0.06, 0.16, 0.24, 0.12, 0.12])
-HOUR_SHIFT = np.array([0, 0, 0, 1, 6, 0, 4])
+COUNTRIES = ("DE", "NL", "SE", "GB", "US", "FR", "BR", "IS")
+COUNTRY_SHARE = np.array([0.24, 0.10, 0.09, 0.14, 0.22, 0.12, 0.09, 0.006])
+COUNTRY_SHARE = COUNTRY_SHARE / COUNTRY_SHARE.sum()
+"""Iceland is a sparse segment on purpose: about 30 of 5,000 users, a handful active a week."""
+TIKTOK_COUNTRY_SHARE = np.array([0.22, 0.08, 0.06, 0.16, 0.24, 0.12, 0.12, 0.0])
+HOUR_SHIFT = np.array([0, 0, 0, 1, 6, 0, 4, 1])
 """Hours to add to a user's local hour to get Amsterdam time (US and BR approximated)."""
-PRICE_EUR = np.array([9.99, 9.99, 10.49, 11.49, 10.99, 9.99, 3.99])
-"""Monthly premium price per country."""
-COUNTRY_CAC_LEVEL = np.array([1.0, 1.0, 1.1, 1.2, 1.4, 0.95, 0.35])
+PRICE_EUR = np.array([2.49, 2.49, 2.59, 2.79, 2.69, 2.49, 0.99, 2.29])
+"""Weekly premium price per country (premium is a weekly plan, billed by the app stores)."""
+COUNTRY_CAC_LEVEL = np.array([1.0, 1.0, 1.1, 1.2, 1.4, 0.95, 0.35, 1.3])
 """How expensive a sign-up is per country, relative to Germany."""
 
 PLATFORMS = ("ios", "android", "web")
 IOS, ANDROID, WEB = range(len(PLATFORMS))
-# Per country (rows as COUNTRIES): share of ios, android, web.
+# Per country (rows as COUNTRIES): share of ios, android, web. The web player is a rare
+# platform (about 2% of users): with countries it makes segments of one to a few listeners.
 PLATFORM_SHARE = np.array([
-    [0.38, 0.47, 0.15],
-    [0.45, 0.40, 0.15],
-    [0.45, 0.40, 0.15],
-    [0.50, 0.35, 0.15],
-    [0.55, 0.30, 0.15],
-    [0.40, 0.45, 0.15],
-    [0.18, 0.70, 0.12],
+    [0.45, 0.53, 0.02],
+    [0.52, 0.46, 0.02],
+    [0.52, 0.46, 0.02],
+    [0.58, 0.40, 0.02],
+    [0.62, 0.35, 0.03],
+    [0.46, 0.52, 0.02],
+    [0.22, 0.77, 0.01],
+    [0.55, 0.43, 0.02],
 ])
 TIKTOK_PLATFORM_SHARE = np.array([0.45, 0.55, 0.0])
 """The campaign ran in the mobile apps only."""
@@ -67,6 +71,8 @@ CAC_EUR = np.array([0.0, 11.0, 8.0, 0.0, 12.0])
 ONBOARDING_P = np.array([0.78, 0.72, 0.62, 0.86, 0.05])
 """Probability that a sign-up completes onboarding, per channel: TikTok sign-ups almost never do."""
 CHANNEL_ENGAGEMENT = np.array([1.10, 1.00, 0.85, 1.20, 0.50])
+ENGAGEMENT_SIGMA = 0.5
+"""Spread of how much users listen (log-normal): the keenest tenth listens ~3.6x the least keen tenth."""
 
 REFERRAL_SHARE = 0.10
 """About this share of all users arrive by referral (calibrated in the simulation)."""
@@ -79,8 +85,9 @@ SIGNUP_SEASON_AMPLITUDE = 0.22
 class SignupPlan:
     """Planned sign-ups per week; the simulation adds referral sign-ups as invites arrive."""
 
-    start: date
-    weeks: int
+    span: DataSpan
+    closed: frozenset[int]
+    """Weeks the app was closed (no sign-ups, no events)."""
     base_expected: np.ndarray
     """Expected organic/search/social sign-ups per week (what marketing planned for)."""
     base_counts: np.ndarray
@@ -88,24 +95,32 @@ class SignupPlan:
     referral_capacity: int
 
     @property
+    def weeks(self) -> int:
+        """Simulated weeks, from the launch."""
+        return self.span.sim_weeks
+
+    @property
     def tiktok_expected(self) -> np.ndarray:
         """The campaign bought its sign-ups evenly over its weeks."""
         return self.tiktok_counts.astype(np.float64)
 
 
-def plan_signups(users: int, rng: np.random.Generator, start: date, weeks: int) -> SignupPlan:
-    """Split ``users`` into weekly sign-ups with growth and yearly seasonality.
+def plan_signups(users: int, rng: np.random.Generator, span: DataSpan) -> SignupPlan:
+    """Split ``users`` into weekly sign-ups from the launch on, with growth and yearly seasonality.
 
-    The TikTok burst is sized from its incident record: +60% of all sign-ups in its weeks.
+    The TikTok burst is sized from its incident record: +60% of all sign-ups in its weeks. The
+    closed week gets none.
     """
+    weeks = span.sim_weeks
+    closed = CHRISTMAS_CLOSURE.week_indexes(span.sim_start, weeks)
     t_years = np.arange(weeks) / 52.0
-    intensity = YEARLY_GROWTH**t_years * yearly_wave(start, weeks, SIGNUP_PEAK, SIGNUP_SEASON_AMPLITUDE)
+    intensity = YEARLY_GROWTH**t_years * yearly_wave(span.sim_start, weeks, SIGNUP_PEAK, SIGNUP_SEASON_AMPLITUDE)
     intensity = intensity * np.exp(rng.normal(0.0, 0.05, weeks))
+    intensity[sorted(closed)] = 0.0
     share = intensity / intensity.sum()
 
     campaign = np.zeros(weeks, dtype=bool)
-    first = week_index(TIKTOK_CAMPAIGN.start, start)
-    campaign[max(first, 0) : max(first + TIKTOK_CAMPAIGN.weeks, 0)] = True
+    campaign[sorted(TIKTOK_CAMPAIGN.week_indexes(span.sim_start, weeks))] = True
     non_referral = round(users * (1 - REFERRAL_SHARE))
     # The burst is relative to all sign-ups of those weeks, referrals included.
     uplift = TIKTOK_CAMPAIGN.effects["sign_ups"] / (1 - REFERRAL_SHARE)
@@ -115,8 +130,8 @@ def plan_signups(users: int, rng: np.random.Generator, start: date, weeks: int) 
     if campaign.any():
         tiktok_counts[campaign] = rng.multinomial(tiktok, np.full(campaign.sum(), 1 / campaign.sum()))
     return SignupPlan(
-        start=start,
-        weeks=weeks,
+        span=span,
+        closed=closed,
         base_expected=base * share,
         base_counts=rng.multinomial(base, share),
         tiktok_counts=tiktok_counts,
@@ -172,7 +187,7 @@ def draw_population(plan: SignupPlan, rng: np.random.Generator) -> Population:
     ]).astype(np.int8)
 
     web = platform == WEB
-    engagement = rng.lognormal(0.0, 0.6, country.shape[0]) * CHANNEL_ENGAGEMENT[channel]
+    engagement = rng.lognormal(0.0, ENGAGEMENT_SIGMA, country.shape[0]) * CHANNEL_ENGAGEMENT[channel]
     engagement = np.where(web, engagement * 0.85, engagement)
     onboarded = rng.random(country.shape[0]) < ONBOARDING_P[channel] * np.where(web, 0.92, 1.0)
 
