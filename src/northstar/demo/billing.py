@@ -2,10 +2,11 @@
 
 Kept apart from the week loop in ``lifecycle.py`` because this is where the demo's North Star
 earns its place: every decision to pay depends on what the user listened to *before* it. A
-free user who listened more than usual in the last weeks is more likely to start a trial; a
-trial converts when the trial weeks were full of music; a subscriber who stopped listening
-cancels. So listening minutes lead revenue, by about the two weeks of a trial, and
-``northstar check`` can find that lead in the data (``not-leading`` stays quiet).
+free user who listened more than usual in the last weeks is more likely to start a trial or to
+come back to premium; a trial converts when the trial weeks were full of music; a subscriber
+who fell silent cancels. Premium is a weekly plan, so revenue is about the number of
+subscribers and follows their net gains within a week or two: listening minutes lead revenue
+by two to four weeks (measured in ``tests/test_demo_generator.py``).
 
 ``recent`` (per user, from ``lifecycle.py``) is the user's listening of the last weeks
 relative to their own usual week: 1 is an ordinary stretch, 0 silence, 1.3 a busy one.
@@ -20,7 +21,16 @@ import numpy as np
 
 from northstar.demo.clock import DAY_US, HOUR_US, SECOND_US, WEEK_US
 from northstar.demo.incidents import PAYMENT_OUTAGE
-from northstar.demo.population import CANCEL, FREE, PAYMENT, PREMIUM, PRICE_EUR, SUBSCRIBE, TRIAL, TRIAL_START
+from northstar.demo.population import (
+    CANCEL,
+    FREE,
+    PAYMENT,
+    PREMIUM,
+    PRICE_EUR,
+    SUBSCRIBE,
+    TRIAL,
+    TRIAL_START,
+)
 
 NEVER = np.iinfo(np.int64).max
 PAYMENT_PERIOD_US = 7 * DAY_US
@@ -33,12 +43,12 @@ trial cancelled; the others are decided an hour before the 14 days end."""
 DIRECT_SUBSCRIBE_P = 0.05
 """Weekly chance that a free user whose trial is over subscribes (again), after an ordinary
 week of listening: weekly plans are picked up and dropped as listening comes and goes."""
-CANCEL_P = np.array([0.010, 0.12, 0.35])
+CANCEL_P = np.array([0.010, 0.20, 0.40])
 """A subscriber's weekly chance to cancel after 0, 1, and 2 or more silent weeks: people cancel
 what they stopped using."""
-UPGRADE_ELASTICITY = 2.5
+UPGRADE_ELASTICITY = 3.5
 """Trials and returns to premium: hazard ~ recent^2.5 (twice the listening, 5.7 times the chance)."""
-CONVERT_ELASTICITY = 2.0
+CONVERT_ELASTICITY = 3.0
 """A trial converts with chance ~ (listening during the trial)^2 (capped at 1.5x the usual)."""
 RETRY_DAY_WEIGHTS = np.array([3.0, 2.0, 1.0, 0.6, 0.4, 0.3, 0.3])  # retries catch up early in the week
 
@@ -51,7 +61,7 @@ def _scaled(base: np.ndarray | float, recent: np.ndarray, elasticity: float) -> 
     return np.clip(base * np.clip(recent, 0.0, 3.0) ** elasticity, 0.0, 0.9)
 
 
-@dataclass
+@dataclass(frozen=True)
 class WeekPlans:
     """When each user's plan changes this week (``NEVER`` if not) and the plan after it."""
 

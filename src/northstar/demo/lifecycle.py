@@ -20,7 +20,6 @@ import numpy as np
 from northstar.demo.billing import Subscriptions, WeekPlans
 from northstar.demo.clock import (
     FLAT_DAY_WEIGHTS,
-    HOUR_US,
     PLAY_DAY_WEIGHTS,
     SECOND_US,
     SIGNUP_DAY_WEIGHTS,
@@ -39,10 +38,25 @@ from northstar.demo.incidents import (
     PAYMENT_OUTAGE,
     Incident,
 )
-from northstar.demo.listening import duplicate_copies, play_times, release_calendar, song_durations
+from northstar.demo.listening import (
+    duplicate_copies,
+    play_times,
+    release_calendar,
+    song_durations,
+)
 from northstar.demo.population import (
-    CHANNELS, COUNTRIES, HOUR_SHIFT, INVITE_SENT, ONBOARDING_COMPLETE, PLATFORMS, PLAYLIST_CREATE,
-    REFERRAL, SIGN_UP, SONG_PLAY, Population, draw_platforms,
+    CHANNELS,
+    COUNTRIES,
+    HOUR_SHIFT,
+    INVITE_SENT,
+    ONBOARDING_COMPLETE,
+    PLATFORMS,
+    PLAYLIST_CREATE,
+    REFERRAL,
+    SIGN_UP,
+    SONG_PLAY,
+    Population,
+    draw_platforms,
 )
 
 # Behaviour parameters (per user per week unless stated).
@@ -56,14 +70,13 @@ PLAYLIST_RATE, INVITE_RATE = 0.22, 0.06
 REFERRAL_ACCEPT_P = 0.12
 REFERRER_COUNTRY_P = 0.8
 ACTIVE_BASE, ACTIVE_RANGE = 0.40, 0.40
-"""A living user's chance to listen in a week: 40% to 80% with engagement. Below 0.8, so that a
-busy week (up to ~1.3x) moves every user alike instead of capping the keenest at certainty,
-which would tilt a busy week's listeners towards casual ones and move minutes per listener."""
-HABIT = 0.5
+"""A living user's chance to listen in a week: 40% to 80% with engagement. Kept well below 1, so
+that a busy week (``listening.release_calendar``, up to ~1.2x) brings every user back alike
+instead of capping the keenest at certainty, which would tilt a busy week's listeners towards
+casual ones and move minutes per listener."""
+HABIT = 0.25
 """Listening is a habit: who listened last week is more likely to listen this week (and who did
 not, less), with the same share active on average. Fewer users swap in and out each week."""
-RELEASE_PULL = 1.0
-"""How strongly a release week moves the odds that a user comes back to listen."""
 RECENT_DECAY = 0.5
 """Weight of the weeks before in a user's recent listening: last week counts 1/2, the week
 before 1/4, and so on (about the last 2-4 weeks)."""
@@ -228,7 +241,7 @@ class WeekSimulation:
         v = self.rng.random(self.capacity)
         # A release week brings everyone back a little more often, casual and keen alike (so
         # it moves the number of listeners, not the mix of who listens).
-        p_active = np.minimum(self.p_active * self.active_season[week] * self.releases[week] ** RELEASE_PULL, 0.98)
+        p_active = np.minimum(self.p_active * self.active_season[week] * self.releases[week], 0.98)
         p_active = np.where(self.silent == 0, p_active + HABIT * (1 - p_active), p_active * (1 - HABIT))
         return (
             (old & self.alive & (v < p_active))

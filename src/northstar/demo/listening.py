@@ -9,21 +9,31 @@ apart, never a second or two, which is what makes the duplicate-plays incident, 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from northstar.demo.clock import PLAY_DAY_WEIGHTS, SECOND_US, WEEK_US, draw_week_times, squeeze_after
+from northstar.demo.clock import (
+    PLAY_DAY_WEIGHTS,
+    SECOND_US,
+    WEEK_US,
+    draw_week_times,
+    squeeze_after,
+)
 
 SONG_MEDIAN_S = 212.0
 SONG_SIGMA = 0.38
 SKIP_P = 0.10
 SESSION_PLAYS = 8.0
 """Average songs per listening session."""
-RELEASE_SD = 0.12
-"""Spread of the weekly release effect (its log); with ``lifecycle.RELEASE_PULL`` about +-9% of
-the week's listeners."""
+RELEASE_SD = 0.15
+"""Spread of the weekly release effect (of its log, before clipping): with the habit of
+listening (``lifecycle.HABIT``) the week's listeners move by about +-5%."""
 RELEASE_PERSISTENCE = 0.35
+"""How much of a busy week carries into the next (an album is played for a while)."""
 RELEASE_CLIP, RELEASE_DIP = 1.5, 0.75
-"""How much of a release week carries into the next (an album is played for a while)."""
+"""Shocks are clipped at +1.5 and -0.75 standard deviations: busy weeks and ordinary ones, no
+freak weeks and no deep slumps (a week without a big release is just an ordinary week)."""
 
 
 def release_calendar(rng: np.random.Generator, weeks: int, quiet: frozenset[int] = frozenset()) -> np.ndarray:
@@ -32,23 +42,34 @@ def release_calendar(rng: np.random.Generator, weeks: int, quiet: frozenset[int]
 
     Per-user chance alone averages out over thousands of users; this shared swing is what
     makes the North Star move from week to week, and what subscriptions then follow (see
-    ``billing.py``). A log-normal AR(1) around 1 with standard deviation ``RELEASE_SD``. The
+    ``billing.py``). A log-normal AR(1) around 1 (clipped shocks of spread ``RELEASE_SD``). The
     ``quiet`` weeks are ordinary (factor 1): a planted incident and the week it is compared
     with get no release, so the incident is the one cause of its week's change and tests can
     hold explanations to it.
     """
-    # Innovations clipped: a release calendar has busy weeks and ordinary ones, not freak weeks
-    # and no deep slumps (a week without a big release is an ordinary week).
-    shocks = np.clip(rng.normal(0.0, 1.0, weeks), -RELEASE_DIP, RELEASE_CLIP) * RELEASE_SD * np.sqrt(
-        1 - RELEASE_PERSISTENCE**2)
+    clipped = np.clip(rng.normal(0.0, 1.0, weeks), -RELEASE_DIP, RELEASE_CLIP) - _clipped_normal_mean(
+        RELEASE_DIP, RELEASE_CLIP)
+    shocks = clipped * RELEASE_SD * math.sqrt(1 - RELEASE_PERSISTENCE**2)
     level = np.empty(weeks)
-    previous = rng.normal(0.0, RELEASE_SD)
+    previous = rng.normal(0.0, RELEASE_SD)  # the calendar was already running at the launch
     for week in range(weeks):  # a loop over weeks, not users: ~130 steps
         previous = RELEASE_PERSISTENCE * previous + shocks[week]
         level[week] = previous
-    factor = np.exp(level - RELEASE_SD**2 / 2)
+    factor = np.exp(level)  # around 1: an ordinary week
     factor[sorted(w for w in quiet if 0 <= w < weeks)] = 1.0
     return factor
+
+
+def _clipped_normal_mean(low: float, high: float) -> float:
+    """E[clip(Z, -low, high)] for a standard normal Z: the shocks are centred so that the
+    calendar stays around an ordinary week however it is clipped."""
+    def pdf(z: float) -> float:
+        return math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+    def cdf(z: float) -> float:
+        return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+    return -low * cdf(-low) + high * (1 - cdf(high)) + pdf(low) - pdf(high)
 
 
 def song_durations(rng: np.random.Generator, n: int) -> np.ndarray:
