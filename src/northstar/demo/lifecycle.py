@@ -61,8 +61,8 @@ from northstar.demo.population import (
 
 # Behaviour parameters (per user per week unless stated).
 PLAYS_PER_ENGAGEMENT = 18.0
-PLAN_PLAYS = np.array([1.0, 1.08, 1.15])  # premium listens a bit more (no ads, offline)
-PLAY_SEASON_AMPLITUDE = 0.04  # people listen a bit more in winter
+PLAN_PLAYS = np.array([1.0, 1.04, 1.08])  # premium listens a little more (no ads, offline)
+PLAY_SEASON_AMPLITUDE = 0.02  # people listen a little more in winter
 PLAYLIST_BOOST = 0.08  # extra plays next week per playlist created this week (max 3)
 TRY_P, TRY_PLAYS = 0.30, 1.5  # non-onboarded sign-ups who try a song or two
 REVIVE_P = 0.012
@@ -77,6 +77,10 @@ casual ones and move minutes per listener."""
 HABIT = 0.25
 """Listening is a habit: who listened last week is more likely to listen this week (and who did
 not, less), with the same share active on average. Fewer users swap in and out each week."""
+QUIET_BEFORE = (-2, -1, 0)
+"""An incident's weeks and the two before it get no release (``listening.release_calendar``):
+the week an incident is compared with is ordinary, and so is the one before it, which busy
+weeks would otherwise still echo in (habits and recent listening carry over)."""
 RECENT_DECAY = 0.5
 """Weight of the weeks before in a user's recent listening: last week counts 1/2, the week
 before 1/4, and so on (about the last 2-4 weeks)."""
@@ -152,7 +156,7 @@ class WeekSimulation:
         self.android_weeks = ANDROID_RELEASE_DE.week_indexes(self.start, self.weeks)
         self.duplicate_weeks = DUPLICATE_PLAYS_BUG.week_indexes(self.start, self.weeks)
         self.closed_weeks = CHRISTMAS_CLOSURE.week_indexes(self.start, self.weeks)
-        quiet = {w + shift for i in INCIDENTS for w in i.week_indexes(self.start, self.weeks) for shift in (-1, 0)}
+        quiet = {w + shift for i in INCIDENTS for w in i.week_indexes(self.start, self.weeks) for shift in QUIET_BEFORE}
         self.releases = release_calendar(rng, self.weeks, frozenset(quiet))
         self.billing = Subscriptions(rng, self.country, eng,
                                      PAYMENT_OUTAGE.week_indexes(self.start, self.weeks), self.weeks)
@@ -242,6 +246,7 @@ class WeekSimulation:
         # A release week brings everyone back a little more often, casual and keen alike (so
         # it moves the number of listeners, not the mix of who listens).
         p_active = np.minimum(self.p_active * self.active_season[week] * self.releases[week], 0.98)
+        # Listening is a habit.
         p_active = np.where(self.silent == 0, p_active + HABIT * (1 - p_active), p_active * (1 - HABIT))
         return (
             (old & self.alive & (v < p_active))
