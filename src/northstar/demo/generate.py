@@ -45,7 +45,7 @@ from northstar.demo.population import (
     plan_signups,
 )
 
-EVENTS_PER_USER = 367.0
+EVENTS_PER_USER = 340.0
 """Events per user at the default parameters, measured; used by ``users_for_events``."""
 
 EVENTS_SCHEMA = pa.schema([
