@@ -2,7 +2,9 @@
 
 ``generate_demo`` writes a ready-to-run project (data + ``northstar.yml``);
 ``INCIDENTS`` lists what was planted, so checks, explanations and anomaly detection can be
-tested against known causes.
+tested against known causes. The data is cut like a real export (partial first and last
+weeks, a product already running when it starts), has a closed week, sparse segments, a
+60-day conversion, and payments that follow listening (the North Star leads revenue).
 """
 
 from __future__ import annotations

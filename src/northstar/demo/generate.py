@@ -76,7 +76,9 @@ class DemoSummary:
     events: int
     users: int
     start: date
+    """The first day the data covers (the Wednesday the pipeline went live)."""
     end: date
+    """The last day it covers (the Thursday of the export, until noon)."""
     out_dir: Path
     events_path: Path
     marketing_spend_path: Path
@@ -152,8 +154,11 @@ def events_table(sim: SimulatedEvents) -> pa.Table:
 def generate_events(users: int, seed: int = 42, start: date = DEMO_START, weeks: int = DEMO_WEEKS) -> pa.Table:
     """The events table: one row per event, sorted by ``ts``; ``event_id`` follows that order.
 
-    ``users`` is the target number of users; referral sign-ups come from simulated invites,
-    so the real count is within a few percent of it. ``start`` must be a Monday.
+    ``users`` is the target number of users who sign up from the launch on (half a year before
+    ``start``); referral sign-ups come from simulated invites, and users who left before the
+    data starts are not in it, so the data holds a few percent fewer. ``start`` (a Monday) and
+    ``weeks`` are the data's weeks: it runs from that week's Wednesday 09:00 to the last week's
+    Thursday noon.
     """
     return events_table(simulate(users, seed, start, weeks))
 
