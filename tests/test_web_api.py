@@ -167,7 +167,7 @@ def test_overview(client: TestClient, project: Project) -> None:
     assert ns["last_year"] == pytest.approx(weekly[same_period_last_year(tree.period, "week")])
     assert ns["change_pct_year"] == pytest.approx(ns["value"] / ns["last_year"] - 1)
     periods = [row["period"] for row in body["series"]]
-    assert periods[0] == "2024-11-04" and periods[-1] == tree.period.isoformat()  # complete periods only
+    assert periods[0] == "2024-11-11" and periods[-1] == tree.period.isoformat()  # complete periods only
     assert len(body["forecast"]) == 8 and body["forecast"][0]["period"] == "2026-11-02"
     assert all(p["lower"] < p["value"] < p["upper"] for p in body["forecast"])
     assert body["checks"] == project.check().counts
