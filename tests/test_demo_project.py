@@ -138,7 +138,7 @@ def default_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     "analysis/lead.py judges growth of the whole series: the closed week (listening 0) switches "
     "`growth` to plain differences, whose +-100k swing around it swamps every lag, and the "
     "payment outage (revenue 0, then double) dominates the correlation and the Granger test. "
-    "With those weeks left out the data shows the lead (tests/test_demo_generator.py)."))
+    "With those weeks left out the data shows the lead (tests/test_demo_realism.py)."))
 def test_check_finds_that_listening_leads_revenue(default_demo: Path) -> None:
     report = run_checks(Project.load(default_demo / "northstar.yml"))
     assert report.by_rule("not-leading") == [], [f.message for f in report.by_rule("not-leading")]

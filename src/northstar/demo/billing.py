@@ -6,7 +6,7 @@ free user who listened more than usual in the last weeks is more likely to start
 come back to premium; a trial converts when the trial weeks were full of music; a subscriber
 who fell silent cancels. Premium is a weekly plan, so revenue is about the number of
 subscribers and follows their net gains within a week or two: listening minutes lead revenue
-by two to four weeks (measured in ``tests/test_demo_generator.py``).
+by two to four weeks (measured in ``tests/test_demo_realism.py``).
 
 ``recent`` (per user, from ``lifecycle.py``) is the user's listening of the last weeks
 relative to their own usual week: 1 is an ordinary stretch, 0 silence, 1.3 a busy one.
