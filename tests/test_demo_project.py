@@ -134,11 +134,14 @@ def default_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis/lead.py judges growth of the whole series: the closed week (listening 0) switches "
-    "`growth` to plain differences, whose +-100k swing around it swamps every lag, and the "
-    "payment outage (revenue 0, then double) dominates the correlation and the Granger test. "
-    "With those weeks left out the data shows the lead (tests/test_demo_realism.py)."))
 def test_check_finds_that_listening_leads_revenue(default_demo: Path) -> None:
-    report = run_checks(Project.load(default_demo / "northstar.yml"))
+    """The closed week and the payment outage no longer hide the lead: growth leaves zero weeks out
+    and clips one-off outliers (analysis/lead.py)."""
+    project = Project.load(default_demo / "northstar.yml")
+    report = run_checks(project, only=["not-leading"])
     assert report.by_rule("not-leading") == [], [f.message for f in report.by_rule("not-leading")]
+    from northstar.analysis.lead import lead
+
+    frame = project.query(["listening_minutes", "revenue"]).iloc[1:-1]  # whole weeks
+    found = lead(frame["listening_minutes"], frame["revenue"], 8)
+    assert found is not None and found.leads() and found.lag == 2, found

@@ -1,7 +1,8 @@
 """Does one series lead another? Lagged cross-correlation of growth, and a Granger-type F-test.
 
-Both series are turned into growth per period first (log differences for positive series,
-plain differences otherwise) so that a shared trend does not pass for a lead. For each lag
+Both series are turned into growth per period first (log differences for mostly positive
+series, with zero periods left out; plain differences otherwise; one-off outliers clipped: see
+`growth`) so that a shared trend does not pass for a lead. For each lag
 0..k the Pearson correlation of x's growth `lag` periods earlier with y's growth is computed;
 the best lag is the one with the strongest correlation in the expected direction. The
 Granger-type test compares two least-squares models of y's growth: its own `L` previous values
@@ -29,12 +30,34 @@ import pandas as pd
 MIN_POINTS = 12
 
 
+MOSTLY_POSITIVE = 0.8  # a series positive in this share of its periods grows on the log scale
+OUTLIER_MADS = 5.0  # growths further than this many robust deviations from the median are clipped
+
+
 def growth(series: pd.Series) -> pd.Series:
-    """Growth per period: log differences when every value is positive, differences otherwise."""
+    """Growth per period, robust to closures and one-off outliers.
+
+    Log differences when the series is positive in at least `MOSTLY_POSITIVE` of its periods;
+    a period at zero (a shop closed over Christmas, a payment outage) then has no growth into or
+    out of it (NaN) instead of turning the whole series into plain differences, where its swing
+    would swamp every other period. Plain differences for series that are not mostly positive.
+    Then growths beyond `OUTLIER_MADS` robust deviations (1.4826 x MAD) from the median are
+    clipped there: one catch-up week after an outage must not decide a correlation alone
+    (for normal growth the clip moves about one period in a million).
+    """
     values = series.astype(float)
-    if len(values.dropna()) and (values.dropna() > 0).all():
-        return np.log(values).diff()
-    return values.diff()
+    known = values.dropna()
+    if len(known) and (known > 0).mean() >= MOSTLY_POSITIVE:
+        out = np.log(values.where(values > 0)).diff()
+    else:
+        out = values.diff()
+    finite = out[np.isfinite(out)]
+    if len(finite) >= MIN_POINTS:
+        centre = float(finite.median())
+        spread = 1.4826 * float((finite - centre).abs().median())
+        if spread > 0:
+            out = out.clip(centre - OUTLIER_MADS * spread, centre + OUTLIER_MADS * spread)
+    return out
 
 
 @dataclass(frozen=True)
