@@ -157,8 +157,12 @@ def test_alert_series_stop_at_each_metrics_last_final_period(shop: tuple[Shop, P
     series = load_series(project, ["visit_conversion", "orders"])
     week = last_complete_week(data.events)
     last_final = max(w for w in series["visit_conversion"].index)
-    assert last_final + dt.timedelta(days=6 + 60) <= data.events["ts"].max().date()
-    assert last_final + dt.timedelta(weeks=1) + dt.timedelta(days=6 + 60) > data.events["ts"].max().date()
+    last_event = data.events["ts"].max().to_pydatetime()
+
+    def window_closes(week: dt.date) -> dt.datetime:  # the last event of the week has until then
+        return dt.datetime.combine(week + dt.timedelta(weeks=1), dt.time()) + dt.timedelta(days=60)
+
+    assert window_closes(last_final) <= last_event < window_closes(last_final + dt.timedelta(weeks=1))
     assert max(series["orders"].index) == week
     backtest = monitor.backtest(project, week - dt.timedelta(weeks=30), explain=False)
     assert all(a.period <= last_final for a in backtest.alerts if a.metric == "visit_conversion")
@@ -248,10 +252,25 @@ def test_every_analysis_names_the_same_review_period(tmp_path_factory: pytest.Te
     review = project.review_period()
     assert review.period == want
     days = int(window[:-1])
-    end = (review.end if grain == "month" else want + dt.timedelta(days=6))
-    assert ("visit_conversion" in review.provisional) == (end + dt.timedelta(days=days) > last_day)
+    closes = dt.datetime.combine(review.end + dt.timedelta(days=1), dt.time()) + dt.timedelta(days=days)
+    assert ("visit_conversion" in review.provisional) == (closes > data.events["ts"].max().to_pydatetime())
     periods = {project.tree().period, project.funnel().period, project.explain().period,
                *(f.period for f in project.focus()), *(g.period for g in project.guardrails())}
     assert periods == {want}
     for stage in project.funnel().stages:
         assert stage.nsm_gain is None or (math.isfinite(stage.nsm_gain) and stage.nsm_gain >= 0)
+
+
+def test_a_window_is_judged_to_the_instant() -> None:
+    """A sign-up at 15:00 on the week's Sunday has 60 days, to 15:00: an export that ends at noon
+    on the 60th day does not cover its window (whole days did: the week was called final)."""
+    from northstar.analysis.periods import Coverage, last_final, provisional_metrics
+
+    week = dt.date(2026, 8, 31)  # Monday; its Sunday is 2026-09-06
+    window = dt.timedelta(days=60)
+    noon = Coverage(dt.datetime(2024, 11, 6, 9), dt.datetime(2026, 11, 5, 12))
+    assert provisional_metrics(week, "week", {"c": window}, {"c": noon.last}) == {"c": dt.date(2026, 11, 5)}
+    assert last_final("week", noon, window) == dt.date(2026, 8, 24)
+    later = Coverage(noon.first, dt.datetime(2026, 11, 6, 0, 0))
+    assert provisional_metrics(week, "week", {"c": window}, {"c": later.last}) == {}
+    assert last_final("week", later, window) == week

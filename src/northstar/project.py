@@ -165,7 +165,7 @@ class Project:
         state, reason = coverage_state(period, grain, coverage)
         names = list(metrics) if metrics is not None else reviewed_metrics(self.spec)
         windows = {m: self.window(m) for m in names}
-        ends = {m: c.last_day for m in names if windows[m] and (c := self.coverage([m])) is not None}
+        ends = {m: c.last for m in names if windows[m] and (c := self.coverage([m])) is not None}
         return PeriodInfo(period, grain, state, reason, provisional_metrics(period, grain, windows, ends), why)
 
     def period_statuses(self, periods: Iterable[object], metrics: Sequence[str], grain: str | None = None) -> list[str]:
@@ -174,7 +174,7 @@ class Project:
         grain = grain or self.spec.north_star.grain
         coverage = self.coverage(metrics)
         windows = {m: self.window(m) for m in metrics}
-        ends = {m: c.last_day for m in metrics if windows[m] and (c := self.coverage([m])) is not None}
+        ends = {m: c.last for m in metrics if windows[m] and (c := self.coverage([m])) is not None}
         out: dict[dt.date, str] = {}
         labels = [to_date(p) for p in periods]
         for when in dict.fromkeys(labels):

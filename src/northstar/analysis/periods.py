@@ -82,8 +82,15 @@ def coverage_state(period: dt.date, grain: str, coverage: Coverage | None) -> tu
 
 
 def final_from(period: dt.date, grain: str, window: dt.timedelta) -> dt.date:
-    """The last day the data must reach for a value with a look-ahead `window` to be final."""
-    return last_day(period, grain) + window
+    """The day a look-ahead `window` after the period ends on (the data must cover it)."""
+    return (window_end(period, grain, window) - dt.timedelta(microseconds=1)).date()
+
+
+def window_end(period: dt.date, grain: str, window: dt.timedelta) -> dt.datetime:
+    """The instant the window of the period's last event closes: the period's end plus `window`.
+    An event at 23:59 on the period's last day has until then to convert, so the value is final
+    only once the data reaches that instant (an export at noon does not cover the afternoon)."""
+    return dt.datetime.combine(shift_period(period, grain, 1), dt.time()) + window
 
 
 @dataclass(frozen=True)
@@ -141,18 +148,17 @@ def provisional_note(until: dt.date) -> str:
 
 
 def provisional_metrics(period: dt.date, grain: str, windows: Mapping[str, dt.timedelta],
-                        ends: Mapping[str, dt.date]) -> dict[str, dt.date]:
-    """{metric: day the data must reach} for the metrics whose look-ahead window has not passed.
+                        ends: Mapping[str, dt.datetime]) -> dict[str, dt.date]:
+    """{metric: day its window ends on} for the metrics whose look-ahead window has not passed.
 
-    `windows`: each metric's longest look-ahead (0 for none); `ends`: the last day of each
-    metric's data."""
+    `windows`: each metric's longest look-ahead (0 for none); `ends`: the last event of each
+    metric's data. Windows are judged to the instant (see `window_end`)."""
     out = {}
     for metric, window in windows.items():
         if window <= dt.timedelta(0) or metric not in ends:
             continue
-        until = final_from(period, grain, window)
-        if until > ends[metric]:
-            out[metric] = until
+        if window_end(period, grain, window) > ends[metric]:
+            out[metric] = final_from(period, grain, window)
     return out
 
 
@@ -170,7 +176,7 @@ def last_complete(grain: str, coverage: Coverage) -> tuple[dt.date, bool]:
 def last_final(grain: str, coverage: Coverage, window: dt.timedelta) -> dt.date:
     """The last complete period whose look-ahead `window` has passed (may precede the data)."""
     current, _found = last_complete(grain, coverage)
-    while final_from(current, grain, window) > coverage.last_day:
+    while window > dt.timedelta(0) and window_end(current, grain, window) > coverage.last:
         current = shift_period(current, grain, -1)
     return current
 
