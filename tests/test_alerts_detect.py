@@ -217,3 +217,24 @@ alerts:
         parse_spec(cross)
     text = str(info.value)
     assert "plais" in text and "slak" in text and "nowhere" in text
+
+
+def test_a_quarterly_series_with_an_anomaly_scores_without_error() -> None:
+    """The return check forecasts 5 periods ahead, past a season of 4 quarters (it indexed past
+    the series: IndexError on any quarterly series of 12+ quarters with an anomaly)."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from northstar.alerts.detect import score_series
+    from northstar.alerts.forecasting import forecast
+
+    rng = np.random.default_rng(3)
+    values = 1000 * (1 + 0.2 * np.sin(np.arange(20) * np.pi / 2)) + rng.normal(0, 10, 20)
+    values[15] = 200.0
+    index = [dt.date(2020 + i // 4, 3 * (i % 4) + 1, 1) for i in range(20)]
+    scores = score_series(pd.Series(values, index=index), "quarter")
+    assert any(s.period == index[15] and s.is_anomaly() for s in scores)
+    expected, _scale, method = forecast(values[:12], "quarter", ahead=5)
+    assert method == "seasonal" and np.isfinite(expected)

@@ -90,8 +90,10 @@ def forecast(history: np.ndarray, grain: str, ahead: int = 1,
         past = y if template is None else np.asarray(template, dtype=float)
         yearly = (y[period:] - past[:-period])[-TREND_WINDOW:]
         change = median(yearly)
-        if _seasonal_fits(y, past, period, change, drift):
-            return float(past[n - period + ahead - 1] + change), error_scale(yearly, level), "seasonal"
+        seasons = -(-ahead // period)  # the same point of a season this many seasons back (ahead > season: several)
+        if _seasonal_fits(y, past, period, change, drift) and n - seasons * period + ahead - 1 >= 0:
+            return (float(past[n - seasons * period + ahead - 1] + seasons * change), error_scale(yearly, level),
+                    "seasonal")
     # No seasonal term: the median of the last 3 periods, each carried forward by the drift.
     carried = [y[n - j] + (j + ahead - 1) * drift for j in range(1, min(3, n) + 1)]
     return median(carried), error_scale(diffs, level), "trend"
