@@ -525,3 +525,10 @@ def test_init_writes_a_file_with_normal_permissions(tmp_path: Path) -> None:
     result = run(tmp_path, "init")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "northstar.yml").stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
+def test_query_outside_the_data_is_an_error_not_a_bare_header(project_dir: Path) -> None:
+    result = run(project_dir, "query", "listening_minutes", "--from", "2030-01-01", "--format", "csv")
+    assert result.returncode != 0 and result.stdout == ""
+    assert "no period from 2030-01-01 to the end has data: the data covers 2018-11-01 to" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

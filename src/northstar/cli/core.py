@@ -49,6 +49,11 @@ def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[s
     project = state.project()
     frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=start, end=end,
                           compare=compare)
+    if not len(frame):  # never a bare header: say what the data covers
+        coverage = project.coverage(list(metrics))
+        span = (f"the data covers {coverage.first_day.isoformat()} to {coverage.last_day.isoformat()}"
+                if coverage is not None else "the data holds no events")
+        raise QueryError(f"--from/--to: no period from {start or 'the start'} to {end or 'the end'} has data: {span}")
     frame = project.with_status(frame, list(metrics), grain)
     if fmt == "json":
         click.echo(output.frame_json(frame))
