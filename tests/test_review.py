@@ -85,8 +85,15 @@ def test_a_sixty_day_conversion_does_not_move_the_review_period(shop: tuple[Shop
     report = build_report(project)
     assert report.period == week and report.complete, "a week wholly inside the data is complete"
     assert project.funnel().period == week
-    assert project.targets().last_period == week
-    assert project.explain().period == week
+    targets = project.targets()
+    assert targets.last_period == week and targets.review.period == week
+    node = targets.root.find("visit_conversion")
+    final = project.last_final_period("visit_conversion")
+    assert node.final_period == final < week  # its current value is its last final one, not the provisional
+    assert node.current == pytest.approx(float(project.query(["visit_conversion"], start=final, end=final)
+                                               ["visit_conversion"].iloc[0]))
+    explanation = project.explain()
+    assert explanation.period == week and explanation.review.period == week
     focus = project.focus()
     assert focus[0].period == week and focus[0].status == "provisional" and focus[0].provisional_until == until
     assert focus[0].last_final is not None and focus[0].last_final.period < week

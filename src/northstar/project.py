@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -304,7 +305,8 @@ class Project:
         """Why a metric moved: exact split through the tree, segments, drivers (see `northstar.explain`)."""
         from northstar.explain import explain
 
-        return explain(self, metric, period, vs, by)
+        result = explain(self, metric, period, vs, by)
+        return replace(result, review=self.period_info(result.period))
 
     def funnel(self, period: object = None, by: str | None = None) -> "FunnelReport":
         """The AARRR stages for a period, the bottleneck and an OMTM for it (see `explain/funnel.py`)."""
@@ -340,8 +342,9 @@ class Project:
         history = self.final_only(self.query(metrics, grain=grain, start=start, end=last), metrics, grain)
         from northstar.domains import metric_domains
 
-        return build_targets(self.spec, history, last, float(value), day, method,  # TODO(lead): name review
-                             domains=metric_domains(self, metrics))
+        report = build_targets(self.spec, history, last, float(value), day, method,
+                               domains=metric_domains(self, metrics), provisional=review.provisional)
+        return replace(report, review=review)
 
     def final_only(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
         """`frame` (a query's result) with each metric's provisional values (periods after its

@@ -155,6 +155,7 @@ class Explanation:
     inactive: tuple[str, ...] = ()  # "period" and/or "baseline": no events at all in the sources behind it
     caveats: tuple[str, ...] = ()  # a side of the comparison is partial or provisional
     segments_searched: bool = False  # some metric was split by some dimension
+    review: Any = None  # the period explained, how complete, and why it is the one shown (`PeriodInfo`)
 
     @property
     def lead(self) -> Segment | None:
@@ -176,4 +177,5 @@ class Explanation:
                 "summary": self.summary, "notes": list(self.notes),
                 "lead_segment": self.lead.to_dict() if self.lead else None,
                 "overlaps": [o.to_dict() for o in self.overlaps], "top_entities": [f.to_dict() for f in self.entities],
-                "inactive": list(self.inactive), "caveats": list(self.caveats)}
+                "inactive": list(self.inactive), "caveats": list(self.caveats),
+                "review": self.review.to_dict() if self.review is not None else None}

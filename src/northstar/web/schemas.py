@@ -125,6 +125,7 @@ class ExplainResponse(BaseModel):
                                     "ids with their values before and now.")
     inactive: list[str] = Field([], description="'period' and/or 'baseline': no activity at all in that period.")
     caveats: list[str] = Field([], description="A side of the comparison that is partial or provisional.")
+    review: ReviewOut | None = Field(None, description="The period explained: how complete, and why it is shown.")
 
 
 class ChecksResponse(BaseModel):
@@ -181,7 +182,9 @@ class TargetsResponse(BaseModel):
     projection: str = Field(description="How each trend was projected, in words: 'trend of the last 26 weeks' "
                                         "(a Theil–Sen line inside the metric's domain, as the alerts and the forecast).")
     summary: str
-    root: Obj = Field(description="The tree with each node's current, trend and required value.")
+    review: ReviewOut | None = Field(None, description="The review period the targets start from.")
+    root: Obj = Field(description="The tree with each node's current, trend and required value; a node provisional "
+                                  "in the last period has `final_period`: its current value is that period's.")
     focus: list[Obj]
 
 

@@ -47,6 +47,7 @@ class NodeTarget:
     driver_direction: str | None = None
     lag: int | None = None
     children: tuple["NodeTarget", ...] = field(default_factory=tuple)
+    final_period: dt.date | None = None  # provisional in the last period: `current` is the last final value, of this period
 
     @property
     def change(self) -> float | None:
@@ -93,6 +94,7 @@ class NodeTarget:
             "required": self.required, "change": self.change, "change_pct": self.change_pct,
             "growth_per_period": self.growth, "gap": self.gap, "status": self.status,
             "driver_direction": self.driver_direction, "lag": self.lag,
+            "final_period": self.final_period.isoformat() if self.final_period else None,
             "children": [c.to_dict() for c in self.children],
         }
 
@@ -134,6 +136,7 @@ class TargetsReport:
     focus: tuple[FocusTarget, ...]
     summary: str
     projection: str = ""  # the trend's method in words: "trend of the last 26 weeks"
+    review: Any = None  # the period reviewed (`PeriodInfo`), set by the Project
 
     def nodes(self) -> list[NodeTarget]:
         out: list[NodeTarget] = []
@@ -152,6 +155,7 @@ class TargetsReport:
                 "target_period": self.target_period.isoformat(), "last_period": self.last_period.isoformat(),
                 "periods": self.periods, "trend_periods": self.trend_periods, "projection": self.projection,
                 "summary": self.summary,
+                "review": self.review.to_dict() if self.review is not None else None,
                 "root": self.root.to_dict(), "focus": [f.to_dict() for f in self.focus]}
 
 
@@ -184,7 +188,8 @@ def _requirements(tree: ast.expr, names: Sequence[str], required: float, method:
 
 
 def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, target: float, by: dt.date,
-                  method: str = "trend", domains: Mapping[str, Domain] | None = None) -> TargetsReport:
+                  method: str = "trend", domains: Mapping[str, Domain] | None = None,
+                  provisional: Mapping[str, dt.date] | None = None) -> TargetsReport:
     """The requirements down the North Star's tree for reaching `target` by `by`.
 
     `history`: a `period` column (the first day of each period, oldest first, ending at
@@ -192,6 +197,9 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
     `domains`: what each metric can be (`northstar.domains`); missing ones are read from the
     definitions, with the history's smallest value as the smallest value a sum is taken over.
     Trends stay inside the domains, and a requirement outside one is `unreachable`.
+    `provisional`: metrics whose value in the last period is provisional (their window has not
+    passed); the history holds their final values only, and their current value is the last final
+    one (`final_period` says of which period).
     """
     if method not in METHODS:
         raise QueryError(f"unknown method '{method}': use {' or '.join(METHODS)}")
@@ -218,10 +226,16 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
             return domains[name]
         return domain_of(spec, name, observed=lows)
 
+    finals: dict[str, dt.date] = {}
+
     def facts(name: str) -> tuple[float | None, Trend]:
         if name not in trends:
             values = column(name)
             current[name] = _num(values[-1]) if values and has_last else None
+            if provisional and name in provisional and "period" in window.columns:
+                known = [(p, v) for p, v in zip(window["period"], values) if _num(v) is not None]
+                if known:
+                    finals[name], current[name] = known[-1][0], _num(known[-1][1])
             trends[name] = fit_trend(values, periods, domain(name), grain) if values else Trend(None, None, "none", 0)
         return current[name], trends[name]
 
@@ -258,7 +272,7 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
             helps=None if link == "driver" else ("up" if helps > 0 else "down"), current=cur,
             trend=trend.value, trend_growth=trend.growth, required=required, periods=periods, status=status,
             driver_direction=driver.direction if driver is not None else None,
-            lag=driver.lag if driver is not None else None, children=tuple(children))
+            lag=driver.lag if driver is not None else None, children=tuple(children), final_period=finals.get(name))
 
     root_helps = 1 if direction_of(ns.metric) == "up" else -1
     root = node(ns.metric, "root", float(target), root_helps, ())
