@@ -19,15 +19,13 @@ import pandas as pd
 
 from northstar.alerts.model import Alert
 from northstar.alerts.scoring import score_metric
-from northstar.analysis.status import focus_status, guardrail_status
 from northstar.analysis.projection import Projection, project
+from northstar.analysis.status import focus_status, guardrail_status
 from northstar.analysis.targets.calendar import periods_apart
 from northstar.analysis.targets.report import format_number
-from northstar.analysis.tree import label_of, tree_metrics
+from northstar.analysis.tree import label_of, reviewed_metrics
 from northstar.engine.time import period_start, shift_period
-from northstar.spec.expressions import parse_formula
-from northstar.spec.model import AlertRule, FormulaMetric, Spec
-
+from northstar.spec.model import AlertRule, Spec
 
 
 @dataclass(frozen=True)
@@ -44,18 +42,9 @@ def rules_of(spec: Spec) -> tuple[AlertRule, ...]:
 
 
 def default_metrics(spec: Spec) -> list[str]:
-    """The North Star and its tree, the guardrails, the OMTMs and the funnel's metrics, and the
-    inputs of those last three's formulas."""
-    names = list(tree_metrics(spec))
-    others = [g.metric for g in spec.guardrails] + [f.metric for f in spec.focus]
-    if spec.funnel is not None:
-        others += [m for m in spec.funnel.stages().values() if m]
-    names += others
-    for name in others:  # a guardrail's or stage's own inputs (cost per sign-up: spend, sign-ups)
-        metric = spec.metrics.get(name)
-        if isinstance(metric, FormulaMetric):
-            names += list(parse_formula(metric.formula).names)
-    return [n for n in dict.fromkeys(names) if n in spec.metrics]
+    """What a rule watches by default: the metrics a review shows (`reviewed_metrics`: the North
+    Star and its tree, the guardrails, the OMTMs, the funnel, and the inputs of those formulas)."""
+    return reviewed_metrics(spec)
 
 
 def watched(spec: Spec, rule: AlertRule) -> list[str]:

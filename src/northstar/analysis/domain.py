@@ -35,8 +35,19 @@ from typing import Literal
 import pandas as pd
 from sqlglot import expressions as exp
 
-from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
-from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
+from northstar.spec.expressions import (
+    ExpressionError,
+    normal_sql,
+    parse_formula,
+    parse_sql,
+)
+from northstar.spec.model import (
+    AggregateMetric,
+    ConversionMetric,
+    FormulaMetric,
+    RetentionMetric,
+    Spec,
+)
 
 Kind = Literal["count", "amount", "share", "real"]
 KINDS: tuple[str, ...] = ("count", "amount", "share", "real")
@@ -228,9 +239,9 @@ def _subset_count(spec: Spec, part: str, whole: str) -> bool:
         return False
     if a.agg == "count_distinct":  # the same entities counted (no expr: the source's entity)
         entity = getattr(spec.sources.get(a.source), "entity", None)
-        if _normal(a.expr or entity) != _normal(b.expr or entity):
+        if normal_sql(a.expr or entity) != normal_sql(b.expr or entity):
             return False
-    elif b.expr is not None and _normal(a.expr) != _normal(b.expr):  # count(x) <= count(*)
+    elif b.expr is not None and normal_sql(a.expr) != normal_sql(b.expr):  # count(x) <= count(*)
         return False
     if b.where is None:
         return True
@@ -238,15 +249,6 @@ def _subset_count(spec: Spec, part: str, whole: str) -> bool:
         return False
     needed, have = _conjuncts(b.where), _conjuncts(a.where)
     return needed is not None and have is not None and needed <= have
-
-
-def _normal(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return parse_sql(text).tree.sql(dialect="duckdb")
-    except ExpressionError:
-        return text.strip()
 
 
 def _conjuncts(text: str) -> set[str] | None:

@@ -14,19 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from northstar.discover.propose import Candidate, Proposal
-from northstar.spec.expressions import ExpressionError, parse_sql
+from northstar.spec.expressions import normal_sql
 from northstar.spec.model import FUNNEL_STAGES, Spec
 
 Signature = tuple[Any, ...]
-
-
-def _sql(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return parse_sql(text).tree.sql(dialect="duckdb")
-    except ExpressionError:
-        return text.strip()
 
 
 def _formula(text: str) -> str:
@@ -43,11 +34,11 @@ def signature(body: dict[str, Any], entities: dict[str, str | None]) -> Signatur
         expr = body.get("expr")
         if body.get("agg") == "count_distinct" and expr is None:
             expr = entities.get(str(source))
-        return ("aggregate", source, _sql(body.get("where")), body.get("agg"), _sql(expr),
+        return ("aggregate", source, normal_sql(body.get("where")), body.get("agg"), normal_sql(expr),
                 bool(body.get("cumulative", False)))
     if kind == "retention":
-        return ("retention", source, _sql(body.get("where")))
-    return (kind, source, _sql(body.get("from")), _sql(body.get("to")), body.get("within"), _sql(body.get("where")))
+        return ("retention", source, normal_sql(body.get("where")))
+    return (kind, source, normal_sql(body.get("from")), normal_sql(body.get("to")), body.get("within"), normal_sql(body.get("where")))
 
 
 def existing_metrics(spec: Spec) -> dict[str, dict[str, Any]]:

@@ -88,6 +88,17 @@ def parse_sql(text: str) -> SqlExpression:
     return SqlExpression(text=text, tree=tree, columns=tuple(columns))
 
 
+def normal_sql(text: str | None) -> str | None:
+    """One spelling of a SQL expression (sqlglot's), so two ways of writing it compare equal; text
+    that does not parse is kept as written."""
+    if text is None:
+        return None
+    try:
+        return parse_sql(text).tree.sql(dialect="duckdb")
+    except ExpressionError:
+        return text.strip()
+
+
 @dataclass(frozen=True)
 class Formula:
     text: str
