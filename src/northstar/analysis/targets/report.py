@@ -187,6 +187,15 @@ def _requirements(tree: ast.expr, names: Sequence[str], required: float, method:
     return out
 
 
+def _as_tree(spec: Spec) -> Spec:
+    """The spec with each tree node that has a formula defined by that formula."""
+    from northstar.spec.model import FormulaMetric
+
+    nodes = {name: FormulaMetric(formula=node.formula) for name, node in spec.north_star.tree.items()
+             if node.formula and name in spec.metrics}
+    return spec.model_copy(update={"metrics": {**spec.metrics, **nodes}}) if nodes else spec
+
+
 def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, target: float, by: dt.date,
                   method: str = "trend", domains: Mapping[str, Domain] | None = None,
                   provisional: Mapping[str, dt.date] | None = None) -> TargetsReport:
@@ -221,7 +230,14 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
     lows = {n: (float(pd.to_numeric(frame[n], errors="coerce").min()), None) for n in frame.columns
             if n != "period" and pd.to_numeric(frame[n], errors="coerce").notna().any()}
 
+    tree_spec = _as_tree(spec)
+
     def domain(name: str) -> Domain:
+        node = ns.tree.get(name)
+        if node is not None and node.formula:
+            # requirements move through the tree's formula: what it can reach is the formula's
+            # domain (a node split as a difference can be negative whatever one period showed)
+            return domain_of(tree_spec, name, observed=lows)
         if domains is not None and name in domains:
             return domains[name]
         return domain_of(spec, name, observed=lows)
