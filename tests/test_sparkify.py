@@ -76,9 +76,13 @@ def test_cli_query_json_gives_the_true_weekly_values(sparkify_dir: Path) -> None
     rows = json.loads(result.stdout)
     expected = _expected_weekly()
     assert [r["period"] for r in rows] == [w.isoformat() for w in expected]
+    days = sorted(dt.datetime.fromtimestamp(e["ts"] / 1000, tz=dt.timezone.utc).date() for e in _events())
     for row in rows:
-        want = expected[dt.date.fromisoformat(row["period"])]
-        assert set(row) == {"period", "listening_minutes", "active_listeners", "minutes_per_listener"}
+        week = dt.date.fromisoformat(row["period"])
+        want = expected[week]
+        assert set(row) == {"period", "period_status", "listening_minutes", "active_listeners", "minutes_per_listener"}
+        whole = days[0] <= week and week + dt.timedelta(days=6) <= days[-1]  # the data covers the week
+        assert row["period_status"] == ("complete" if whole else "partial")
         assert row["listening_minutes"] == pytest.approx(want["listening_minutes"], rel=1e-12)
         assert row["active_listeners"] == want["active_listeners"]
 
