@@ -140,7 +140,12 @@ def test_duplicate_plays_on_ios_are_the_top_explanation(demo: Project) -> None:
     assert e.change > 0 and e.lead is not None and e.lead.dimensions.get("platform") == "ios"
     assert all(s.contribution > 0 and s.excess > 0 for s in e.segments)
     assert "android" not in e.summary
-    assert e.root.children[1].metric == "minutes_per_listener" and e.root.children[1].share > 0.8
+    # the duplicates raised plays per listener: minutes per listener explains most of the rise
+    # (71% on the realistic demo, where active listeners also grew 6% that week)
+    listeners, minutes = e.root.children
+    assert minutes.metric == "minutes_per_listener" and minutes.share > 0.6 and minutes.share > listeners.share
+    plays = next(c for c in minutes.children if c.metric == "plays_per_listener")
+    assert plays.share > 0.6
 
 
 def test_the_christmas_closure_is_no_activity(demo: Project) -> None:
