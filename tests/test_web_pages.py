@@ -148,7 +148,8 @@ def _shot(page: Page, name: str) -> None:
 def _traces(page: Page, selector: str) -> list[dict[str, Any]]:
     """The traces plotly drew in a chart (type and number of points)."""
     return page.eval_on_selector(selector, """gd => (gd._fullData || []).map(t => ({
-        type: t.type, name: t.name, n: (t.type === 'heatmap' ? (t.z || []).length : (t.x || []).length)}))""")
+        type: t.type, name: t.name, n: (t.type === 'heatmap' ? (t.z || []).length : (t.x || []).length),
+        symbols: (t.marker && Array.isArray(t.marker.symbol)) ? t.marker.symbol : null}))""")
 
 
 def _assert_chart(page: Page, selector: str) -> list[dict[str, Any]]:
@@ -233,6 +234,8 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         assert re.search(r"[▲▼●] [+-]?\d+\.\d% (up|down|unchanged)", changes), changes
         names = [t["name"] for t in _assert_chart(page, "#trend-chart")]
         assert "Forecast" in names and "Target" in names and "80% forecast band" in names
+        assert "Partial period" in names  # the partial first and last weeks, drawn apart
+        assert overview["review"]["period"] == ns["period"] and overview["partial"]
         expect(page.locator("#tree-table tbody tr")).to_have_count(len(_nodes(overview["tree"]["root"])))
         expect(page.locator("#tree-table tbody")).to_contain_text("driver, lag 2")
         expect(page.locator("#guardrails tbody tr")).to_have_count(len(overview["guardrails"]))
@@ -254,11 +257,22 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         assert [t["name"] for t in traces][:3] == ["Listening minutes", "Previous period", "Same period last year"]
         rows = api.get("/api/series", params={"metrics": NSM, "compare": "true"}).json()["rows"]
         assert traces[0]["n"] == len(rows)
-        assert page.inner_text("#summary .card-value >> nth=0").startswith(f"{round(rows[-1][NSM]):,}")
+        # the card shows the review period (the last whole one), not the partial last week
+        assert rows[-1]["period_status"] == "partial"
+        review = [r for r in rows if r["period_status"] != "partial"][-1]
+        assert review["period"] == api.get("/api/tree").json()["period"]
+        assert page.inner_text("#summary .card-value >> nth=0").startswith(f"{round(review[NSM]):,}")
+        symbols = traces[0]["symbols"]  # partial and provisional periods are drawn apart: open markers
+        assert symbols[0] == symbols[-1] == "circle-open" and "circle" in symbols
     elif name == "funnel":
         funnel = api.get("/api/funnel").json()
         expect(page.locator("#stages tbody tr")).to_have_count(len(funnel["stages"]))
-        expect(page.locator("#stages tbody tr.highlight")).to_contain_text("bottleneck")
+        expect(page.locator("#funnel-summary")).to_have_text(funnel["summary"])
+        if funnel["bottleneck"]:
+            expect(page.locator("#stages tbody tr.highlight")).to_contain_text("bottleneck")
+        else:  # every gap within the noise of the numbers: no stage is named
+            expect(page.locator("#stages tbody tr.highlight")).to_have_count(0)
+            assert "noise" in funnel["summary"] or "No stage" in funnel["summary"]
         _assert_chart(page, "#gain-chart")
     elif name == "cohorts":
         traces = _assert_chart(page, "#cohort-chart")
@@ -382,7 +396,7 @@ def test_the_csv_link_downloads_what_is_shown(context: BrowserContext, base_url:
     assert download.suggested_filename.endswith(".csv")
     text = Path(download.path()).read_text(encoding="utf-8")
     lines = text.strip().splitlines()
-    assert lines[0] == f"period,{NSM},{NSM}_previous,{NSM}_last_year"
+    assert lines[0] == f"period,period_status,{NSM},{NSM}_previous,{NSM}_last_year"
     assert len(lines) - 1 == _traces(page, "#metric-chart")[0]["n"]
     assert lines[1].startswith("2024-10-01,")
     visit.assert_clean()
