@@ -234,7 +234,7 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         assert re.search(r"[▲▼●] [+-]?\d+\.\d% (up|down|unchanged)", changes), changes
         names = [t["name"] for t in _assert_chart(page, "#trend-chart")]
         assert "Forecast" in names and "Target" in names and "80% forecast band" in names
-        assert "Partial period" in names  # the partial first and last weeks, drawn apart
+        assert "partial period" in names  # the partial first and last weeks, drawn apart
         assert overview["review"]["period"] == ns["period"] and overview["partial"]
         expect(page.locator("#tree-table tbody tr")).to_have_count(len(_nodes(overview["tree"]["root"])))
         expect(page.locator("#tree-table tbody")).to_contain_text("driver, lag 2")
