@@ -12,6 +12,8 @@ exact distinct counts). Data bounds, which shape the statements, are read with D
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import datetime as dt
 import os
 import re
@@ -110,8 +112,9 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def statements(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ir.Table]]:
-    os.environ.setdefault("NORTHSTAR_CACHE", "0")
+def statements(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[ir.Table]]]:
+    before = os.environ.get("NORTHSTAR_CACHE")
+    os.environ["NORTHSTAR_CACHE"] = "0"  # restored below: later modules (test_cache) need the cache on
     out = {}
     for case, (make, query) in CASES.items():
         spec = make(tmp_path_factory.mktemp(case))
@@ -119,7 +122,11 @@ def statements(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[ir.Ta
         engine = MetricEngine(project.loaded, SchemaBackend())
         out[case] = engine.statements(query)
         assert out[case], case
-    return out
+    yield out
+    if before is None:
+        os.environ.pop("NORTHSTAR_CACHE", None)
+    else:
+        os.environ["NORTHSTAR_CACHE"] = before
 
 
 def _spark_session() -> None:
