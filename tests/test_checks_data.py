@@ -72,9 +72,11 @@ def test_grain_signal_sees_the_weekday_pattern() -> None:
 # ---- rules: each fires where the data says so, and not where it does not --------------------------
 
 def test_not_leading(data: tuple[Path, Path]) -> None:
-    assert checks(data, ["not-leading"], nsm="listens") == []
+    [passed] = checks(data, ["not-leading"], nsm="listens")  # it leads: said, as information
+    assert passed.severity == "info" and passed.evidence["leads"] and passed.evidence["revenue"]["lag"] == 2
+    assert "leads revenue" in passed.message and "2 weeks later" in passed.message
     found = checks(data, ["not-leading"], nsm="browses")
-    assert [f.rule for f in found] == ["not-leading"]
+    assert [(f.rule, f.severity) for f in found] == [("not-leading", "warning")]
     assert found[0].evidence["revenue_metric"] == "revenue"
     assert set(found[0].evidence["revenue"]) >= {"lag", "correlation", "p_value"}
 

@@ -139,7 +139,9 @@ def test_check_finds_that_listening_leads_revenue(default_demo: Path) -> None:
     and clips one-off outliers (analysis/lead.py)."""
     project = Project.load(default_demo / "northstar.yml")
     report = run_checks(project, only=["not-leading"])
-    assert report.by_rule("not-leading") == [], [f.message for f in report.by_rule("not-leading")]
+    [finding] = report.by_rule("not-leading")
+    assert finding.severity == "info" and finding.evidence["leads"], finding.message
+    assert "'listening_minutes' leads revenue ('revenue'): its growth predicts revenue's 2 weeks later" in finding.message
     from northstar.analysis.lead import lead
 
     frame = project.query(["listening_minutes", "revenue"]).iloc[1:-1]  # whole weeks

@@ -31,7 +31,8 @@ MIN_POINTS = 12
 
 
 MOSTLY_POSITIVE = 0.8  # a series positive in this share of its periods grows on the log scale
-OUTLIER_MADS = 5.0  # growths further than this many robust deviations from the median are clipped
+OUTLIER_MADS = 6.0  # growths further than this many robust deviations from the median are clipped
+OUTLIER_POINTS = 26  # ... once there are enough growths for the deviation to be known (half a year of weeks)
 
 
 def growth(series: pd.Series) -> pd.Series:
@@ -43,7 +44,8 @@ def growth(series: pd.Series) -> pd.Series:
     would swamp every other period. Plain differences for series that are not mostly positive.
     Then growths beyond `OUTLIER_MADS` robust deviations (1.4826 x MAD) from the median are
     clipped there: one catch-up week after an outage must not decide a correlation alone
-    (for normal growth the clip moves about one period in a million).
+    (for normal growth the clip moves about one period in a hundred million; with fewer than
+    `OUTLIER_POINTS` growths nothing is clipped).
     """
     values = series.astype(float)
     known = values.dropna()
@@ -52,7 +54,7 @@ def growth(series: pd.Series) -> pd.Series:
     else:
         out = values.diff()
     finite = out[np.isfinite(out)]
-    if len(finite) >= MIN_POINTS:
+    if len(finite) >= OUTLIER_POINTS:
         centre = float(finite.median())
         spread = 1.4826 * float((finite - centre).abs().median())
         if spread > 0:

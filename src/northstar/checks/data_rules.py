@@ -80,9 +80,17 @@ def not_leading(ctx: CheckContext) -> Iterator[Finding]:
             retention_note = (f" Against retention ('{ctx.retention_metric}') the best lag is {kept.lag} "
                               f"(r={kept.correlation:+.2f}" + (f", {corrected_p(kept)})."
                                                                if kept.p_value is not None else ")."))
-    if found.leads(ctx.spec.checks.significance):
-        return
     unit = ctx.grain
+    if found.leads(ctx.spec.checks.significance):
+        # say so: that the North Star leads revenue is the method's main test, passed
+        yield Finding(
+            "not-leading", "info", ctx.nsm,
+            f"'{ctx.nsm}' leads revenue ('{revenue}'): its growth predicts revenue's {found.lag} {unit}"
+            f"{'s' if found.lag != 1 else ''} later (r={found.correlation:+.2f}, Granger-type test "
+            f"{corrected_p(found)}), as a North Star should." + retention_note,
+            "Nothing to do: keep watching it (`northstar check` after the data changes).",
+            {**evidence, "leads": True})
+        return
     if found.lag == 0 and found.correlation > 0:
         why = (f"moves with revenue in the same {unit} (r={found.correlation:+.2f}) but its past growth does not "
                "predict revenue's")
