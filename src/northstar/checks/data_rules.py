@@ -117,7 +117,8 @@ def corrected_p(found: Lead, granger: bool = True) -> str:
         return "p not available"
     if found.lags_tried <= 1:
         return p_text(raw)
-    return f"{p_text(adjusted)} Bonferroni-corrected for the {found.lags_tried} lags tried, {p_text(raw)[2:]} alone"
+    return (f"{p_text(adjusted)} Bonferroni-corrected for the {found.lags_tried} lags tried, "
+            f"{p_text(raw).removeprefix('p=')} alone")
 
 
 def p_text(p: float) -> str:
