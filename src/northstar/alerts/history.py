@@ -6,17 +6,18 @@ Each live monitoring pass records the alerts it found under `"recorded"` in the 
 them, so that the list keeps each alert's title, why and link after delivery dropped the
 message itself. `listing()` joins the two: every alert, newest first, and per channel its
 delivery state (pending, delivered, failed), attempts and last error. Channel configurations
-are never in the state; errors are scrubbed of any `${VAR}` value of the spec's channels too.
+are never in the state; every text shown goes through `envvars.redact` with the spec's channel
+secrets too (a state written by an older version, or by a process whose error escaped it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from northstar import envvars
 from northstar.alerts.model import Alert
 from northstar.fileio import write_atomic
 
@@ -39,46 +40,44 @@ def write(path: Path, state: dict[str, Any]) -> None:
 
 
 def record(path: Path, alerts: Iterable[tuple[Alert, str]], now: dt.datetime) -> None:
-    """Add (alert, key of its message) pairs of a pass to the state's record."""
+    """Add (alert, key of its message) pairs of a pass to the state's record (under the state's
+    lock: another process may be writing its deliveries meanwhile)."""
+    from northstar.alerts.statefile import changing
+
     pairs = list(alerts)
     if not pairs:
         return
-    state = read(path)
-    kept = state.get("recorded") if isinstance(state.get("recorded"), dict) else {}
-    for alert, message_key in pairs:
-        first = (kept.get(alert.key) or {}).get("first_seen") or now.isoformat()
-        kept[alert.key] = {**alert.to_dict(), "message_key": message_key, "first_seen": first,
-                           "last_seen": now.isoformat()}
-    newest = sorted(kept.items(), key=lambda kv: (kv[1].get("period") or "", kv[1].get("last_seen") or ""),
-                    reverse=True)[:MAX_RECORDED]
-    state["recorded"] = dict(newest)
-    write(path, state)
+    with changing(path) as state:
+        kept = state.get("recorded") if isinstance(state.get("recorded"), dict) else {}
+        for alert, message_key in pairs:
+            first = (kept.get(alert.key) or {}).get("first_seen") or now.isoformat()
+            kept[alert.key] = {**alert.to_dict(), "message_key": message_key, "first_seen": first,
+                               "last_seen": now.isoformat()}
+        newest = sorted(kept.items(), key=lambda kv: (kv[1].get("period") or "", kv[1].get("last_seen") or ""),
+                        reverse=True)[:MAX_RECORDED]
+        state["recorded"] = dict(newest)
 
 
 def _secrets(spec: Any) -> list[str]:
-    """Resolved values of the channels' `${VAR}` fields (what must never be shown)."""
-    from northstar.envvars import REFERENCE as _VAR
-
+    """Values of the channels' `${VAR}` fields as this process's environment has them, and
+    secrets written literally in the spec (a URL or a password): what must never be shown, on
+    top of what `envvars.redact` knows (the values this process resolved itself)."""
     found: list[str] = []
     for channel in spec.alerts.channels.values():
         for name in SECRET_FIELDS:
             text = getattr(channel, name, None)
             if not text:
                 continue
-            for var in _VAR.findall(str(text)):
-                if os.environ.get(var):
-                    found.append(os.environ[var])
-            if not _VAR.search(str(text)) and name != "username":
+            found.extend(envvars.values_in(str(text)))
+            if not envvars.REFERENCE.search(str(text)) and name != "username":
                 found.append(str(text))  # a literal URL or password in the spec is a secret too
-    return [s for s in found if len(s) >= 3]
+    return found
 
 
 def _scrub(text: Any, secrets: list[str]) -> Any:
     if not isinstance(text, str):
         return text
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return envvars.redact(text, secrets)
 
 
 def _from_key(key: str) -> dict[str, Any]:

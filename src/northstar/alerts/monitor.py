@@ -6,7 +6,9 @@ cooldown holds back (an event of the same kind on the same metric delivered with
 `cooldown`, or this very event delivered before) and what falls in the rule's quiet hours
 (it is sent by the first run after them), and delivers the rest to the rule's channels
 through `northstar.alerts.delivery.deliver`. Delivery failures are recorded in the state
-and reported; they are not failures of the run.
+and reported; they are not failures of the run. A pass is `plan` (the computing half, which
+needs the engine) then `dispatch` (the sending half, which does not), so `serve` can send
+outside the dashboard's computation lock.
 """
 
 from __future__ import annotations
@@ -149,11 +151,16 @@ def _unique(fired: list[Fired]) -> list[Alert]:
 def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, explain: bool = True) -> MonitorResult:
     """One pass: evaluate, group, apply cooldown and quiet hours, deliver (unless `dry_run`)."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    return dispatch(project, plan(project, now, dry_run, explain), now, dry_run)
+
+
+def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = True) -> MonitorResult:
+    """The computing half of a pass (it needs the engine): the alerts, grouped in messages, each
+    marked `ready` to send or why not (no channel, cooldown, quiet hours, dry run)."""
     fired = evaluate(project, explain=explain)
     outgoing = _messages(project, fired)
     rules = rules_of(project.spec)
-    path = state_path(project)
-    sent = delivered_times(load_state(path))
+    sent = delivered_times(load_state(state_path(project)))
     for item in outgoing:
         rule = rules[item.rule]
         if not item.channels:
@@ -164,7 +171,15 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
             item.status = "quiet hours"
         elif dry_run:
             item.status = "dry run"
-    ready = [o for o in outgoing if o.status == "ready"]
+    return MonitorResult(_unique(fired), outgoing, review=_review(project))
+
+
+def dispatch(project: Any, result: MonitorResult, now: dt.datetime, dry_run: bool = False) -> MonitorResult:
+    """The sending half of a pass (no engine: `serve` runs it outside the dashboard's computation
+    lock): deliver the `ready` messages, send again what earlier runs left, record the alerts."""
+    rules = rules_of(project.spec)
+    path = state_path(project)
+    ready = [o for o in result.outgoing if o.status == "ready"]
     tried: set[str] = set()
     if ready:
         from northstar.alerts.delivery import deliver
@@ -182,8 +197,8 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
                 o.status = "failed" if "failed" in states else ("pending" if "pending" in states else "sent")
     if not dry_run:
         _finish_earlier(project, path, now, tried)
-        _record(path, outgoing, now)
-    return MonitorResult(_unique(fired), outgoing, review=_review(project))
+        _record(path, result.outgoing, now)
+    return result
 
 
 def _review(project: Any) -> Any:

@@ -11,9 +11,12 @@
 
 The last pass and the last digest's slot are kept in the alerts state (`"schedule"`), so a
 restart neither runs a pass early nor sends a digest twice. `Scheduler` is the background
-thread: it wakes every `tick` seconds, asks `due`, and runs what is due under the dashboard's
-compute lock (the engine is not thread-safe). A failing pass is logged in one line and the
-thread goes on; `stop()` ends it between passes.
+thread: it wakes every `tick` seconds, asks `due`, computes what is due under the dashboard's
+compute lock (the engine is not thread-safe: `prepare`) and sends it after releasing the lock
+(`finish`), so a webhook that does not answer never makes a page wait. A failing pass is logged
+in one line and the thread goes on; `stop()` ends it between passes. Another process (a cron
+`northstar monitor`) may run beside it: the state's lock and the delivery claims make each
+message go out once.
 """
 
 from __future__ import annotations
@@ -74,58 +77,104 @@ def due(now: dt.datetime, state: dict[str, Any], alerts: Any, timezone: str) -> 
 
 
 def _one_line(exc: BaseException) -> str:
+    from northstar import envvars
+
     text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return envvars.redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 def _mark(path: Any, part: str, entry: dict[str, Any]) -> None:
-    from northstar.alerts import history
+    from northstar.alerts.statefile import changing
 
-    state = history.read(path)
-    schedule = state.get("schedule") if isinstance(state.get("schedule"), dict) else {}
-    schedule[part] = entry
-    state["schedule"] = schedule
-    history.write(path, state)
+    with changing(path) as state:  # under the state's lock: a `monitor` may be delivering meanwhile
+        schedule = state.get("schedule") if isinstance(state.get("schedule"), dict) else {}
+        schedule[part] = entry
+        state["schedule"] = schedule
+
+
+@dataclass
+class Prepared:
+    """What is due at `now`, computed (under the engine) and ready to send (without it)."""
+    project: Any
+    path: Any
+    now: dt.datetime
+    due: Due
+    result: Any = None          # the pass's MonitorResult (its messages not sent yet)
+    error: str | None = None    # why the pass could not be computed
+    digest: Any = None          # the digest's AlertMessage
+    digest_error: str | None = None
+
+
+def prepare(project: Any, now: dt.datetime) -> Prepared:
+    """The computing half of `step`: what is due, the pass's alerts and the digest. It needs the
+    engine (`serve` runs it under the dashboard's computation lock); it sends nothing."""
+    from northstar.alerts import history, monitor
+    from northstar.alerts.digest import digest
+
+    path = monitor.state_path(project)
+    what = due(now, history.read(path), project.spec.alerts, project.spec.timezone)
+    work = Prepared(project, path, now, what)
+    if what.monitor:
+        try:
+            work.result = monitor.plan(project, now)
+        except Exception as exc:  # noqa: BLE001 - a failing pass never stops the server
+            work.error = _one_line(exc)
+    if what.digest is not None:
+        try:
+            work.digest = digest(project)
+        except Exception as exc:  # noqa: BLE001 - the next slot tries again; the server goes on
+            work.digest_error = _one_line(exc)
+    return work
+
+
+def finish(work: Prepared) -> Due:
+    """The sending half of `step`: deliver the pass's messages and the digest, record both in the
+    state. Uses no engine (`serve` runs it outside the computation lock). Never raises for a pass."""
+    from northstar.alerts import monitor
+
+    if work.due.monitor:
+        entry: dict[str, Any] = {"last": work.now.isoformat(), "error": work.error}
+        if work.result is not None:
+            try:
+                result = monitor.dispatch(work.project, work.result, work.now)
+                entry["alerts"] = len(result.alerts)
+                entry["messages"] = {o.message.key: o.status for o in result.outgoing}
+            except Exception as exc:  # noqa: BLE001 - a failing pass never stops the server
+                entry["error"] = _one_line(exc)
+        if entry["error"]:
+            log.warning("alerts: the monitoring pass failed: %s", entry["error"])
+        _mark(work.path, "monitor", entry)
+    if work.due.digest is not None:
+        _send_digest(work)
+    return work.due
 
 
 def step(project: Any, now: dt.datetime) -> Due:
     """Run what is due at `now` on `project`; record it in the state. Never raises for a pass."""
-    from northstar.alerts import history, monitor
-
-    path = monitor.state_path(project)
-    what = due(now, history.read(path), project.spec.alerts, project.spec.timezone)
-    if what.monitor:
-        entry: dict[str, Any] = {"last": now.isoformat(), "error": None}
-        try:
-            result = monitor.run(project, now=now)
-            entry["alerts"] = len(result.alerts)
-            entry["messages"] = {o.message.key: o.status for o in result.outgoing}
-        except Exception as exc:  # noqa: BLE001 - a failing pass never stops the server
-            entry["error"] = _one_line(exc)
-            log.warning("alerts: the monitoring pass failed: %s", entry["error"])
-        _mark(path, "monitor", entry)
-    if what.digest is not None:
-        _send_digest(project, path, what.digest, now)
-    return what
+    return finish(prepare(project, now))
 
 
-def _send_digest(project: Any, path: Any, slot: dt.datetime, now: dt.datetime) -> None:
+def _send_digest(work: Prepared) -> None:
     from northstar.alerts.delivery import deliver
-    from northstar.alerts.digest import digest
 
+    project, slot = work.project, work.due.digest
+    assert slot is not None
     name = project.spec.alerts.digest.channel
-    entry: dict[str, Any] = {"slot": slot.isoformat(), "at": now.isoformat(), "channel": name, "error": None}
-    try:
-        message = digest(project)
-        entry["key"] = message.key
-        results = deliver([message], {name: project.spec.alerts.channels[name]}, path, now)
-        entry["status"] = results[0].status if results else "delivered"
-        entry["error"] = results[0].error if results else None
-    except Exception as exc:  # noqa: BLE001 - the next slot tries again; the server goes on
-        entry["status"], entry["error"] = "failed", _one_line(exc)
+    entry: dict[str, Any] = {"slot": slot.isoformat(), "at": work.now.isoformat(), "channel": name,
+                             "error": work.digest_error}
+    if work.digest is None:
+        entry["status"] = "failed"
+    else:
+        try:
+            entry["key"] = work.digest.key
+            results = deliver([work.digest], {name: project.spec.alerts.channels[name]}, work.path, work.now)
+            entry["status"] = results[0].status if results else "delivered"
+            entry["error"] = results[0].error if results else None
+        except Exception as exc:  # noqa: BLE001 - the next slot tries again; the server goes on
+            entry["status"], entry["error"] = "failed", _one_line(exc)
     if entry["status"] == "failed":
         log.warning("alerts: the digest to %s failed: %s", name, entry["error"])
-    _mark(path, "digest", entry)
+    _mark(work.path, "digest", entry)
 
 
 class Scheduler:
@@ -158,11 +207,12 @@ class Scheduler:
         self._stop.wait(self.delay)
         while not self._stop.is_set():
             try:
-                with self.service.exclusive() as project:
+                with self.service.exclusive() as project:  # compute under the engine's lock...
                     if self._stop.is_set():
                         break
-                    if step(project, self.clock()).monitor:
-                        self.passes += 1
+                    work = prepare(project, self.clock())
+                if finish(work).monitor:  # ...and send outside it: a hanging webhook holds no page
+                    self.passes += 1
             except Exception as exc:  # noqa: BLE001 - e.g. the spec, edited while serving, is invalid
                 log.warning("alerts: the monitor could not run: %s", _one_line(exc))
             self._stop.wait(self.tick)

@@ -9,6 +9,8 @@ them (nor a webhook URL, which is a secret in itself).
 
 from __future__ import annotations
 
+import http.client
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -16,6 +18,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from northstar import envvars
+from northstar.alerts.channels.deadline import Deadline
 from northstar.alerts.model import AlertMessage
 
 __all__ = ["ChannelError", "send", "resolve", "option"]
@@ -62,10 +65,8 @@ def option(config: Any, name: str, default: Any = None) -> Any:
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
+    """`text` without `secrets` nor any value resolved from a `${VAR}` (`envvars.redact`)."""
+    return envvars.redact(text, secrets)
 
 
 def send(message: AlertMessage, channel: Any, timeout: float = 10.0) -> None:
@@ -115,24 +116,84 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _watched(base: type[http.client.HTTPConnection], deadline: Deadline) -> type[http.client.HTTPConnection]:
+    """`base` whose sockets are registered with `deadline` as they are opened."""
+    class Watched(base):  # type: ignore[valid-type, misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            create = self._create_connection
+
+            def created(*a: Any, **k: Any) -> socket.socket:
+                sock = create(*a, **k)
+                deadline.watch(sock)
+                return sock
+
+            self._create_connection = created
+
+    return Watched
+
+
+class _HTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_watched(http.client.HTTPConnection, self.deadline), req)
+
+
+class _HTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_watched(http.client.HTTPSConnection, self.deadline), req, context=self._context)
+
+
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
 def post_json(url: str, body: bytes, timeout: float, headers: dict[str, str] | None = None,
               what: str = "webhook") -> tuple[int, bytes]:
     """POST `body` as JSON; return (status, response body) for 2xx, raise `ChannelError` otherwise.
 
-    Uses urllib (which logs nothing: the URL is a secret). Never puts the URL in an error.
+    `timeout` caps the whole attempt (connecting, sending, and reading the answer however slowly
+    it trickles in: see `deadline`), not each read. Uses urllib (which logs nothing: the URL is a
+    secret). Never puts the URL in an error.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ChannelError(True, None, f"{what} URL is not an http(s) URL")
-    handlers: list[Any] = [_NoRedirect()]
-    if parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        handlers.append(urllib.request.ProxyHandler({}))
-    opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT, **(headers or {})})
+    bad = _CONTROL.search(url)
+    if bad:  # http.client would refuse it with the URL in its message
+        raise ChannelError(True, None, f"{what} URL contains a space or control character ({bad.group()!r} at "
+                                       f"character {bad.start() + 1}): check the value it is read from")
+    with Deadline(timeout) as deadline:
+        handlers: list[Any] = [_NoRedirect(), _HTTP(deadline), _HTTPS(deadline)]
+        if parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            handlers.append(urllib.request.ProxyHandler({}))
+        opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT, **(headers or {})})
+        try:
+            return _exchange(opener, request, deadline, what)
+        except ChannelError:
+            raise
+        except Exception as error:  # noqa: BLE001 - whatever the library made of the cut connection
+            if deadline.expired:
+                raise ChannelError(False, None, f"{what} timed out after {timeout:g}s") from None
+            raise _failure(error, what, timeout) from None
+
+
+def _exchange(opener: urllib.request.OpenerDirector, request: urllib.request.Request, deadline: Deadline,
+              what: str) -> tuple[int, bytes]:
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(65536)
+        with opener.open(request, timeout=deadline.remaining()) as response:
+            answer = response.read(65536)
+            if deadline.expired:
+                raise TimeoutError
+            return response.status, answer
     except urllib.error.HTTPError as error:
         status = error.code
         try:
@@ -141,6 +202,8 @@ def post_json(url: str, body: bytes, timeout: float, headers: dict[str, str] | N
             detail = ""
         finally:
             error.close()
+        if deadline.expired:
+            raise TimeoutError from None
         detail = " ".join(detail.split())[:200]
         text = f"{what} answered HTTP {status}" + (f": {detail}" if detail else "")
         if status == 429:
@@ -148,22 +211,25 @@ def post_json(url: str, body: bytes, timeout: float, headers: dict[str, str] | N
         if status >= 500 or status == 408:
             raise ChannelError(False, status, text) from None
         raise ChannelError(True, status, text) from None
-    except (TimeoutError, socket.timeout):
-        raise ChannelError(False, None, f"{what} timed out after {timeout:g}s") from None
-    except urllib.error.URLError as error:
-        reason = error.reason
-        if isinstance(reason, (TimeoutError, socket.timeout)):
-            raise ChannelError(False, None, f"{what} timed out after {timeout:g}s") from None
-        if isinstance(reason, ConnectionRefusedError):
-            raise ChannelError(False, None, f"{what}: connection refused") from None
-        if isinstance(reason, socket.gaierror):
-            raise ChannelError(False, None, f"{what}: host name not found") from None
-        import ssl
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            raise ChannelError(True, None, f"{what}: TLS certificate not trusted") from None
-        raise ChannelError(False, None, f"{what}: {type(reason).__name__ if not isinstance(reason, str) else 'error'}") from None
-    except (ConnectionError, OSError) as error:
-        raise ChannelError(False, None, f"{what}: {type(error).__name__}") from None
+
+
+def _failure(error: BaseException, what: str, timeout: float) -> ChannelError:
+    """The `ChannelError` for a connection that failed before the deadline."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return ChannelError(False, None, f"{what} timed out after {timeout:g}s")
+    if isinstance(reason, ConnectionRefusedError):
+        return ChannelError(False, None, f"{what}: connection refused")
+    if isinstance(reason, socket.gaierror):
+        return ChannelError(False, None, f"{what}: host name not found")
+    import ssl
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return ChannelError(True, None, f"{what}: TLS certificate not trusted")
+    if isinstance(error, urllib.error.URLError) and isinstance(reason, str):
+        return ChannelError(False, None, f"{what}: error")
+    if isinstance(reason, ValueError):  # e.g. http.client.InvalidURL: retrying cannot help
+        return ChannelError(True, None, f"{what}: {type(reason).__name__}")
+    return ChannelError(False, None, f"{what}: {type(reason).__name__}")
 
 
 def url_of(channel: Any, secrets: list[str], what: str) -> str:
@@ -171,9 +237,7 @@ def url_of(channel: Any, secrets: list[str], what: str) -> str:
     if not url:
         raise ChannelError(True, None, f"{what} channel has no url")
     # the whole URL is a secret (Slack/Teams webhook URLs carry their token in the path, others
-    # in the query or user info): keep every part of it out of messages, even when echoed back
-    parts = urlsplit(url)
+    # in the query or user info), even when written literally in the spec: `envvars.forms`
+    # keeps its path, query values and token-like segments out of messages, even echoed back
     secrets.append(url)
-    secrets.extend(p for p in (parts.path, parts.query, parts.password) if p and len(p) > 1)
-    secrets.extend(segment for segment in parts.path.split("/") if len(segment) >= 6)
     return url
