@@ -242,6 +242,7 @@ class Engine(Model):
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
     cache: bool = True  # keep query results in .northstar/cache/ beside the spec
+    cache_max_mb: int = Field(default=500, ge=1, le=1_000_000, strict=True)  # the cache folder's bound; least recently used go first
 
     @model_validator(mode="after")
     def _fits_type(self) -> "Engine":
