@@ -103,11 +103,12 @@ class Receiver:
 
 
 class Trickler:
-    """A TCP server that reads what the client sends, then writes `answer` one byte every
-    `every` seconds: each read the client makes gets a byte in time, the whole answer does not."""
+    """A TCP server that reads what the client sends, writes `head` at once, then `answer` one
+    byte every `every` seconds: each read the client makes gets a byte in time, the whole answer
+    does not."""
 
-    def __init__(self, answer: bytes, every: float, wait_for_request: bool = True) -> None:
-        self.answer, self.every, self.wait_for_request = answer, every, wait_for_request
+    def __init__(self, answer: bytes, every: float, wait_for_request: bool = True, head: bytes = b"") -> None:
+        self.answer, self.every, self.wait_for_request, self.head = answer, every, wait_for_request, head
         self.connections = 0
         self.stopped = threading.Event()
         self.sock = socket.socket()
@@ -132,6 +133,7 @@ class Trickler:
                 if self.wait_for_request:
                     conn.settimeout(5)
                     conn.recv(65536)
+                conn.sendall(self.head)
                 for byte in self.answer:
                     if self.stopped.wait(self.every):
                         return

@@ -244,3 +244,14 @@ def test_concurrent_senders_deliver_each_message_exactly_once(tmp_path: Path, se
     finally:
         receiver.close()
 
+
+
+def test_the_readme_promises_what_delivery_does() -> None:
+    """Never lost, at-least-once, de-duplicated by the key: not "sends nothing twice", which a
+    kill while the receiver processes disproves (the test above)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    delivery = readme[readme.index("**Delivery.**"):readme.index("**On a schedule")]
+    assert "sends nothing twice" not in delivery
+    assert "at-least-once" in delivery and "loses nothing" in delivery
+    assert "same `X-Northstar-Delivery` key" in delivery and "drops a message whose `X-Northstar-Delivery` key" in delivery
+    assert "<state>.lock" in delivery  # the lock file people will find beside the state

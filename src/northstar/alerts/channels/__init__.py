@@ -233,7 +233,7 @@ def _failure(error: BaseException, what: str, timeout: float) -> ChannelError:
 
 
 def url_of(channel: Any, secrets: list[str], what: str) -> str:
-    url = resolve(option(channel, "url"), secrets)
+    url = (resolve(option(channel, "url"), secrets) or "").strip()  # a secret file's line end is no part of it
     if not url:
         raise ChannelError(True, None, f"{what} channel has no url")
     # the whole URL is a secret (Slack/Teams webhook URLs carry their token in the path, others
