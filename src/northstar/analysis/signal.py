@@ -60,7 +60,7 @@ def grain_signal(series: pd.Series, grain: str, change: float = 0.05) -> GrainSi
     too few periods or a series that is not positive on average."""
     values = series.astype(float).dropna()
     window = WINDOW[grain]
-    if len(values) < max(MIN_PERIODS, window + 2):
+    if not long_enough(len(values), grain):
         return None
     closed = closures(values)
     smooth = values.mask(closed).interpolate(limit_direction="both") if closed.any() else values
@@ -77,6 +77,11 @@ def grain_signal(series: pd.Series, grain: str, change: float = 0.05) -> GrainSi
         seasonal = 0.0 if total == 0 else max(0.0, 1 - float(((ratio - explained) ** 2).sum()) / total)
     periods = max(1, math.ceil(2 * (Z * noise / change) ** 2))
     return GrainSignal(grain, len(values), noise, seasonal, periods, periods * DAYS[grain], int(closed.sum()))
+
+
+def long_enough(periods: int, grain: str) -> bool:
+    """Whether a series of `periods` periods of `grain` is long enough to measure its noise."""
+    return periods >= max(MIN_PERIODS, WINDOW[grain] + 2)
 
 
 def closures(values: pd.Series) -> pd.Series:

@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from northstar.analysis.signal import GrainSignal, best_grain, grain_signal
+from northstar.analysis.signal import GrainSignal, best_grain, grain_signal, long_enough
 from northstar.discover.profile import DataProfile
 from northstar.engine.compile import aggregate_value
 from northstar.engine.time import period_of, period_range, to_date
@@ -120,7 +120,7 @@ def propose_grain(profile: DataProfile, body: dict[str, Any] | None) -> GrainCho
     if best is not None:
         return GrainChoice(best.grain, tuple(fits), "of the grains dense enough to read, the one that shows a real "
                            "change soonest")
-    if not dense and any(f.signal is not None for f in fits):
+    if not dense and any(long_enough(f.periods, f.grain) for f in fits):
         return GrainChoice(SPARSE_GRAIN, tuple(fits), "the data is sparse: no finer grain has a typical period of "
                            f"{MIN_TYPICAL} or more with few empty ones")
     return GrainChoice(DEFAULT_GRAIN, tuple(fits), "the usual frequency; too few periods to compare grains")
