@@ -348,3 +348,16 @@ def test_a_bad_cache_bound_is_a_one_line_error(value: str, message: str, tmp_pat
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert "northstar.yml:8" in lines[0] and "engine.cache_max_mb" in lines[0] and message in lines[0]
+
+
+def test_no_home_folder_turns_the_disk_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A service account without a home: the key is not made relative to where we run."""
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "")
+    folder = _folder(tmp_path)
+    monkeypatch.chdir(folder)
+    with caplog.at_level(logging.WARNING, logger="northstar.engine.cache"):
+        assert _plays(folder) == PLAYS
+    assert not _entries(folder) and not list(folder.rglob("*.key"))
+    assert any("no home folder" in r.getMessage() for r in caplog.records)

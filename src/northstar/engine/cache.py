@@ -217,8 +217,14 @@ def _read_regular(path: Path, limit: int) -> bytes | None:
             log.warning("result cache: %s is not a cache entry (not a regular file, or larger than the "
                         "cache's bound): ignored", path)
             return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(limit + 1)
+        chunks, left = [], info.st_size
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
     except OSError:
         return None
     finally:

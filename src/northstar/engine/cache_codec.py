@@ -59,8 +59,9 @@ def decode(payload: bytes) -> pd.DataFrame:
             raise ValueError(f"format {meta.get('format')!r}, not {FORMAT}")
         index = pd.RangeIndex(*meta["index"], name=meta["index_name"])
         arrays = [_decode_column(table.column(spec["at"]).combine_chunks(), spec, table) for spec in meta["columns"]]
-        # the dtype given, or pandas would read an object column of strings as `str`
-        columns = {i: pd.Series(a, index=index, dtype=a.dtype, copy=False) for i, a in enumerate(arrays)}
+        # an object column as a Series of that dtype, or pandas would read strings as `str`
+        columns = {i: pd.Series(a, index=index, dtype=object, copy=False) if a.dtype == object else a
+                   for i, a in enumerate(arrays)}
         frame = pd.DataFrame(columns, index=index)
         labels = meta["names_dtype"]
         frame.columns = (pd.RangeIndex(0) if labels == "range"
@@ -194,9 +195,7 @@ def _objects(array: pa.Array, of: str | None) -> np.ndarray:
     kind = _OBJECT_BY_NAME[of]
     if kind in (str, bytes):
         return array.to_numpy(zero_copy_only=False).astype(object, copy=False)
-    if kind is dt.date:  # datetime64[D] -> datetime.date
-        return array.cast(pa.int32()).fill_null(0).to_numpy().astype("datetime64[D]").astype(object)
-    if kind is dt.datetime:  # datetime64[us] -> datetime.datetime
-        return array.cast(pa.int64()).fill_null(0).to_numpy().astype("datetime64[us]").astype(object)
+    if kind in (dt.date, dt.datetime):  # datetime64[D] or [us] -> datetime.date or datetime.datetime
+        return array.to_numpy(zero_copy_only=False).astype(object)
     zero = {bool: False, int: 0, float: 0.0}[kind]
     return array.fill_null(zero).to_numpy(zero_copy_only=False).astype(object)

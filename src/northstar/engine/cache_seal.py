@@ -14,6 +14,7 @@ a warning saying how to fix it) rather than served from.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -32,14 +33,25 @@ HEADER = len(MAGIC) + _MAC
 _DOMAIN = b"northstar result cache v1\x00"
 _KEY_BYTES = 32
 
-_keys: dict[Path, bytes | None] = {}
+_keys: dict[Path | None, bytes | None] = {}
 _lock = threading.Lock()
 
 
-def key_path() -> Path:
-    """Where this user's key lives (the XDG base-directory rule: a relative value is ignored)."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    folder = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+def key_path() -> Path | None:
+    """Where this user's key lives (the XDG base-directory rule: a relative value is ignored);
+    None when there is no home folder to put it in (never a path relative to where we run)."""
+    return _key_path(os.environ.get("XDG_CACHE_HOME", ""), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=16)
+def _key_path(base: str, _home: str | None) -> Path | None:  # every cache read asks: a lookup
+    if base and os.path.isabs(base):
+        folder = Path(base)
+    else:
+        home = os.path.expanduser("~") if os.environ.get("HOME", "unset") else ""
+        if not os.path.isabs(home) or home == os.path.sep:  # an empty HOME, or none to be found
+            return None
+        folder = Path(home) / ".cache"
     return folder / "northstar" / "result-cache.key"
 
 
@@ -48,8 +60,13 @@ def user_key() -> bytes | None:
     path = key_path()
     with _lock:
         if path not in _keys:
-            _keys[path] = _load_or_create(path)
+            _keys[path] = _load_or_create(path) if path is not None else _no_home()
         return _keys[path]
+
+
+def _no_home() -> None:
+    log.warning("result cache off: no home folder for its key; set XDG_CACHE_HOME to a folder of your own, "
+                "or NORTHSTAR_CACHE=0")
 
 
 def seal(key: bytes, name: str, payload: bytes) -> bytes:
