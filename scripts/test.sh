@@ -27,4 +27,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q --durations=30 "$@"
