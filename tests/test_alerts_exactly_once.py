@@ -128,6 +128,42 @@ def test_serve_scheduler_beside_a_cron_monitor_sends_each_message_once(demo: Pat
         receiver.close()
 
 
+def test_serve_scheduler_and_two_monitors_together_send_each_message_once(demo: Path) -> None:
+    """The issue's case whole: `serve`'s scheduler and two cron `monitor` runs start together,
+    against a receiver slow enough (0.5 s a message) that their sends overlap."""
+    import uvicorn
+
+    from test_alerts_serve import _free_port
+    from northstar.web import create_app
+
+    receiver = Receiver(delay=0.5)
+    spec = alerting_spec(demo, "three", receiver.url(), "  every: 1h\n")
+    app = create_app(spec, schedule=True)
+    scheduler = app.state.scheduler
+    scheduler.delay, scheduler.tick = 0, 0.2
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    try:
+        thread.start()
+        runs = [monitor(spec), monitor(spec)]
+        outputs = [finished(run) for run in runs]
+        deadline = time.monotonic() + 240
+        while scheduler.passes < 1:
+            assert time.monotonic() < deadline, "the scheduler did not finish its pass"
+            time.sleep(0.1)
+        keys = receiver.keys()
+        assert len(keys) >= 3 and set(keys.values()) == {1}, f"POSTs per message: {dict(keys)}"
+        assert all("[sent: hook]" in out or "[pending: hook]" in out or "[cooldown: hook]" in out for out in outputs)
+        state = history.read(demo / ".northstar" / "three.json")
+        assert state["schedule"]["monitor"]["error"] is None
+        assert all(e["status"] == "delivered" and e["attempts"] == 1 for e in state["deliveries"].values())
+        assert {e["message_key"] for e in state["deliveries"].values()} == set(keys)
+    finally:
+        server.should_exit = True
+        thread.join(60)
+        receiver.close()
+
+
 def test_a_monitor_killed_while_the_receiver_processes_sends_again_with_the_same_key(demo: Path) -> None:
     """At-least-once: the run dies after the receiver got the message but before its answer
     came back; the next run cannot know, sends it again with the same key, and nothing is lost."""
