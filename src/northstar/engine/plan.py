@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from northstar.errors import QueryError
-from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
+from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula
 from northstar.spec.model import GRAINS, FormulaMetric, Spec
 from northstar.spec.suggest import did_you_mean, known
 
@@ -84,7 +84,7 @@ def make_plan(spec: Spec, query: MetricQuery) -> Plan:
         raise QueryError("a dimension is listed twice in `by`")
     if query.where:
         try:
-            parsed = parse_sql(query.where)
+            parsed = parse_condition(query.where)
         except ExpressionError as exc:
             raise QueryError(f"--where: {exc}") from None
         for source_name in by_source:

@@ -7,6 +7,7 @@ column that does not exist fails before anything runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 from sqlglot import expressions as exp
 
-from northstar.spec.expressions import SqlExpression, parse_sql
+from northstar.spec.expressions import ExpressionError, SqlExpression, number_value, parse_sql, short
 
 _CASTS = {"int": "int64", "integer": "int64", "bigint": "int64", "double": "float64", "float": "float64",
           "real": "float32", "decimal": "decimal", "varchar": "string", "text": "string", "string": "string",
@@ -28,18 +29,45 @@ class Translator:
     def __call__(self, node: exp.Expression) -> Any:
         handler = _HANDLERS.get(type(node))
         if handler is None:
-            raise ValueError(f"no translation for SQL '{node.sql()}'")
-        return handler(self, node)
+            raise ExpressionError(f"no translation for SQL '{short(node.sql(), 40)}'")
+        try:
+            return handler(self, node)
+        except ExpressionError:
+            raise
+        except Exception:  # Ibis's own errors run to a page of reprs: name the operand types instead
+            raise ExpressionError(f"'{short(node.sql(), 60)}' does not fit the column types: "
+                                  f"{self.operand_types(node)}") from None
+
+    def operand_types(self, node: exp.Expression) -> str:
+        """`level is string, 1 is int8`: what each operand of a failing node is."""
+        parts = []
+        for child in node.iter_expressions():
+            if isinstance(child, exp.DataType | exp.Identifier):
+                continue
+            try:
+                kind = _type_words(self(child).type())
+            except Exception:
+                continue
+            parts.append(f"{short(child.sql(), 30)} is {kind}")
+        return ", ".join(parts) or "unsupported operands"
 
     def args(self, node: exp.Expression) -> list[Any]:
         return [self(e) for e in node.expressions]
 
 
+def _type_words(dtype: Any) -> str:
+    """An Ibis type in the words of a one-line message."""
+    for test, words in (("is_boolean", "true/false"), ("is_integer", "an integer"), ("is_numeric", "a number"),
+                        ("is_string", "text"), ("is_date", "a date"), ("is_timestamp", "a timestamp")):
+        if getattr(dtype, test)():
+            return words
+    return str(dtype)
+
+
 def _literal(t: Translator, node: exp.Literal) -> Any:
     if node.is_string:
         return ibis.literal(node.this)
-    text = node.this
-    return ibis.literal(float(text) if any(c in text for c in ".eE") else int(text))
+    return ibis.literal(number_value(node.this))  # beyond 64 bits: a float (parse_sql bounds the digits)
 
 
 def _binary(op: Callable[[Any, Any], Any]) -> Callable[[Translator, exp.Expression], Any]:
@@ -67,6 +95,37 @@ def _not(t: Translator, node: exp.Not) -> Any:
     if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
         return t(inner.this).notnull()
     return ~t(inner)
+
+
+def _or(t: Translator, node: exp.Or) -> Any:
+    """OR, with the equalities of one column to literals gathered into one IN (the same truth
+    values, NULL included): DuckDB plans 5,000 ORed equalities in 3.4 s, their IN at once."""
+    operands, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if type(item) is exp.Or:
+            stack += [item.expression, item.this]
+        else:
+            operands.append(item)
+    lists: dict[str, list[Any]] = {}
+    others: list[Any] = []
+    for operand in operands:
+        column, value = _column_equals_literal(operand)
+        if column is None:
+            others.append(t(operand))
+        else:
+            lists.setdefault(column, []).append(t(value))
+    for column, values in lists.items():
+        others.append(t.table[column] == values[0] if len(values) == 1 else t.table[column].isin(values))
+    return functools.reduce(lambda a, b: a | b, others)
+
+
+def _column_equals_literal(node: exp.Expression) -> tuple[str | None, exp.Expression | None]:
+    if type(node) is exp.EQ:
+        for column, value in ((node.this, node.expression), (node.expression, node.this)):
+            if type(column) is exp.Column and type(value) is exp.Literal:
+                return column.name, value
+    return None, None
 
 
 def _in(t: Translator, node: exp.In) -> Any:
@@ -132,7 +191,7 @@ _HANDLERS: dict[type[exp.Expression], Callable[[Translator, Any], Any]] = {
     exp.LT: _binary(lambda a, b: a < b),
     exp.LTE: _binary(lambda a, b: a <= b),
     exp.And: _binary(lambda a, b: a & b),
-    exp.Or: _binary(lambda a, b: a | b),
+    exp.Or: _or,
     exp.Not: _not,
     exp.Is: _is,
     exp.In: _in,

@@ -8,9 +8,10 @@ This package imports no engine, web framework or CLI library.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
 # The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
@@ -25,6 +26,7 @@ Direction = Literal["up", "down"]
 TimeUnit = Literal["s", "ms", "us", "ns"]
 FileFormat = Literal["csv", "parquet", "json"]
 FUNNEL_STAGES: tuple[str, ...] = ("acquisition", "activation", "retention", "referral", "revenue")
+MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*([kmgt]i?b?|b)\s*$", re.IGNORECASE)  # engine.memory_limit
 
 
 class Source(Model):
@@ -239,10 +241,17 @@ class Engine(Model):
     url: str | None = None  # postgres: postgresql://user:pass@host/db; clickhouse: http(s)://host:8123 (none: chdb)
     master: str | None = None  # pyspark: local[*] (default), spark://host:7077, or sc://host:15002 (Spark Connect)
     config: dict[str, str] = Field(default_factory=dict)  # pyspark: extra Spark settings (spark.executor.memory...)
-    threads: int | None = Field(default=None, ge=1)
-    memory_limit: str | None = None
+    threads: int | None = Field(default=None, ge=1, le=1024)  # DuckDB crashed (exit 139) at 100,000
+    memory_limit: str | None = None  # a size: 4GB, 512MB, 2g
     cache: bool = True  # keep query results in .northstar/cache/ beside the spec
     cache_max_mb: int = Field(default=500, ge=1, le=1_000_000, strict=True)  # the cache folder's bound; least recently used go first
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is not None and not MEMORY_SIZE.match(value):
+            raise ValueError(f"'{value}' is not a size: write e.g. 4GB, 512MB or 2g")
+        return value
 
     @model_validator(mode="after")
     def _fits_type(self) -> "Engine":

@@ -12,18 +12,25 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+MAX_DURATION = dt.timedelta(days=3660)  # ten years: a window beyond it runs a query off the calendar
+
+
 def parse_duration(text: str) -> dt.timedelta:
-    """`5s`, `30m`, `12h`, `7d`, `2w` as a timedelta (ValueError otherwise)."""
+    """`5s`, `30m`, `12h`, `7d`, `2w` as a timedelta, at most ten years (ValueError otherwise)."""
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"'{text}' is not a duration: write e.g. 5s, 30m, 12h, 7d or 2w")
-    return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    unit, amount = _DURATION_UNITS[match.group(2)], int(match.group(1))
+    if amount > MAX_DURATION / dt.timedelta(**{unit: 1}):
+        raise ValueError(f"'{str(text).strip()}' is longer than ten years (the limit of a duration)")
+    return dt.timedelta(**{unit: amount})
 
 
 class Model(BaseModel):
-    """Frozen, strict base: unknown keys are errors, values cannot change after load."""
+    """Frozen, strict base: unknown keys are errors, values cannot change after load, and a
+    number is finite (`.nan` and `.inf` are YAML numbers, never a target or a bound)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _valid_duration(value: str) -> str:

@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 
 from northstar.errors import Problem
-from northstar.spec.expressions import ExpressionError, parse_formula, parse_sql
+from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula, parse_sql
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
 from northstar.spec.suggest import did_you_mean, known
 from northstar.spec.timeformat import pattern_problem
@@ -159,7 +159,7 @@ def _check_metrics(spec: Spec, c: _Collector) -> None:
                     + (hint or f" Defined sources: {known(spec.sources)}."))
         for field_name, text in metric_expressions(metric):
             try:
-                parse_sql(text)
+                parse_sql(text) if field_name == "expr" else parse_condition(text)
             except ExpressionError as exc:
                 c.error(path + (field_name,), f"metric '{name}' field '{field_name}': {exc}")
         if isinstance(metric, AggregateMetric):
