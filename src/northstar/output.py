@@ -18,18 +18,40 @@ from northstar.analysis.tree import TreeNodeValue, TreeReport
 
 
 def plain(value: Any) -> Any:
-    """JSON-safe Python value: dates as ISO strings, NaN as None, numpy scalars unwrapped."""
-    if value is None:
+    """JSON-safe Python value: dates as ISO strings, NaN and ±infinity as None (JSON has neither:
+    `Infinity` breaks every strict parser), numpy scalars unwrapped."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, dt.date):
         return value.isoformat()
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float, at any depth, as None (and tuples as lists)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_text(value: Any, *, default: Any = None, **options: Any) -> str:
+    """Strict JSON for `--format json`: NaN and infinity written as null, never as `NaN` or
+    `Infinity` (`allow_nan=False` makes a missed one an error here, not in the reader).
+    `default` encodes other objects (by default: `plain`, then their text)."""
+    return json.dumps(json_safe(value), allow_nan=False, default=default or _encode, **options)
+
+
+def _encode(value: Any) -> Any:
+    found = plain(value)
+    return str(found) if found is value else found
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -37,7 +59,7 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def frame_json(frame: pd.DataFrame) -> str:
-    return json.dumps(frame_records(frame), indent=2)
+    return json_text(frame_records(frame), indent=2)
 
 
 def frame_csv(frame: pd.DataFrame) -> str:
@@ -124,4 +146,4 @@ def print_tree(console: Console, report: TreeReport) -> None:
 
 
 def tree_json(report: TreeReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, default=plain)
+    return json_text(report.to_dict(), indent=2)

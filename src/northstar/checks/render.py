@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from northstar.checks.findings import CheckReport
+from northstar.output import json_text
 
 MARKS = {"error": "✖ error", "warning": "▲ warning", "info": "● info"}
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -81,4 +81,4 @@ def report_markdown(report: CheckReport) -> str:
 
 
 def report_json(report: CheckReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, default=str)
+    return json_text(report.to_dict(), indent=2, default=str)

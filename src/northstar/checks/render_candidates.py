@@ -6,8 +6,6 @@ Every label of a lead column comes from `CandidateReport.labels`, i.e. from what
 
 from __future__ import annotations
 
-import json
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +13,7 @@ from rich.text import Text
 from northstar.analysis.lead import Lead
 from northstar.checks.candidates import Candidate, CandidateReport
 from northstar.checks.render import INDENT, print_wrapped
+from northstar.output import json_text
 
 WIDE = 120  # columns the ten-column table needs
 NOTE = "p: Granger-type test at the best lag, Bonferroni-corrected for the lags tried."
@@ -85,4 +84,4 @@ def candidates_markdown(report: CandidateReport) -> str:
 
 
 def candidates_json(report: CandidateReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, default=str)
+    return json_text(report.to_dict(), indent=2, default=str)

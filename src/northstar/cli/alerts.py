@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import click
 
 from northstar.cli.app import State, cli, stderr, stdout
 from northstar.errors import QueryError
+from northstar.output import json_text
 
 
 @cli.command()
@@ -37,7 +37,7 @@ def monitor(state: State, backtest: bool, start: str | None, dry_run: bool, no_e
             raise QueryError("--from applies only with --backtest")
         result = mon.run(project, dry_run=dry_run, explain=not no_explain)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        click.echo(json_text(result.to_dict(), indent=2, default=str))
     else:
         stdout.print(mon.render_text(result), markup=False, highlight=False)
     for o in result.outgoing:

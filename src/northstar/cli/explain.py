@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from rich.table import Table
 
 from northstar.cli.app import State, cli, stdout
 from northstar.explain.narrative import plural
+from northstar.output import json_text
 
 
 def _num(value: float | None, pct: bool = False) -> str:
@@ -31,7 +30,7 @@ def explain(state: State, metric: str | None, period: str | None, vs: str, by: t
     """Why a metric (default: the North Star) moved: through the tree, into segments and drivers."""
     result = state.project().explain(metric, period=period, vs=vs, by=by)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        click.echo(json_text(result.to_dict(), indent=2, default=str))
         return
     if fmt == "markdown":
         click.echo(_markdown(result), nl=False)
@@ -118,7 +117,7 @@ def funnel(state: State, period: str | None, by: str | None, fmt: str) -> None:
     """The pirate funnel (AARRR): stages, conversions, the bottleneck and an OMTM proposal for it."""
     report = state.project().funnel(period=period, by=by)
     if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        click.echo(json_text(report.to_dict(), indent=2, default=str))
         return
     rows = [(s.stage, s.metric or "(not mapped)", _num(s.value), _num(s.change_pct, pct=True),
              "-" if s.conversion is None else f"{s.conversion:.1%}", _num(s.reachable), s.reachable_from or "-",

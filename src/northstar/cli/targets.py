@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from rich.table import Table
 
 from northstar.analysis.targets.report import format_number, format_pct
 from northstar.cli.app import State, cli, stdout
+from northstar.output import json_text
 
 if TYPE_CHECKING:
     from northstar.analysis.targets import NodeTarget, TargetsReport
@@ -31,7 +31,7 @@ def targets(state: State, value: float | None, by: str | None, method: str, fmt:
     growth per period that implies; beside the teams' OMTMs."""
     report = state.project().targets(target=value, by=by, method=method)
     if fmt == "json":
-        click.echo(json.dumps(_safe(report.to_dict()), indent=2))
+        click.echo(json_text(_safe(report.to_dict()), indent=2))
         return
     stdout.print(report.summary, markup=False, highlight=False)
     stdout.print(tree_table(report))
