@@ -54,3 +54,9 @@ class DataError(NorthstarError):
 
 class QueryError(NorthstarError):
     """A query names something that does not exist or asks for something impossible."""
+
+
+class FilterError(QueryError):
+    """The caller's own filter (`--where`, the API's `where`) does not fit the columns or fails
+    on the data (a CAST of text that is not a number): the caller's mistake (exit 2, HTTP 400),
+    where a failure the spec or the data causes is a DataError."""

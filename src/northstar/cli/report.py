@@ -7,6 +7,11 @@ from pathlib import Path
 import click
 
 from northstar.cli.app import State, cli, stdout
+from northstar.errors import NorthstarError
+
+
+class ReportError(NorthstarError):
+    """The review cannot be written where `--out` says."""
 
 
 @cli.command()
@@ -29,6 +34,9 @@ def report(state: State, period: str | None, out: Path | None, fmt: str, lang: s
         click.echo(content, nl=False)
         return
     path = out or Path(default_filename(result, fmt))
-    write_atomic(path, content)
+    try:
+        write_atomic(path, content)
+    except OSError as exc:  # a folder that cannot be made or written: say where, not "unexpected"
+        raise ReportError(f"--out: cannot write {path}: {exc.strerror or exc}") from None
     stdout.print(f"wrote {path} ({result.north_star.label}, {result.period.isoformat()})", markup=False,
                  highlight=False)

@@ -12,7 +12,8 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from northstar.engine.backends.base import Backend
-from northstar.errors import DataError
+from northstar.engine.csvshape import DELIMITERS, binary, first_ragged_row
+from northstar.errors import DataError, first_line
 from northstar.spec.model import Engine
 
 
@@ -37,6 +38,16 @@ def _duckdb_int_divide(left, right):  # type: ignore[no-untyped-def]
     19 digits, a double 16, and 23:59:59.999999999 became the next day."""
 
 
+def _raise_ragged(name: str, paths: Sequence[str]) -> None:
+    """A DataError naming the first row that does not fit its file's header, if one does not."""
+    for path in paths:
+        if binary(path):
+            raise DataError(f"source '{name}': {Path(path).name} holds binary data, not CSV text")
+        ragged = first_ragged_row(path)
+        if ragged is not None:
+            raise DataError(ragged.message(name))
+
+
 class DuckDBBackend(Backend):
     name = "duckdb"
 
@@ -48,7 +59,14 @@ class DuckDBBackend(Backend):
             # The CSV sniffer reads 01/02/2011 as a date, day-first, without saying so: a column
             # with a `time_format` stays text, for the pattern to read.
             options = {"types": {c: "VARCHAR" for c in text_columns}} if text_columns else {}
-            return self.con.read_csv(sources, table_name=name, **options)
+            try:
+                table = self.con.read_csv(sources, table_name=name, **options)
+            except Exception:
+                _raise_ragged(name, paths)
+                raise
+            if len(table.columns) == 1 and any(d in table.columns[0] for d in DELIMITERS):
+                _raise_ragged(name, paths)  # one column named after the header line: a row does not fit
+            return table
         if fmt == "json":
             return self.con.read_json(sources, table_name=name)
         raise DataError(f"unknown file format '{fmt}'")
@@ -73,21 +91,46 @@ class DuckDBBackend(Backend):
 
 
 def connect(engine: Engine, base_dir: Path) -> DuckDBBackend:
-    """A DuckDB file (relative to the spec's folder) or memory."""
+    """A DuckDB file (relative to the spec's folder) or memory; a database that cannot be opened
+    (a folder, a file of another kind, a setting DuckDB refuses) is a one-line DataError naming
+    `engine.database` or the setting."""
     database = engine.database
     if database != ":memory:":
         path = Path(database)
         if not path.is_absolute():
             path = base_dir / path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise DataError(f"engine.database: '{database}' is a folder; give a database file, e.g. "
+                            ".northstar/northstar.duckdb (or :memory:)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"engine.database: cannot create the folder of '{database}': "
+                            f"{exc.strerror or exc}") from None
         database = str(path)
     config: dict[str, Any] = {}
     if engine.threads:
         config["threads"] = engine.threads
     if engine.memory_limit:
         config["memory_limit"] = engine.memory_limit
-    con = ibis.duckdb.connect(database, **config)
+    try:
+        con = ibis.duckdb.connect(database, **config)
+    except Exception as exc:
+        where = "engine.database" if database != ":memory:" else "engine"
+        raise DataError(f"{where}: DuckDB cannot open '{engine.database}' with these settings: "
+                        f"{first_line(exc)}") from None
     # Naive timestamps are read as UTC whatever the machine's zone is.
     con.raw_sql("SET TimeZone = 'UTC'")
     con.raw_sql("SET enable_progress_bar = false")  # it would write to the user's terminal
     return DuckDBBackend(con)
+
+
+def sandbox(backend: DuckDBBackend, folder: Path) -> None:
+    """Confine DuckDB to `folder` for the connection's life (an untrusted spec's data): no file
+    outside it, no URL, no extension installed, and no setting changed afterwards. The spec's
+    static checks (spec/untrusted.py) refuse what they can read; this holds where they cannot
+    see (a path built in SQL at run time)."""
+    quoted = str(folder.resolve()).replace("'", "''")
+    backend.con.raw_sql(f"SET allowed_directories = ['{quoted}/']")
+    backend.con.raw_sql("SET enable_external_access = false")
+    backend.con.raw_sql("SET lock_configuration = true")
