@@ -23,6 +23,7 @@ from northstar.spec.load import LoadedSpec, load_spec
 from northstar.spec.model import ConversionMetric, Spec
 
 if TYPE_CHECKING:
+    from northstar.engine.backends import Backend
     from northstar.analysis.cohorts import CohortReport
     from northstar.analysis.targets import TargetsReport
     from northstar.checks.candidates import CandidateReport
@@ -43,8 +44,9 @@ def _date(value: object, name: str) -> dt.date | None:
 class Project:
     """A loaded spec and the engine that computes it."""
 
-    def __init__(self, loaded: LoadedSpec) -> None:
+    def __init__(self, loaded: LoadedSpec, backend: "Backend | None" = None) -> None:
         self.loaded = loaded
+        self._backend = backend  # None: the engine the spec's `engine:` block names (a sandbox for untrusted specs)
         self._engine: MetricEngine | None = None
         self.debug = False  # let analyses raise instead of reporting a failed rule
         self._review: PeriodInfo | None = None
@@ -65,7 +67,7 @@ class Project:
     @property
     def engine(self) -> MetricEngine:
         if self._engine is None:
-            self._engine = MetricEngine(self.loaded)
+            self._engine = MetricEngine(self.loaded, self._backend)
         return self._engine
 
     # ---- validation ------------------------------------------------------------------------

@@ -26,8 +26,10 @@ def _report_console() -> Console:
 @click.option("--rule", "rules", multiple=True, help="Run only this rule (repeatable); see `--list`.")
 @click.option("--no-data", is_flag=True, help="Run the spec rules only, without reading data.")
 @click.option("--list", "list_only", is_flag=True, help="List the rules and what each checks.")
+@click.option("--untrusted", is_flag=True, help="The spec is not yours: check it as `validate --untrusted` does "
+              "first (exit 2 when it reaches beyond its folder), then read its data confined to its folder.")
 @click.pass_obj
-def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_only: bool) -> None:
+def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_only: bool, untrusted: bool) -> None:
     """Judge the North Star, tree, OMTMs and funnel against the method, from the spec and the data.
 
     Exit 0 when no finding is an error, 1 when one is (for CI), 2 when the spec is invalid.
@@ -39,7 +41,9 @@ def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_on
         for rule in RULES.values():
             stdout.print(f"{rule.id:24} {rule.kind:5} {rule.summary}", markup=False, highlight=False)
         return
-    project = state.project()
+    from northstar.cli.untrusted import untrusted_project
+
+    project = untrusted_project(state.spec_path) if untrusted else state.project()
     project.debug = state.debug
     report = project.check(data=not no_data, only=rules)
     if fmt == "json":
