@@ -69,5 +69,5 @@ def create_app(project_or_spec_path: Project | str | Path, token: str | None = N
         app.include_router(pages_router)
     if secret is not None:
         app.add_middleware(TokenMiddleware, token=secret)
-    install_log_redaction()
+    install_log_redaction(secret)
     return app

@@ -3,6 +3,11 @@
 Bodies are the `to_dict()` of the Project's results (dates as ISO strings, null for no value);
 errors have the one shape of `northstar.web.errors`. Every parameter is checked first
 (`northstar.web.params`), so a bad one is a 400 naming it before anything is computed.
+
+The routes are coroutines: a memoized answer is found and sent on the event loop, without a
+worker thread, so warm requests never queue behind computations. Only a computation (or a
+reload after the spec or data changed) goes to a thread (`compute.run`), and no more of them
+at once than the service has engines: the others wait on the loop, holding no thread.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from fastapi.responses import Response
 from northstar.analysis.targets import METHODS
 from northstar.analysis.tree import tree_metrics
 from northstar.web import params
+from northstar.web.compute import answer, current_spec, run
 from northstar.web.errors import ApiError
 from northstar.web.schemas import (AlertsResponse, ChecksResponse, CohortsResponse, ExplainResponse, FocusResponse, FunnelResponse,
                                    GuardrailsResponse, MetricsResponse, OverviewResponse, SeriesResponse,
@@ -44,9 +50,9 @@ def _json(body: bytes) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-def _series_args(request: Request, metrics: list[str] | str, grain: str | None, start: str | None,
-                 end: str | None, by: list[str] | None, where: str | None, compare: str | None) -> dict:
-    spec = _service(request).project().spec
+async def _series_args(request: Request, metrics: list[str] | str, grain: str | None, start: str | None,
+                       end: str | None, by: list[str] | None, where: str | None, compare: str | None) -> dict:
+    spec = await current_spec(request)
     first, last = params.date_range(start, end)
     # `metrics=a&metrics=b` arrives as the last value only with a str parameter: read them all.
     names = params.metrics(spec, request.query_params.getlist("metrics") or metrics)
@@ -56,40 +62,41 @@ def _series_args(request: Request, metrics: list[str] | str, grain: str | None, 
 
 
 @router.get("/metrics", response_model=MetricsResponse, summary="Every metric of the spec, and the North Star")
-def metrics(request: Request) -> Response:
+async def metrics(request: Request) -> Response:
     """Each metric's name, label, unit, kind, source, dimensions, tags, direction and whether it is in the tree."""
-    return _json(_service(request).encoded("metrics"))
+    return await answer(request, "metrics")
 
 
 @router.get("/series", response_model=SeriesResponse, summary="Metric values per period")
-def series(request: Request, metrics: Metrics, grain: Grain = None, start: From = None, end: To = None,
-           by: By = None, where: Where = None, compare: Compare = None) -> Response:
-    """Like `northstar query`: one row per period (and segment), one column per metric."""
-    args = _series_args(request, metrics, grain, start, end, by, where, compare)
-    return _json(_service(request).encoded("series", **args))
+async def series(request: Request, metrics: Metrics, grain: Grain = None, start: From = None, end: To = None,
+                 by: By = None, where: Where = None, compare: Compare = None) -> Response:
+    """Like `northstar query`: one row per period (and segment), one column per metric. The range is
+    clipped to the data; more than 200,000 rows (periods x segments) is a 400 naming the number."""
+    args = await _series_args(request, metrics, grain, start, end, by, where, compare)
+    return await answer(request, "series", **args)
 
 
 @router.get("/series.csv", summary="Metric values per period, as a CSV download", response_class=Response,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "CSV: period, the by dimensions, one column per metric"}})
-def series_csv(request: Request, metrics: Metrics, grain: Grain = None, start: From = None, end: To = None,
-               by: By = None, where: Where = None, compare: Compare = None) -> Response:
+async def series_csv(request: Request, metrics: Metrics, grain: Grain = None, start: From = None,
+                     end: To = None, by: By = None, where: Where = None, compare: Compare = None) -> Response:
     """The same rows as `/api/series`, as CSV (a file named after the metrics)."""
-    args = _series_args(request, metrics, grain, start, end, by, where, compare)
-    text = _service(request).series_csv(**args)
+    args = await _series_args(request, metrics, grain, start, end, by, where, compare)
+    text = await run(request, _service(request).series_csv, **args)
     name = "-".join(args["metrics"])[:80]
     return Response(content=text, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}.csv"'})
 
 
 @router.get("/tree", response_model=TreeResponse, summary="The North Star and its tree for a period")
-def tree(request: Request, period: Period = None) -> Response:
+async def tree(request: Request, period: Period = None) -> Response:
     """Each node's value, previous value, change and owner (like `northstar tree`)."""
-    return _json(_service(request).encoded("tree", period=params.date(period, "period")))
+    return await answer(request, "tree", period=params.date(period, "period"))
 
 
 @router.get("/explain", response_model=ExplainResponse, summary="Why a metric moved")
-def explain(request: Request,
+async def explain(request: Request,
             metric: Annotated[str | None, Query(description="The metric to explain; default: the North Star.")] = None,
             period: Period = None,
             vs: Annotated[str | None, Query(description="The baseline: previous (default), year, or a date "
@@ -97,82 +104,82 @@ def explain(request: Request,
             by: Annotated[list[str] | None, Query(description="Dimensions to search for segments; default: all "
                                                               "of the sources'.")] = None) -> Response:
     """The exact split through the tree, the segments that drove it, the drivers, and a paragraph."""
-    service = _service(request)
-    spec = service.project().spec
-    return _json(service.encoded("explain", metric=params.metric(spec, metric), period=params.date(period, "period"),
-                                 vs=params.vs(vs), by=params.dimensions(spec, by)))
+    spec = await current_spec(request)
+    return await answer(request, "explain", metric=params.metric(spec, metric), period=params.date(period, "period"),
+                        vs=params.vs(vs), by=params.dimensions(spec, by))
 
 
 @router.get("/checks", response_model=ChecksResponse, summary="The North Star judged against the method")
-def checks(request: Request) -> Response:
+async def checks(request: Request) -> Response:
     """Every finding of `northstar check`, its counts by severity and the North Star's history."""
-    return _json(_service(request).encoded("checks"))
+    return await answer(request, "checks")
 
 
 @router.get("/funnel", response_model=FunnelResponse, summary="The AARRR funnel, its bottleneck and an OMTM")
-def funnel(request: Request, period: Period = None,
+async def funnel(request: Request, period: Period = None,
            by: Annotated[str | None, Query(description="One dimension to split each stage by.")] = None) -> Response:
     """Each stage's value, change and conversion; the bottleneck ranked by the gain in the North Star."""
-    service = _service(request)
-    spec = service.project().spec
-    return _json(service.encoded("funnel", period=params.date(period, "period"), by=params.dimension(spec, by)))
+    spec = await current_spec(request)
+    return await answer(request, "funnel", period=params.date(period, "period"), by=params.dimension(spec, by))
 
 
 @router.get("/cohorts", response_model=CohortsResponse, summary="Retention by cohort")
-def cohorts(request: Request,
+async def cohorts(request: Request,
             metric: Annotated[str | None, Query(description="An entity metric (count_distinct of the entity, or a "
                                                             "retention); default: the tree's first.")] = None,
             grain: Grain = None, start: From = None, end: To = None,
             partial: Annotated[str | None, Query(description="true includes the data's incomplete last "
                                                              "period.")] = None) -> Response:
-    """One row per cohort and offset: the cohort's entities active again and the rate."""
-    service = _service(request)
-    spec = service.project().spec
+    """One row per cohort and offset: the cohort's entities active again and the rate. The range is
+    clipped to the data; more than 200,000 rows (cohorts x later periods) is a 400."""
+    spec = await current_spec(request)
     first, last = params.date_range(start, end)
-    return _json(service.encoded("cohorts", metric=params.cohort_metric(spec, metric, tree_metrics(spec)),
-                                 grain=params.grain(grain), start=first, end=last,
-                                 partial=params.boolean(partial, "partial")))
+    return await answer(request, "cohorts", metric=params.cohort_metric(spec, metric, tree_metrics(spec)),
+                        grain=params.grain(grain), start=first, end=last, partial=params.boolean(partial, "partial"))
 
 
 @router.get("/focus", response_model=FocusResponse, summary="Each team's One Metric That Matters")
-def focus(request: Request, period: Period = None) -> Response:
+async def focus(request: Request, period: Period = None) -> Response:
     """Value, progress from baseline to target, time gone, and whether it is on track."""
-    return _json(_service(request).encoded("focus", period=params.date(period, "period")))
+    return await answer(request, "focus", period=params.date(period, "period"))
 
 
 @router.get("/guardrails", response_model=GuardrailsResponse, summary="Guardrails and whether they hold")
-def guardrails(request: Request, period: Period = None) -> Response:
+async def guardrails(request: Request, period: Period = None) -> Response:
     """Each guardrail's value (by default in its own last complete period) against its min and max."""
-    return _json(_service(request).encoded("guardrails", period=params.date(period, "period")))
+    return await answer(request, "guardrails", period=params.date(period, "period"))
 
 
 @router.get("/targets", response_model=TargetsResponse, summary="What the tree must reach for the target")
-def targets(request: Request,
+async def targets(request: Request,
             method: Annotated[str | None, Query(description="trend (default) or proportional.")] = None) -> Response:
     """From `north_star.target`: each formula input's required value; 404 `no_target` without a target."""
-    service = _service(request)
     chosen = params.choice(method, "method", tuple(METHODS), "trend")
-    if service.project().spec.north_star.target is None:
+    if (await current_spec(request)).north_star.target is None:
         raise ApiError(404, "no_target", "the spec sets no north_star.target {value, by}")
-    return _json(service.encoded("targets", method=chosen))
+    return await answer(request, "targets", method=chosen)
 
 
 @router.get("/overview", response_model=OverviewResponse, summary="Everything the overview page shows")
-def overview(request: Request) -> Response:
+async def overview(request: Request) -> Response:
     """The North Star (value, changes, target), its series and forecast, why it moved, the tree,
     guardrails, focus metrics and the checks' counts, in one response."""
-    return _json(_service(request).encoded("overview"))
+    return await answer(request, "overview")
 
 
 @router.get("/alerts", response_model=AlertsResponse, summary="Alerts and their delivery state")
-def alerts(request: Request,
+async def alerts(request: Request,
            metric: Annotated[str | None, Query(description="Also the anomaly marks of this metric: each scored "
                                                            "period's value, expected value, interval and "
                                                            "whether it is an anomaly.")] = None) -> Response:
     """The alerts recorded by `northstar monitor` (and `serve`'s monitor), newest first, each with its
     delivery per channel (pending, delivered, failed; attempts; last error). Never a channel's secret."""
     service = _service(request)
-    name = params.metric(service.project().spec, metric)
-    body = dict(service.alerts())
-    body["anomalies"] = service.anomalies(name) if name else None
-    return _json(dumps(body))
+    name = params.metric(await current_spec(request), metric)
+
+    def listing() -> bytes:
+        body = dict(service.alerts())
+        body["anomalies"] = service.anomalies(name) if name else None
+        return dumps(body)
+
+    return _json(await run(request, listing))

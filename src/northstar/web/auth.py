@@ -11,7 +11,10 @@ cookie. A request that passes with `?token=` gets that cookie (HttpOnly, SameSit
 the page's own requests pass too; the cookie holds an HMAC of the token, never the token.
 Tokens are compared with `hmac.compare_digest`. Missing or wrong: 401 in the error shape
 (an HTML page for a browser asking for a page). The token never appears in a response or a
-log line: uvicorn's access log has `token=` query values masked.
+log line (`RedactTokens`): every query parameter whose name, percent-decoded and in any case,
+contains "token" has its value masked (`?%74oken=`, `?TOKEN=`, a rejected one too), and the
+token itself is masked wherever else it appears, raw or percent-encoded. uvicorn logs no
+header, so a bearer token or the cookie never reaches its access log.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from collections.abc import Iterable
+from urllib.parse import parse_qs, quote, quote_plus, unquote_plus
 
 from northstar import envvars
 from northstar.errors import SpecError
@@ -35,7 +39,9 @@ from northstar.web.errors import error_body
 
 ENV_TOKEN = "NORTHSTAR_TOKEN"
 COOKIE = "northstar_session"
-_QUERY_TOKEN = re.compile(r"(token=)[^&\s\"]*")
+# A query string inside a log line: from `?` to the next blank or quote.
+_QUERY = re.compile(r"\?([^\s\"']*)")
+MASK = "***"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -136,20 +142,60 @@ class TokenMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+def _masked_query(query: str, secrets: Iterable[str]) -> str:
+    """A query string with the value of every parameter named like a token masked (the name
+    percent-decoded and case-folded, as a careless or hostile client may write it), and any
+    value that decodes to one of `secrets` masked too."""
+    pieces = []
+    for piece in query.split("&"):
+        name, sep, value = piece.partition("=")
+        decoded = unquote_plus(value)
+        if sep and ("token" in unquote_plus(name).casefold() or any(s and s in decoded for s in secrets)):
+            value = MASK
+        pieces.append(f"{name}{sep}{value}")
+    return "&".join(pieces)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` (a log line, a path with its query) with tokens masked: see the module docstring."""
+    known = [s for s in secrets if s]
+    text = _QUERY.sub(lambda m: "?" + _masked_query(m.group(1), known), text)
+    for secret in known:
+        for form in {secret, quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)}:
+            text = text.replace(form, MASK)
+    return text
+
+
 class RedactTokens(logging.Filter):
-    """Masks `token=` query values in log records (uvicorn's access log prints full paths)."""
+    """Masks tokens in log records (uvicorn's access log prints full paths with their queries).
+
+    `secrets`: the token in force, masked wherever it appears (also in a traceback)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = {s for s in secrets if s}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_QUERY_TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str) and "token=" in record.msg:
-            record.msg = _QUERY_TOKEN.sub(r"\1***", record.msg)
+            record.args = tuple(redact(a, self.secrets) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact(v, self.secrets) if isinstance(v, str) else v for k, v in record.args.items()}
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg, self.secrets)
+        if record.exc_info and self.secrets:  # format the traceback now, masked
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self.secrets)
+            record.exc_info = None
         return True
 
 
-def install_log_redaction() -> None:
-    """Add the redacting filter to uvicorn's loggers (idempotent)."""
-    for name in ("uvicorn.access", "uvicorn.error", "northstar.web"):
+def install_log_redaction(token: str | None = None) -> None:
+    """Add the redacting filter to uvicorn's and Northstar's web loggers (idempotent; a token
+    given is masked from then on, in every one of them)."""
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn", "northstar.web"):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokens) for f in logger.filters):
-            logger.addFilter(RedactTokens())
+        found = next((f for f in logger.filters if isinstance(f, RedactTokens)), None)
+        if found is None:
+            found = RedactTokens()
+            logger.addFilter(found)
+        if token:
+            found.secrets.add(token)

@@ -13,14 +13,21 @@ message and no traceback:
 | 500 | `spec_error` | the spec file (edited while serving) is invalid: its problems on one line |
 | 500 | `data_error` | the data behind a source cannot be read: the server's data, not the request, is wrong |
 | 500 | `internal_error` | anything else; the traceback goes to the server log only |
+| 503 | `busy` | every engine stayed busy with other computations for 10 minutes; try again |
 
 FastAPI's own 422 shape never leaks: request validation errors become 400 `bad_parameter`.
+
+An unexpected exception is answered by `InternalErrors`, a middleware inside the app, and
+not by Starlette's outermost error handler: that one always re-raises after answering, and
+the server then closes the connection, so the next request a browser sent on the same
+keep-alive connection was reset.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,6 +36,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from northstar.errors import DataError, QueryError, SpecError
+from northstar.web.engines import EnginesBusy
 
 log = logging.getLogger("northstar.web")
 
@@ -51,9 +59,21 @@ def bad_parameter(parameter: str, message: str) -> ApiError:
     return ApiError(400, "bad_parameter", f"{parameter}: {message}", parameter)
 
 
+MAX_MESSAGE = 1_000  # characters of an error message; a 20,000-character value is not echoed whole
+
+
+def short(line: str, limit: int = MAX_MESSAGE) -> str:
+    """`line` with its middle cut when longer than `limit`: the start names the parameter and the
+    value, the end keeps the hint (the metrics or dimensions declared)."""
+    if len(line) <= limit:
+        return line
+    head, tail = limit * 6 // 10, limit * 3 // 10
+    return f"{line[:head]} [... {len(line) - head - tail:,} characters ...] {line[-tail:]}"
+
+
 def error_body(status: int, code: str, message: str, parameter: str | None = None) -> dict[str, Any]:
     """The one error shape."""
-    line = " ".join(str(message).split()) or code  # one line, whatever the cause
+    line = short(" ".join(str(message).split()) or code)  # one line, whatever the cause
     return {"error": {"status": status, "code": code, "parameter": parameter, "message": line}}
 
 
@@ -123,8 +143,47 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(405, "method_not_allowed", f"{request.method} is not allowed here: use GET")
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal_error",
-                              f"internal error ({type(exc).__name__}); the server log has the details")
+    @app.exception_handler(EnginesBusy)
+    async def _busy(_request: Request, exc: EnginesBusy) -> JSONResponse:
+        response = error_response(503, "busy", str(exc))
+        response.headers["retry-after"] = "30"
+        return response
+
+    app.add_middleware(InternalErrors)
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class InternalErrors:
+    """ASGI middleware: any exception the routes' handlers did not turn into an answer becomes a
+    500 `internal_error` in the error shape, logged with its traceback, and is *not* re-raised,
+    so the server keeps the connection open for the client's next request."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:  # noqa: BLE001 - the last resort: one line to the client, the rest to the log
+            log.error("internal error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if started:  # half an answer went out: only closing the connection can tell the client
+                raise
+            response = error_response(500, "internal_error",
+                                      f"internal error ({type(exc).__name__}); the server log has the details")
+            await response(scope, receive, send)

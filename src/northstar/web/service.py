@@ -5,19 +5,21 @@ either changes." The version is the spec file's size and modification time plus
 `northstar.engine.cache.data_version` (size and mtime of every data file the sources' globs
 match now); a spec with a `table:` source has no data version Northstar can see, so its
 results are kept for `UNKNOWN_VERSION_TTL` seconds. When the version changes the Project is
-loaded again (a fresh engine: its cached data bounds and key checks are stale too) and every
-result is computed anew on its next request.
+loaded again (a fresh engine: its cached data bounds and key checks are stale too), the memo
+is emptied and every result is computed anew on its next request.
 
 Each result is memoized by (method, arguments) with the version it was computed at, in an
-LRU of `MAX_ENTRIES`. A warm request is a dictionary lookup and a few `stat` calls, without a
-lock. The engine (one DuckDB connection) is not thread-safe, so computations run one at a
-time under one re-entrant lock; a request re-checks the cache once it holds the lock, so 20
-concurrent identical requests compute once and the other 19 read that result. (One lock
-rather than one per key: results are built from other results, e.g. the overview from the
-tree, and per-key locks taken in different orders could deadlock.) Under the engine, the
-on-disk query cache (`.northstar/cache/`) makes a restart warm too.
+LRU bounded in entries and in bytes (`memo.Memo`). A warm request is a dictionary lookup and
+a few `stat` calls, without a lock (`cached()`: the API answers it on the event loop, without
+a thread). Computations run on a small pool of engines (`engines.EnginePool`: one DuckDB
+connection each, since one is not thread-safe), so a slow request holds one engine and the
+others go on; concurrent identical requests compute once (`engines.InFlight`). Every series
+and cohort table is bounded first (`northstar.limits`): clipped to the data, and at most
+`MAX_ROWS` rows. Under the engine, the on-disk query cache (`.northstar/cache/`) makes a
+restart warm too.
 
-Results are JSON-ready (dates as ISO strings, no NaN); `encoded()` also keeps the JSON bytes.
+Results are JSON-ready (dates as ISO strings, no NaN); `encoded()` also keeps the JSON bytes
+(a series' JSON is encoded from its frame in slices, without the whole list of records).
 """
 
 from __future__ import annotations
@@ -28,18 +30,24 @@ import math
 import os
 import threading
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from northstar import limits
 from northstar.engine.cache import data_version
+from northstar.engine.plan import MetricQuery
 from northstar.output import frame_csv, frame_records, plain
 from northstar.project import Project
+from northstar.web.engines import ENGINES, EnginePool, InFlight
+from northstar.web.memo import MAX_BYTES, MAX_ENTRIES, MISSING, Memo
 
-MAX_ENTRIES = 512
+__all__ = ["DashboardService", "MAX_BYTES", "MAX_ENTRIES", "UNKNOWN_VERSION_TTL", "dumps", "jsonable"]
+
 UNKNOWN_VERSION_TTL = 60  # seconds
+_SLICE = 5_000  # records encoded at a time
 
 
 def jsonable(value: Any) -> Any:
@@ -61,19 +69,33 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+def records_json(frame: Any) -> bytes:
+    """`dumps(jsonable(frame_records(frame)))`, built a slice of rows at a time: a 200,000-row
+    answer never exists as 200,000 dictionaries at once."""
+    parts = [dumps(jsonable(frame_records(frame.iloc[i:i + _SLICE])))[1:-1] for i in range(0, len(frame), _SLICE)]
+    return b"[" + b",".join(parts) + b"]"
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
 class DashboardService:
     """The Project, reloaded when its spec or data change, and its results memoized."""
 
-    def __init__(self, source: Project | str | Path) -> None:
+    def __init__(self, source: Project | str | Path, engines: int = ENGINES, max_bytes: int = MAX_BYTES) -> None:
         if isinstance(source, Project):
             self._project = source
         else:
             self._project = Project.load(source)
         self.spec_path = Path(self._project.path)
-        self._lock = threading.RLock()  # one computation at a time (the engine is not thread-safe)
-        self._store_lock = threading.Lock()  # guards the LRU's order; never held while computing
-        self._results: OrderedDict[Hashable, tuple[str, Any]] = OrderedDict()
+        self._reload_lock = threading.Lock()
+        self._memo = Memo(MAX_ENTRIES, max_bytes)
+        self._pool = EnginePool(engines)
+        self._in_flight = InFlight()
+        self._count_lock = threading.Lock()
         self._version = self.version()
+        self._pool.adopt(self._version, self._project)
         self.computed: Counter[str] = Counter()  # computations per method (tests, diagnostics)
         self.reloads = 0
 
@@ -93,70 +115,115 @@ class DashboardService:
         return json.dumps([spec, data], default=str)
 
     def project(self) -> Project:
-        """The current Project (loaded again first when the spec or the data changed)."""
-        if self.version() == self._version:
-            return self._project
-        with self._lock:
-            return self._refresh()[0]
+        """The current Project (loaded again first when the spec or the data changed). Its
+        spec is what requests are checked against; computations use the pool's engines."""
+        return self._current()[0]
 
-    def _refresh(self) -> tuple[Project, str]:
-        """Under the lock: reload when the version moved; the project and its version."""
-        version = self.version()
-        if version != self._version:
-            self._project = Project.load(self.spec_path)  # a SpecError leaves the old version in place
-            self.reloads += 1
-            self._version = version = self.version()  # the new spec may read other files
-        return self._project, version
+    def is_fresh(self) -> bool:
+        """Whether the loaded Project is the current one (no reload needed): a few `stat`s."""
+        return self.version() == self._version
+
+    def _current(self) -> tuple[Project, str]:
+        """The current Project and its version, reloading first when the version moved."""
+        if self.version() == self._version:
+            return self._project, self._version
+        with self._reload_lock:
+            if self.version() != self._version:
+                self._project = Project.load(self.spec_path)  # a SpecError leaves the old version in place
+                self.reloads += 1
+                self._version = self.version()  # the new spec may read other files
+                self._memo.clear()  # every entry is stale: free them now
+            return self._project, self._version
 
     @contextmanager
     def exclusive(self) -> Iterator[Project]:
-        """The current Project, with the engine to the caller alone until the block ends (the
-        monitor's passes run this way, between requests' computations)."""
-        with self._lock:
-            yield self._refresh()[0]
+        """The current Project, with an engine to the caller alone until the block ends (the
+        monitor's passes run this way, beside requests' computations on the other engines)."""
+        project, version = self._current()
+        with self._pool.take(version, project) as held:
+            yield held
 
     # ---- the cache -------------------------------------------------------------------------
 
     def result(self, method: str, args: tuple[Any, ...], compute: Callable[[Project], Any]) -> Any:
         """The memoized result of `compute(project)` for (method, args) at the current version."""
-        key = (method, args)
-        hit = self._results.get(key)
-        if hit is not None and hit[0] == self._version and self.version() == self._version:
-            return hit[1]
-        with self._lock:
-            project, version = self._refresh()
-            hit = self._results.get(key)
-            if hit is not None and hit[0] == version:
-                return hit[1]
-            value = compute(project)
-            self.computed[method] += 1
-            self._store(key, version, value)
+        return self._memoized((method, args), method, compute)
+
+    def _memoized(self, key: Any, method: str, compute: Callable[[Project], Any]) -> Any:
+        project, version = self._current()
+        hit = self._memo.get(key, version)
+        if hit is not MISSING:
+            return hit
+
+        def run() -> Any:
+            again = self._memo.get(key, version)  # another request may have finished it meanwhile
+            if again is not MISSING:
+                return again
+            with self._pool.take(version, project) as engine:
+                value = compute(engine)
+            with self._count_lock:
+                self.computed[method] += 1
+            self._memo.put(key, version, value)
             return value
 
-    def _store(self, key: Hashable, version: str, value: Any) -> None:
-        with self._store_lock:
-            self._results[key] = (version, value)
-            self._results.move_to_end(key)
-            while len(self._results) > MAX_ENTRIES:
-                self._results.popitem(last=False)
+        return self._in_flight.run((key, version), run, may_wait=self._pool.held() is None)
+
+    def fresh_project(self) -> Project | None:
+        """The loaded Project when it is current (a few `stat`s), else None (a reload is due)."""
+        return self._project if self.version() == self._version else None
+
+    def cached(self, method: str, /, **kwargs: Any) -> bytes | None:
+        """The JSON bytes of a request when they are memoized at the current version, else None.
+        Never loads, computes nor waits: safe on the server's event loop."""
+        version = self.version()
+        if version != self._version:
+            return None
+        hit = self._memo.get((f"json:{method}", tuple(sorted(kwargs.items()))), version)
+        return None if hit is MISSING else hit  # type: ignore[no-any-return]
+
+    def page(self, key: Any, render: Callable[[], bytes | None]) -> bytes | None:
+        """A rendered page's bytes, memoized by `key` at the current version (a page depends on the
+        spec and the request's language and query only; its numbers come from the API). `render`
+        returning None (the spec cannot be loaded now) is not kept."""
+        version = self.version()
+        if version == self._version:
+            hit = self._memo.get(("page", key), version)
+            if hit is not MISSING:
+                return hit  # type: ignore[no-any-return]
+        body = render()
+        if body is not None and self.is_fresh():
+            self._memo.put(("page", key), self._version, body)
+        return body
 
     def encoded(self, method: str, /, **kwargs: Any) -> bytes:
         """The JSON bytes of `getattr(self, method)(**kwargs)`, memoized like the result.
 
-        Encoding a cached result takes no compute lock: it never waits behind a computation."""
+        Encoding a cached result takes no engine: it never waits behind a computation. A
+        series is encoded from its frame a slice at a time (its bytes are the only copy kept)."""
         key = (f"json:{method}", tuple(sorted(kwargs.items())))
-        version = self.version()
-        hit = self._results.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]  # type: ignore[no-any-return]
+        if method == "series":
+            return self._memoized(key, "series_json", lambda p: self._series_json(p, **kwargs))  # type: ignore[no-any-return]
+        version = self._current()[1]
+        hit = self._memo.get(key, version)
+        if hit is not MISSING:
+            return hit  # type: ignore[no-any-return]
         data = dumps(getattr(self, method)(**kwargs))
-        self._store(key, version, data)
+        self._memo.put(key, version, data)
         return data
 
     def clear(self) -> None:
         """Forget every result (the next request of each computes it again)."""
-        with self._store_lock:
-            self._results.clear()
+        self._memo.clear()
+
+    @property
+    def engines(self) -> int:
+        """How many computations can run at once (one engine each)."""
+        return self._pool.size
+
+    @property
+    def memo_bytes(self) -> int:
+        """What the memo holds, estimated (diagnostics, tests)."""
+        return self._memo.bytes
 
     # ---- results ---------------------------------------------------------------------------
 
@@ -167,9 +234,15 @@ class DashboardService:
 
     def _frame(self, metrics: tuple[str, ...], grain: str | None, start: str | None, end: str | None,
                by: tuple[str, ...], where: str | None, compare: bool) -> Any:
-        return self.result("query", (metrics, grain, start, end, by, where, compare),
-                           lambda p: p.with_status(p.query(list(metrics), grain=grain, by=list(by), where=where,
-                                                           start=start, end=end, compare=compare), metrics, grain))
+        def compute(p: Project) -> Any:
+            query = MetricQuery(metrics=metrics, grain=grain or p.spec.north_star.grain, by=by, where=where or None,
+                                start=_day(start), end=_day(end), compare=compare)
+            bounded = limits.bounded(p.engine, query)  # clipped to the data; a 400 past MAX_ROWS
+            frame = p.query(list(metrics), grain=grain, by=list(by), where=where, start=bounded.start,
+                            end=bounded.end, compare=compare)
+            return p.with_status(frame, metrics, grain)
+
+        return self.result("query", (metrics, grain, start, end, by, where, compare), compute)
 
     def series(self, metrics: tuple[str, ...], grain: str | None = None, start: str | None = None,
                end: str | None = None, by: tuple[str, ...] = (), where: str | None = None,
@@ -182,6 +255,15 @@ class DashboardService:
                              "review": p.review_period().to_dict(), "rows": frame_records(frame)})
 
         return self.result("series", args, compute)
+
+    def _series_json(self, p: Project, metrics: tuple[str, ...], grain: str | None = None, start: str | None = None,
+                     end: str | None = None, by: tuple[str, ...] = (), where: str | None = None,
+                     compare: bool = False) -> bytes:
+        """The JSON of `series()` (the bytes `dumps` gives), encoded a slice of rows at a time."""
+        frame = self._frame(metrics, grain, start, end, by, where, compare)
+        head = dumps(jsonable({"metrics": list(metrics), "grain": grain or p.spec.north_star.grain,
+                               "by": list(by), "review": p.review_period().to_dict()}))
+        return head[:-1] + b',"rows":' + records_json(frame) + b"}"
 
     def series_csv(self, metrics: tuple[str, ...], grain: str | None = None, start: str | None = None,
                    end: str | None = None, by: tuple[str, ...] = (), where: str | None = None,
@@ -205,8 +287,12 @@ class DashboardService:
 
     def cohorts(self, metric: str, grain: str | None = None, start: str | None = None, end: str | None = None,
                 partial: bool = False) -> dict[str, Any]:
-        return self.result("cohorts", (metric, grain, start, end, partial),
-                           lambda p: jsonable(p.cohorts(metric, grain, start, end, partial).to_dict()))
+        def compute(p: Project) -> dict[str, Any]:
+            first, last = limits.bounded_cohorts(p.engine, metric, grain or p.spec.north_star.grain, _day(start),
+                                                 _day(end))
+            return jsonable(p.cohorts(metric, grain, first, last, partial).to_dict())
+
+        return self.result("cohorts", (metric, grain, start, end, partial), compute)
 
     def focus(self, period: str | None = None) -> dict[str, Any]:
         return self.result("focus", (period,), lambda p: jsonable({"review": p.period_info(period).to_dict(),
