@@ -126,6 +126,7 @@ def _repaired(raw: dict[str, Any], error: ValidationError) -> dict[str, Any] | N
     fixed = copy.deepcopy(raw)
     first_source = next(iter(fixed.get("sources") or {}), None) if isinstance(fixed.get("sources"), dict) else None
     changed = False
+    drops: dict[int, tuple[list[Any], set[int]]] = {}  # list items to drop, all at the end (indexes stay valid)
     for item in error.errors():
         loc = _clean_loc(item["loc"])
         if len(loc) >= 2 and loc[0] == "metrics" and isinstance(fixed.get("metrics"), dict) and loc[1] in fixed["metrics"]:
@@ -148,19 +149,22 @@ def _repaired(raw: dict[str, Any], error: ValidationError) -> dict[str, Any] | N
             del parent[loc[-1]]
             changed = True
         elif isinstance(parent, list) and loc and isinstance(loc[-1], int) and loc[-1] < len(parent):
-            parent.pop(loc[-1])
+            drops.setdefault(id(parent), (parent, set()))[1].add(loc[-1])
             changed = True
         elif item["type"] == "missing" and len(loc) >= 2:
             grand: Any = fixed
             for part in loc[:-2]:
                 grand = grand[part] if isinstance(grand, (dict, list)) else None
-            if isinstance(grand, list) and isinstance(loc[-2], int):
-                grand.pop(loc[-2])
+            if isinstance(grand, list) and isinstance(loc[-2], int) and loc[-2] < len(grand):
+                drops.setdefault(id(grand), (grand, set()))[1].add(loc[-2])
                 changed = True
             else:
                 return None
         else:
             return None
+    for items, indexes in drops.values():  # two bad items of one list: the later first
+        for index in sorted(indexes, reverse=True):
+            items.pop(index)
     return fixed if changed else None
 
 

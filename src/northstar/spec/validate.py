@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 
 from northstar.errors import Problem
-from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula, parse_sql
+from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula, parse_sql, short
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
 from northstar.spec.suggest import did_you_mean, known
 from northstar.spec.timeformat import pattern_problem
@@ -24,7 +24,7 @@ Path_ = tuple[str | int, ...]
 def _zone_ok(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a 300-character name, a folder
         return False
     return True
 
@@ -62,7 +62,7 @@ def _check_sources(spec: Spec, c: _Collector) -> None:
         if not NAME.match(name):
             c.error(path, f"source name '{name}' must be letters, digits and _ (not starting with a digit)")
         if source.timezone and not _zone_ok(source.timezone):
-            c.error(path + ("timezone",), f"source '{name}': unknown time zone '{source.timezone}'")
+            c.error(path + ("timezone",), f"source '{name}': unknown time zone '{short(source.timezone, 60)}'")
         if source.time_format is not None and (problem := pattern_problem(source.time_format)):
             c.error(time_format_path(c.lines, name), f"source '{name}': {problem}")
         if len(set(source.dimensions)) != len(source.dimensions):
@@ -305,7 +305,7 @@ def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
     """Every cross-field problem of a spec that parsed; no data is read."""
     c = _Collector(lines)
     if not _zone_ok(spec.timezone):
-        c.error(("timezone",), f"unknown time zone '{spec.timezone}': use an IANA name such as UTC or Europe/Amsterdam")
+        c.error(("timezone",), f"unknown time zone '{short(spec.timezone, 60)}': use an IANA name such as UTC or Europe/Amsterdam")
     for check in (_check_sources, _check_metrics, _check_north_star, _check_focus_guardrails_funnel,
                   _check_checks, _check_alerts):
         try:
