@@ -214,6 +214,7 @@ def test_hostile_series_sweep_is_bounded_in_time_and_memory(demo_server: Server,
                 periods = sorted({row["period"] for row in body["rows"]})
                 assert periods[0] == first.isoformat() and periods[-1] == last.isoformat(), params
     assert not demo_server.killed, f"the server passed {RSS_KILL >> 20} MB and was killed"
+    print(f"\nhostile sweep: {len(sweep)} requests, server peak RSS {demo_server.peak >> 20} MB")
     assert 0 < demo_server.peak < RSS_LIMIT, f"peak RSS {demo_server.peak >> 20} MB"
 
 
