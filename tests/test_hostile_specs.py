@@ -338,3 +338,12 @@ def test_two_bad_items_of_one_list_are_both_reported(tmp_path: Path) -> None:
     run = run_cli(project_dir(tmp_path, spec), "validate", "--no-data")
     text = assert_clean_error(run, "'focus.0.metric'", code=2)
     assert "'focus.1.team'" in text
+
+
+@pytest.mark.parametrize("key", ["c[hecks", "function-after[x]", "metric"])
+def test_an_unknown_top_level_key_is_named_whatever_it_holds(tmp_path: Path, key: str) -> None:
+    """Found by the spec fuzzer: an unknown key with a '[' was taken for one of pydantic's tags
+    and dropped, and naming it raised IndexError."""
+    spec = SPEC + f"{json.dumps(key)}: null\n"
+    run = run_cli(project_dir(tmp_path, spec), "validate", "--no-data")
+    assert_clean_error(run, f"northstar.yml:{len(spec.splitlines())}:", f"unknown key '{key}'", code=2)

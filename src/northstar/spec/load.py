@@ -45,6 +45,15 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     return tuple(out)
 
 
+def _error_loc(item: Any) -> tuple[str | int, ...]:
+    """An error's location without pydantic's tags; an unknown key is the user's own text and
+    is kept whatever it holds (`c[hecks` once looked like a tag and was dropped)."""
+    loc = tuple(item["loc"])
+    if item["type"] == "extra_forbidden" and loc:
+        return _clean_loc(loc[:-1]) + (loc[-1],)
+    return _clean_loc(loc)
+
+
 def _describe(loc: tuple[str | int, ...]) -> str:
     if not loc:
         return "spec"
@@ -91,7 +100,7 @@ def _allowed_keys(model_loc: tuple[str | int, ...], raw: Any) -> list[str]:
 def _pydantic_problems(error: ValidationError, raw: Any, lines: LineMap) -> list[Problem]:
     problems: list[Problem] = []
     for item in error.errors():
-        loc = _clean_loc(item["loc"])
+        loc = _error_loc(item)
         kind = item["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
@@ -128,7 +137,7 @@ def _repaired(raw: dict[str, Any], error: ValidationError) -> dict[str, Any] | N
     changed = False
     drops: dict[int, tuple[list[Any], set[int]]] = {}  # list items to drop, all at the end (indexes stay valid)
     for item in error.errors():
-        loc = _clean_loc(item["loc"])
+        loc = _error_loc(item)
         if len(loc) >= 2 and loc[0] == "metrics" and isinstance(fixed.get("metrics"), dict) and loc[1] in fixed["metrics"]:
             fixed["metrics"][loc[1]] = ({"source": first_source, "agg": "count"} if first_source
                                         else {"formula": "placeholder_metric"})
