@@ -347,3 +347,21 @@ def test_an_unknown_top_level_key_is_named_whatever_it_holds(tmp_path: Path, key
     spec = SPEC + f"{json.dumps(key)}: null\n"
     run = run_cli(project_dir(tmp_path, spec), "validate", "--no-data")
     assert_clean_error(run, f"northstar.yml:{len(spec.splitlines())}:", f"unknown key '{key}'", code=2)
+
+
+def test_an_anchor_defined_twice_loads_quietly(tmp_path: Path) -> None:
+    """Found by the spec fuzzer: ruamel's ReusedAnchorWarning printed a page to stderr; an
+    anchor defined twice is valid YAML (the later definition wins) and loads as ruamel reads it."""
+    import warnings
+
+    from ruamel.yaml import YAML
+
+    from northstar.spec.yamlsource import load_yaml
+
+    text = "a: &x [1]\nb: *x\nc: &x [2]\nd: *x\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data, _ = load_yaml(text, "x.yml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert data == YAML(typ="safe", pure=True).load(text) == {"a": [1], "b": [1], "c": [2], "d": [2]}

@@ -13,13 +13,14 @@ values) are refused with a one-line error naming the line, before anything is ex
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer, ComposerError
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -175,7 +176,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap]:
     yaml.max_depth = MAX_DEPTH
     walker = _Walker(yaml, file)
     try:
-        node = yaml.compose(text)
+        with warnings.catch_warnings():  # an anchor defined twice is valid YAML (the later wins):
+            warnings.simplefilter("ignore", ReusedAnchorWarning)  # not a page of text on stderr
+            node = yaml.compose(text)
         document = walker.plain(node, ()) if node is not None else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
