@@ -15,10 +15,11 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from northstar.demo import generate_demo
 from northstar.web import create_app
@@ -144,6 +145,7 @@ def test_long_random_fuzz(client: TestClient) -> None:
         @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(st.lists(st.tuples(st.sampled_from(names), values), max_size=len(names) + 2))
         def run(pairs: list[tuple[str, str]]) -> None:
+            assume(len(urlencode(pairs)) < 60_000)  # httpx refuses to send a longer query
             check(client, path, [*base.items(), *pairs], tally)
 
         run()

@@ -88,10 +88,10 @@ def clip(engine: MetricEngine, query: MetricQuery) -> MetricQuery:
         return query
     first_day, last_day = days
     span = f"the data covers {first_day.isoformat()} to {last_day.isoformat()}"
-    if query.start is not None and query.start > last_day:
-        raise QueryError(f"--from: {query.start.isoformat()} is after the data ends: {span}")
-    if query.end is not None and query.end < first_day:
-        raise QueryError(f"--to: {query.end.isoformat()} is before the data starts: {span}")
+    if (query.start is not None and query.start > last_day) or (query.end is not None and query.end < first_day):
+        flag = "--from" if query.start is not None and query.start > last_day else "--to"
+        asked = f"from {query.start or 'the start'} to {query.end or 'the end'}"
+        raise QueryError(f"{flag}: no period {asked} has data: {span}")
     start = query.start if query.start is not None and query.start > first_day else None
     end = query.end if query.end is not None and query.end < last_day else None
     return replace(query, start=start, end=end)
@@ -213,12 +213,21 @@ def query_range(project: Project, metrics: Sequence[str], grain: str | None = No
     """`Project.query`'s `start`/`end` for a request, bounded (see `bounded`); None = the data's edge."""
     query = MetricQuery(metrics=tuple(metrics), grain=grain or project.spec.north_star.grain, by=tuple(by),
                         where=where or None, start=_parse(start, "--from"), end=_parse(end, "--to"), compare=compare)
+    make_plan(project.spec, query)  # the request's own mistakes first, before an engine starts (a JVM for Spark)
     found = bounded(project.engine, query, limit)
     return found.start, found.end
 
 
 def cohort_range(project: Project, metric: str, grain: str | None = None, start: object = None, end: object = None,
                  limit: int = MAX_ROWS) -> tuple[dt.date | None, dt.date | None]:
-    """`Project.cohorts`'s `start`/`end` for a request, bounded (see `bounded_cohorts`)."""
-    return bounded_cohorts(project.engine, metric, grain or project.spec.north_star.grain, _parse(start, "--from"),
-                           _parse(end, "--to"), limit)
+    """`Project.cohorts`'s `start`/`end` for a request, bounded (see `bounded_cohorts`). The metric,
+    grain and dates are checked before an engine starts (a JVM for Spark prints to stderr)."""
+    from northstar.engine.cohorts import check_entity_metric, check_grain
+
+    chosen = grain or project.spec.north_star.grain
+    check_grain(chosen)
+    check_entity_metric(project.spec, metric)
+    first, last = _parse(start, "--from"), _parse(end, "--to")
+    if first is not None and last is not None and first > last:
+        raise QueryError(f"--from {first} is after --to {last}")
+    return bounded_cohorts(project.engine, metric, chosen, first, last, limit)
