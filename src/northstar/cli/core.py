@@ -14,10 +14,15 @@ from northstar.errors import QueryError
 
 @cli.command()
 @click.option("--no-data", is_flag=True, help="Check the spec only, without reading data.")
+@click.option("--untrusted", is_flag=True, help="The spec is not yours (a fork's pull request): refuse file and "
+              "system functions in `sql:`, paths outside its folder and server engines, then read its data "
+              "through a DuckDB confined to its folder.")
 @click.pass_obj
-def validate(state: State, no_data: bool) -> None:
+def validate(state: State, no_data: bool, untrusted: bool) -> None:
     """Check the spec (and its data): exit 0 when valid, 2 with the errors otherwise."""
-    project = state.project()
+    from northstar.cli.untrusted import untrusted_project
+
+    project = untrusted_project(state.spec_path) if untrusted else state.project()
     problems = project.validate(data=not no_data)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
@@ -45,9 +50,12 @@ def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[s
     inside the period, provisional: a conversion's window has not passed yet, no data), the --by
     dimensions, one column per metric."""
     from northstar import output
+    from northstar.limits import query_range
 
     project = state.project()
-    frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=start, end=end,
+    # clipped to the data, and at most limits.MAX_ROWS rows: a one-line error past it
+    first, last = query_range(project, metrics, grain, by, where, start, end, compare)
+    frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=first, end=last,
                           compare=compare)
     if not len(frame):  # never a bare header: say what the data covers
         coverage = project.coverage(list(metrics))

@@ -17,20 +17,22 @@ from northstar.engine.backends import Backend, connect
 from northstar.engine.cache import ResultCache
 from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, combine_parts, conversion, first_seen,
                                       fuse_metric_queries, retention)
+from northstar.engine.datacheck import implausible_times
 from northstar.engine.plan import MetricQuery, Plan, make_plan
 from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.engine.timestamps import read_bounds
 from northstar.engine.time import (event_time, instant_bound, period_of, period_start, same_period_last_year,
                                    shift_period)
-from northstar.errors import DataError, QueryError, first_line
-from northstar.spec.expressions import parse_formula, parse_sql
+from northstar.errors import DataError, FilterError, QueryError, first_line
+from northstar.spec.expressions import parse_formula, parse_sql, short
 from northstar.spec.validate import metric_expressions
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric
 
 _ZERO_FILLED = {"count", "count_distinct", "sum"}
 RESULT_CACHE = 64  # query results kept per engine (oldest dropped first)
+RESULT_BYTES = 64 * 1024 * 1024  # and at most this much of them (a long-running server keeps its engines)
 
 
 class MetricEngine:
@@ -45,6 +47,7 @@ class MetricEngine:
         self._duplicates: dict[str, int] = {}
         self._instants: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         self._results: dict[MetricQuery, pd.DataFrame] = {}
+        self._sizes: dict[MetricQuery, int] = {}  # bytes of each kept result
         self._rules: dict[str, str | None] = {}  # per source: how local time follows from the instant
         self._disk = _disk_cache(loaded)
 
@@ -73,7 +76,11 @@ class MetricEngine:
         bound = self.source(name)
         table = bound.table
         if where:
-            table = table.filter(to_ibis(where, table))
+            try:
+                table = table.filter(to_ibis(where, table))
+            except Exception as exc:
+                raise FilterError(f"--where: '{short(where)}' does not fit the columns of source '{name}': "
+                                  f"{first_line(exc)}") from None
         times = event_time(self.backend, table, bound.source, self.spec.timezone, self.instant_bounds(name))
         kept = list(table.columns) if columns is None else [c for c in table.columns if c in set(columns)]
         self._rules[name] = times.rule
@@ -118,9 +125,15 @@ class MetricEngine:
     def _read_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
         """How the time column reads, and a one-line error when it cannot be read as declared,
         are in `timestamps.read_bounds`; every query reads the bounds first."""
-        found = read_bounds(self.backend, self.source(name), self.spec.timezone)
+        try:
+            found = read_bounds(self.backend, self.source(name), self.spec.timezone)
+        except OverflowError:  # a time at the calendar's edge, moved into the spec's zone
+            raise DataError(implausible_times(self.spec.sources[name], name, None)) from None
         if found is None:
             return None
+        problem = implausible_times(self.spec.sources[name], name, found.local)
+        if problem is not None:
+            raise DataError(problem)
         if found.instants is not None:
             self._instants[name] = found.instants
         return found.local
@@ -138,8 +151,12 @@ class MetricEngine:
                 if key is not None:
                     self._disk.put(key, found)  # type: ignore[union-attr]
             self._results[query] = found
-            while len(self._results) > RESULT_CACHE:
-                self._results.pop(next(iter(self._results)))
+            self._sizes[query] = int(found.memory_usage(index=True, deep=True).sum())
+            while len(self._results) > RESULT_CACHE or sum(self._sizes.values()) > RESULT_BYTES:
+                oldest = next(iter(self._results))
+                self._results.pop(oldest)
+                self._sizes.pop(oldest, None)
+            return found.copy()  # kept or (larger than RESULT_BYTES) not
         return self._results[query].copy()
 
     def _query(self, query: MetricQuery) -> pd.DataFrame:
@@ -196,8 +213,26 @@ class MetricEngine:
         parts, kinds = self._build_parts(plan, first, last)
         frames: list[tuple[pd.DataFrame, list[str]]] = []
         for expr, names in parts:
-            frames.append((self._execute(expr, list(plan.query.by), names), names))
+            try:
+                frames.append((self._execute(expr, list(plan.query.by), names), names))
+            except DataError:
+                if plan.query.where:
+                    self._blame_filter(plan)
+                raise
         return frames, kinds
+
+    def _blame_filter(self, plan: Plan) -> None:
+        """After a failed query with a caller's filter: a FilterError when the filter alone fails
+        on the sources' rows (the caller's mistake), else nothing (the data's or spec's failure
+        stands)."""
+        where = plan.query.where or ""
+        for name in plan.by_source:
+            table = self.source(name).table
+            try:
+                self.backend.execute(table.filter(to_ibis(where, table)).count())
+            except Exception as exc:
+                raise FilterError(f"--where: '{short(where)}' fails on the data of source '{name}': "
+                                  f"{first_line(exc)}") from None
 
     def _build_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[ir.Table, list[str]]], dict[str, str]]:
         query, grain, keys = plan.query, plan.query.grain, list(plan.query.by)
