@@ -52,8 +52,13 @@ class Coverage:
 
 
 def last_day(period: dt.date, grain: str) -> dt.date:
-    """The last day of a period."""
-    return shift_period(period, grain, 1) - dt.timedelta(days=1)
+    """The last day of a period (the calendar's last day for a period that runs past 9999-12-31:
+    a date a user typed, such as 9999-12-31, is then a period the data does not reach, not an
+    OverflowError)."""
+    try:
+        return shift_period(period, grain, 1) - dt.timedelta(days=1)
+    except (OverflowError, ValueError):
+        return dt.date.max
 
 
 def period_name(period: dt.date, grain: str) -> str:
@@ -89,8 +94,12 @@ def final_from(period: dt.date, grain: str, window: dt.timedelta) -> dt.date:
 def window_end(period: dt.date, grain: str, window: dt.timedelta) -> dt.datetime:
     """The instant the window of the period's last event closes: the period's end plus `window`.
     An event at 23:59 on the period's last day has until then to convert, so the value is final
-    only once the data reaches that instant (an export at noon does not cover the afternoon)."""
-    return dt.datetime.combine(shift_period(period, grain, 1), dt.time()) + window
+    only once the data reaches that instant (an export at noon does not cover the afternoon).
+    Past the calendar's end (a period a user asked for in year 9999): the calendar's last instant."""
+    try:
+        return dt.datetime.combine(shift_period(period, grain, 1), dt.time()) + window
+    except (OverflowError, ValueError):
+        return dt.datetime.max
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from northstar.cli.app import FORMATS, State, cli, stdout
+from northstar.output import json_text
 
 if TYPE_CHECKING:
     from northstar.analysis.cohorts import CohortReport
@@ -32,9 +32,13 @@ def cohorts(state: State, metric: str, grain: str | None, start: str | None, end
 
     METRIC counts entities: `agg: count_distinct` without `expr`, or `type: retention`.
     """
-    report = state.project().cohorts(metric, grain=grain, start=start, end=end, partial=partial)
+    from northstar.limits import cohort_range
+
+    project = state.project()
+    first, last = cohort_range(project, metric, grain, start, end)  # clipped; at most limits.MAX_ROWS rows
+    report = project.cohorts(metric, grain=grain, start=first, end=last, partial=partial)
     if fmt == "json":
-        click.echo(json.dumps(report.records(), indent=2))
+        click.echo(json_text(report.records(), indent=2))
     elif fmt == "csv":
         frame = report.to_frame()
         frame["cohort"] = [c.isoformat() for c in frame["cohort"]]
