@@ -107,3 +107,39 @@ def test_the_sandbox_refuses_a_file_outside_the_folder_at_run_time(tmp_path: Pat
         loaded.engine.backend.con.raw_sql(f"SELECT * FROM read_csv('{tmp_path / 'outside.csv'}')").fetchall()
     assert not isinstance(caught.value, NorthstarError)
     assert "Permission" in str(caught.value) or "disabled" in str(caught.value)
+
+
+@pytest.mark.parametrize("sql", [
+    "select * from orders where nullif(a, '') is not null and greatest(a, b) > 1 and a like 'x%' or not a between 1 and 2",
+    "select * from orders o where exists (select 1 from payments p where p.id = o.id) and a in (1, 2) and b is null",
+    "select *, sum(x) over (partition by u order by ts) s, lag(x) over (order by ts) l from orders",
+    "select cast(a as int) a, a::varchar c, ts + interval '1 day' d, date_part('year', ts) y, x / nullif(y, 0) q "
+    "from orders",
+    "select u, count(*) n, count(distinct x) d, avg(x) a, min(ts) f, string_agg(x, ',') s from orders group by u",
+    "select * from orders where regexp_matches(a, '^x') and starts_with(a, 'y') and contains(a, 'z')",
+    "select split_part(a, ',', 1) sp, make_timestamp(2024, 1, 1, 0, 0, 0) m, last_day(ts) l, log10(x) g from orders",
+    "with x as (select * from orders) select o.*, p.paid from x o left join (select id, sum(v) as paid from payments "
+    "group by id) p using (id)",
+    "select a from orders union all select a from payments",
+])
+def test_ordinary_sql_is_allowed_when_untrusted(sql: str) -> None:
+    """The allow-list covers what real specs write (joins, CTEs, windows, AND/OR, which sqlglot
+    models as functions, dates and text functions): a first version refused AND itself."""
+    from northstar.spec.untrusted import sql_problems
+
+    assert sql_problems(sql, {"orders", "payments"}) == []
+
+
+@pytest.mark.parametrize("sql", [
+    "select load_extension('x') from orders",
+    "select * from orders, (select * from duckdb_settings())",
+    "select * from query_table('orders')",
+    "select * from sniff_csv('/etc/passwd')",
+    "select * from orders union all select * from read_csv_auto('/x')",
+    "select * from orders where a in (select * from read_parquet('/x.parquet'))",
+    "select * from 'data/*.csv'",
+])
+def test_reaching_sql_is_refused_wherever_it_hides(sql: str) -> None:
+    from northstar.spec.untrusted import sql_problems
+
+    assert sql_problems(sql, {"orders"})

@@ -36,7 +36,14 @@ _SAFE_FUNCTION_CLASSES = (
     "DayOfWeek DayOfWeekIso DayOfMonth DayOfYear WeekOfYear Year Month Day Quarter CurrentDate CurrentTimestamp "
     "StrToTime StrToDate TimeToStr TimeStrToTime UnixToTime TimeToUnix Date TsOrDsToDate AtTimeZone "
     "ConvertTimezone MakeInterval RowNumber Lag Lead FirstValue LastValue NthValue "
-    "Array Struct Unnest Explode ArrayContains ArraySize JSONExtract JSONExtractScalar Hex Anonymous"
+    "Array Struct Unnest Explode ArrayContains ArraySize JSONExtract JSONExtractScalar Hex Anonymous "
+    "SplitPart TimestampFromParts DateFromParts TimeFromParts UnixToStr UnixSeconds StrToUnix DateStrToDate "
+    "TsOrDsToTimestamp TimeStrToDate TimeStrToUnix LastDay Levenshtein Pad RegexpSplit Ascii Chr Repeat ToChar "
+    "ToNumber NumberToStr SafeDivide ApproxQuantile Corr CovarPop CovarSamp PercentileCont PercentileDisc "
+    "GroupConcat DatetimeAdd DatetimeSub DatetimeDiff DatetimeTrunc TimeAdd TimeSub TimeDiff TimeTrunc IsNan IsInf "
+    "Nvl2 Bracket Boolean Div Mod Trunc Cbrt Sin Cos Tan Atan Atan2 Degrees Radians Pi Log2 Log10 BitwiseAnd "
+    "BitwiseOr BitwiseXor BitCount And Or Xor Collate Exists RegexpFullMatch RegexpILike ArrayContainsAll "
+    "ArrayOverlaps Contains"
 ).split()
 SAFE_FUNCTIONS: frozenset[type[exp.Expression]] = frozenset(
     getattr(exp, name) for name in _SAFE_FUNCTION_CLASSES if isinstance(getattr(exp, name, None), type))
