@@ -143,3 +143,20 @@ def test_reaching_sql_is_refused_wherever_it_hides(sql: str) -> None:
     from northstar.spec.untrusted import sql_problems
 
     assert sql_problems(sql, {"orders"})
+
+
+def test_the_real_sparkify_spec_checks_the_same_untrusted(tmp_path: Path) -> None:
+    """On the real Sparkify events (copied into the spec's folder), `check --untrusted` reads the
+    data through the sandbox and reports exactly what the trusted check does."""
+    import shutil
+
+    from conftest import SPARKIFY_EVENTS, SPARKIFY_SPEC
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(SPARKIFY_EVENTS, tmp_path / "data" / "events.jsonl")
+    shutil.copy(SPARKIFY_SPEC, tmp_path / "northstar.yml")
+    assert run_cli(tmp_path, "validate", "--untrusted").code == 0
+    untrusted = run_cli(tmp_path, "check", "--untrusted", "--format", "json")
+    trusted = run_cli(tmp_path, "check", "--format", "json")
+    assert untrusted.code == trusted.code and untrusted.out == trusted.out
+    assert '"findings"' in untrusted.out
