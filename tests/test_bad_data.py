@@ -102,3 +102,15 @@ def test_the_real_sparkify_events_have_every_time(tmp_path: Path) -> None:
     run = run_cli(tmp_path, "validate")
     assert run.code == 0, run.err
     assert ("have no time" in run.err) == (untimed > 0)
+
+
+def test_rows_without_a_time_do_not_hide_the_other_time_warnings(tmp_path: Path) -> None:
+    """The count of rows without a time was returned instead of the other warnings on the time
+    column: dates the CSV reader guessed day-first (01/02/2024) went unsaid once a row had no time."""
+    rows = [[f"{d:02d}/{m:02d}/2024 10:00:00", f"u{d}", "play", "3"] for m in range(1, 7) for d in range(1, 13)]
+    rows.append(["", "u1", "play", "1"])
+    run = run_cli(project_dir(tmp_path, SPEC, csv_text(rows)), "validate")
+    assert run.code == 0, run.err
+    assert "1 of 73 rows" in run.err
+    assert "01/02" in run.err or "day" in run.err, run.err
+    assert len(run.err.strip().splitlines()) == 2, run.err

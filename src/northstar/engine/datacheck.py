@@ -98,16 +98,16 @@ def _check_times(engine: "MetricEngine", name: str) -> list[Problem]:
         return [lines.problem(path, f"source '{name}': no rows with a timestamp: the data is empty")]
     first, last = bounds
     missing = _rows_without_time(engine, name)
-    if missing is not None:
-        return [lines.problem(path, missing, "warning")]
+    found = [lines.problem(path, missing, "warning")] if missing is not None else []  # beside, not instead of, the rest
     if source.time_unit and (first.year < 1990 or last.year > 2100):
-        return [lines.problem(("sources", name, "time_unit"), _odd_epoch_dates(engine, name, first, last), "warning")]
+        return found + [lines.problem(("sources", name, "time_unit"), _odd_epoch_dates(engine, name, first, last),
+                                      "warning")]
     dtype = bound.table[source.timestamp].type()
     if not source.time_format and (dtype.is_date() or dtype.is_timestamp()):
         guessed = _dates_guessed_by_the_reader(engine, name)
         if guessed:
-            return [lines.problem(path, guessed, "warning")]
-    return []
+            return found + [lines.problem(path, guessed, "warning")]
+    return found
 
 
 def _rows_without_time(engine: "MetricEngine", name: str) -> str | None:
