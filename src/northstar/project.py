@@ -328,7 +328,7 @@ class Project:
         value = target if target is not None else (spec_target.value if spec_target else None)
         day = _date(by, "--by") or (spec_target.by if spec_target else None)
         if value is None or day is None:
-            missing = "a target value" if value is None else "a target date"
+            missing = "target value" if value is None else "target date"
             raise QueryError(f"no {missing}: pass --target VALUE --by DATE, or set north_star.target: "
                              "{value: ..., by: YYYY-MM-DD} in the spec")
         grain = self.spec.north_star.grain
