@@ -307,8 +307,8 @@ def test_api_dates_far_outside_the_data(demo_dir: Path) -> None:
 
 
 def test_one_slow_request_does_not_stall_the_others(demo_server: Server) -> None:
-    """While a heavy uncached series computes (seconds), a cheap uncached request and a memoized
-    one are answered: one computation no longer holds the only engine."""
+    """While a heavy uncached series computes (seconds), a memoized answer comes at once (it
+    needs no engine and no thread)."""
     with httpx.Client(timeout=60) as client:
         assert client.get(f"{demo_server.url}/api/metrics").status_code == 200  # memoized from now on
     done: dict[str, float] = {}
@@ -319,21 +319,43 @@ def test_one_slow_request_does_not_stall_the_others(demo_server: Server) -> None
         done["heavy"] = time.monotonic()
         done["heavy_status"] = response.status_code
 
-    started = time.monotonic()
     thread = threading.Thread(target=heavy)
     thread.start()
     time.sleep(0.5)
     with httpx.Client(timeout=120) as client:
-        warm = time.monotonic()
+        asked = time.monotonic()
         assert client.get(f"{demo_server.url}/api/metrics").status_code == 200
-        warm = time.monotonic() - warm
-        cheap = client.get(f"{demo_server.url}/api/series", params={"metrics": "active_listeners", "grain": "month"})
-        done["cheap"] = time.monotonic()
+        answered = time.monotonic()
     thread.join()
-    assert cheap.status_code == 200 and done["heavy_status"] == 200
-    heavy_took, cheap_took = done["heavy"] - started, done["cheap"] - started
-    assert warm < 1.0, f"a memoized answer took {warm:.2f} s"
-    assert done["cheap"] < done["heavy"], f"the cheap request ({cheap_took:.1f} s) waited for the heavy one ({heavy_took:.1f} s)"
+    assert done["heavy_status"] == 200
+    assert done["heavy"] > answered, "the heavy request ended first: the check proves nothing"
+    assert answered - asked < 1.0, f"a memoized answer took {answered - asked:.2f} s"
+
+
+def test_a_computation_holding_an_engine_does_not_stall_another(demo_dir: Path) -> None:
+    """One engine held for as long as the test likes (as a slow computation or the scheduler's
+    pass holds it): an uncached request is computed on another engine meanwhile. Before issue 13
+    one lock served every computation and this request waited for the holder (failed at 20 s)."""
+    import uvicorn
+
+    from northstar.web import create_app
+
+    app = create_app(demo_dir / "northstar.yml")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with app.state.service.exclusive():  # the held engine
+            answer = httpx.get(f"http://127.0.0.1:{port}/api/series", timeout=20,
+                               params={"metrics": "active_listeners", "grain": "month"})
+        assert answer.status_code == 200 and answer.json()["rows"], answer.text[:300]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 # ---- the memo bounded in bytes -------------------------------------------------------------------
