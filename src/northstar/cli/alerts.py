@@ -8,7 +8,6 @@ import click
 
 from northstar.cli.app import State, cli, stderr, stdout
 from northstar.errors import QueryError
-from northstar.output import json_text
 
 
 @cli.command()
@@ -22,6 +21,7 @@ def monitor(state: State, backtest: bool, start: str | None, dry_run: bool, no_e
     """Run the alert rules once (for cron or CI): anomalies, guardrails, focus off track, target
     at risk; send to the rules' channels. Exits non-zero only when Northstar itself fails."""
     from northstar.alerts import monitor as mon
+    from northstar.output import json_text
 
     project = state.project()
     if backtest:

@@ -9,7 +9,6 @@ import click
 from rich.table import Table
 
 from northstar.cli.app import FORMATS, State, cli, stdout
-from northstar.output import json_text
 
 if TYPE_CHECKING:
     from northstar.analysis.cohorts import CohortReport
@@ -33,6 +32,7 @@ def cohorts(state: State, metric: str, grain: str | None, start: str | None, end
     METRIC counts entities: `agg: count_distinct` without `expr`, or `type: retention`.
     """
     from northstar.limits import cohort_range
+    from northstar.output import json_text
 
     project = state.project()
     first, last = cohort_range(project, metric, grain, start, end)  # clipped; at most limits.MAX_ROWS rows

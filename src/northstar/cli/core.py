@@ -20,18 +20,26 @@ from northstar.errors import QueryError
 @click.pass_obj
 def validate(state: State, no_data: bool, untrusted: bool) -> None:
     """Check the spec (and its data): exit 0 when valid, 2 with the errors otherwise."""
-    from northstar.cli.untrusted import untrusted_project
+    if no_data and not untrusted:
+        # The spec alone (what `Project.validate(data=False)` returns): no engine is loaded, so
+        # neither is pandas, Ibis or DuckDB, and the answer comes at once (issue 14).
+        from northstar.spec.load import load_spec
 
-    project = untrusted_project(state.spec_path) if untrusted else state.project()
-    problems = project.validate(data=not no_data)
+        loaded = load_spec(state.spec_path)
+        spec, problems = loaded.spec, list(loaded.warnings)
+    else:
+        from northstar.cli.untrusted import untrusted_project
+
+        project = untrusted_project(state.spec_path) if untrusted else state.project()
+        spec, problems = project.spec, project.validate(data=not no_data)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
         stderr.print(str(problem), style="red" if problem.severity == "error" else "yellow", markup=False,
                      highlight=False)
     if errors:
         raise SystemExit(2)
-    stdout.print(f"{state.spec_path}: valid ({len(project.spec.metrics)} metrics, "
-                 f"{len(project.spec.sources)} sources)", markup=False, highlight=False)
+    stdout.print(f"{state.spec_path}: valid ({len(spec.metrics)} metrics, "
+                 f"{len(spec.sources)} sources)", markup=False, highlight=False)
 
 
 @cli.command()

@@ -6,8 +6,6 @@ import click
 from rich.table import Table
 
 from northstar.cli.app import State, cli, stdout
-from northstar.explain.narrative import plural
-from northstar.output import json_text
 
 
 def _num(value: float | None, pct: bool = False) -> str:
@@ -28,6 +26,9 @@ def _num(value: float | None, pct: bool = False) -> str:
 @click.pass_obj
 def explain(state: State, metric: str | None, period: str | None, vs: str, by: tuple[str, ...], fmt: str) -> None:
     """Why a metric (default: the North Star) moved: through the tree, into segments and drivers."""
+    from northstar.explain.narrative import plural
+    from northstar.output import json_text
+
     result = state.project().explain(metric, period=period, vs=vs, by=by)
     if fmt == "json":
         click.echo(json_text(result.to_dict(), indent=2, default=str))
@@ -115,6 +116,8 @@ def _markdown(result: object) -> str:
 @click.pass_obj
 def funnel(state: State, period: str | None, by: str | None, fmt: str) -> None:
     """The pirate funnel (AARRR): stages, conversions, the bottleneck and an OMTM proposal for it."""
+    from northstar.output import json_text
+
     report = state.project().funnel(period=period, by=by)
     if fmt == "json":
         click.echo(json_text(report.to_dict(), indent=2, default=str))

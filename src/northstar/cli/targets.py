@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from northstar.analysis.targets.report import format_number, format_pct
 from northstar.cli.app import State, cli, stdout
-from northstar.output import json_text
 
 if TYPE_CHECKING:
     from northstar.analysis.targets import NodeTarget, TargetsReport
@@ -29,6 +27,8 @@ METHOD_WORDS = {"trend": "each input alone, the other inputs of its formula on t
 def targets(state: State, value: float | None, by: str | None, method: str, fmt: str) -> None:
     """What each input of the North Star's tree must reach for it to hit its target, and the
     growth per period that implies; beside the teams' OMTMs."""
+    from northstar.output import json_text
+
     report = state.project().targets(target=value, by=by, method=method)
     if fmt == "json":
         click.echo(json_text(_safe(report.to_dict()), indent=2))
@@ -51,6 +51,8 @@ def _safe(value: Any) -> Any:
 
 
 def tree_table(report: "TargetsReport") -> Table:
+    from northstar.analysis.targets.report import format_number, format_pct
+
     grain = report.grain
     title = (f"{report.project}: {report.root.label} {format_number(report.target)} by {report.by.isoformat()} "
              f"({grain} of {report.target_period.isoformat()}, {report.periods} {grain}s after "
@@ -80,6 +82,8 @@ def tree_table(report: "TargetsReport") -> Table:
 
 
 def focus_table(report: "TargetsReport") -> Table:
+    from northstar.analysis.targets.report import format_number
+
     table = Table(title="Beside the OMTMs: is each team's target enough for the tree's requirement?",
                   title_justify="left")
     for col in ("team", "metric", "target", "deadline", "tree requires", "verdict", "why"):
