@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from northstar.analysis.targets.report import format_number
+from northstar.analysis.targets.words import format_number
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 if not DATASETS.exists() and os.environ.get("NORTHSTAR_DATASETS"):

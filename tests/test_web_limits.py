@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -86,6 +87,25 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextmanager
+def in_thread(app: object) -> Iterator[int]:
+    """`app` served by uvicorn in a thread on a free port, once it has started; the port."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def _rss(pid: int) -> int:
@@ -336,26 +356,13 @@ def test_a_computation_holding_an_engine_does_not_stall_another(demo_dir: Path) 
     """One engine held for as long as the test likes (as a slow computation or the scheduler's
     pass holds it): an uncached request is computed on another engine meanwhile. Before issue 13
     one lock served every computation and this request waited for the holder (failed at 20 s)."""
-    import uvicorn
-
     from northstar.web import create_app
 
     app = create_app(demo_dir / "northstar.yml")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with app.state.service.exclusive():  # the held engine
-            answer = httpx.get(f"http://127.0.0.1:{port}/api/series", timeout=20,
-                               params={"metrics": "active_listeners", "grain": "month"})
-        assert answer.status_code == 200 and answer.json()["rows"], answer.text[:300]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with in_thread(app) as port, app.state.service.exclusive():  # the held engine
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/series", timeout=20,
+                           params={"metrics": "active_listeners", "grain": "month"})
+    assert answer.status_code == 200 and answer.json()["rows"], answer.text[:300]
 
 
 # ---- the memo bounded in bytes -------------------------------------------------------------------
@@ -456,8 +463,6 @@ def test_the_connection_stays_open_after_a_500(demo_dir: Path) -> None:
     the next request on the same keep-alive connection is answered (it was reset)."""
     import json
 
-    import uvicorn
-
     from northstar.web import create_app
 
     app = create_app(demo_dir / "northstar.yml")
@@ -466,29 +471,18 @@ def test_the_connection_stays_open_after_a_500(demo_dir: Path) -> None:
         raise RuntimeError("a bug")
 
     app.add_api_route("/api/broken", broken)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            request = "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
-            for path in ["/api/broken", "/api/metrics", "/api/broken", "/api/broken", "/api/tree"]:
-                sock.sendall(request.format(path).encode())
-                status, headers, body = _response(sock)
-                if path == "/api/broken":
-                    assert status == 500 and headers.get("connection") != "close", headers
-                    error = json.loads(body)["error"]
-                    assert error["code"] == "internal_error" and "RuntimeError" in error["message"], error
-                    assert "Traceback" not in body.decode()
-                else:
-                    assert status == 200, body[:300]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with in_thread(app) as port, socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        request = "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
+        for path in ["/api/broken", "/api/metrics", "/api/broken", "/api/broken", "/api/tree"]:
+            sock.sendall(request.format(path).encode())
+            status, headers, body = _response(sock)
+            if path == "/api/broken":
+                assert status == 500 and headers.get("connection") != "close", headers
+                error = json.loads(body)["error"]
+                assert error["code"] == "internal_error" and "RuntimeError" in error["message"], error
+                assert "Traceback" not in body.decode()
+            else:
+                assert status == 200, body[:300]
 
 
 def test_memoized_pages_follow_the_spec(demo_dir: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from northstar.alerts.model import Alert, AlertMessage
-from northstar.analysis.targets.report import format_number
+from northstar.analysis.targets.words import format_number
 from northstar.spec.expressions import ExpressionError, parse_formula
 from northstar.spec.model import FormulaMetric, Spec
 

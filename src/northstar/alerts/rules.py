@@ -22,7 +22,7 @@ from northstar.alerts.scoring import score_metric
 from northstar.analysis.projection import Projection, project
 from northstar.analysis.status import focus_status, guardrail_status
 from northstar.analysis.targets.calendar import periods_apart
-from northstar.analysis.targets.report import format_number
+from northstar.analysis.targets.words import format_number
 from northstar.analysis.tree import label_of, reviewed_metrics
 from northstar.engine.time import period_start, shift_period
 from northstar.spec.model import AlertRule, Spec

@@ -31,7 +31,7 @@ import pandas as pd
 from northstar.alerts.detect import score_series
 from northstar.alerts.model import Alert
 from northstar.analysis.domain import Domain
-from northstar.analysis.targets.report import format_number
+from northstar.analysis.targets.words import format_number
 from northstar.analysis.tree import label_of, tree_metrics
 from northstar.engine.plan import dependency_order
 from northstar.spec.model import AlertRule, Spec

@@ -51,7 +51,7 @@ def _safe(value: Any) -> Any:
 
 
 def tree_table(report: "TargetsReport") -> Table:
-    from northstar.analysis.targets.report import format_number, format_pct
+    from northstar.analysis.targets.words import format_number, format_pct
 
     grain = report.grain
     title = (f"{report.project}: {report.root.label} {format_number(report.target)} by {report.by.isoformat()} "
@@ -82,7 +82,7 @@ def tree_table(report: "TargetsReport") -> Table:
 
 
 def focus_table(report: "TargetsReport") -> Table:
-    from northstar.analysis.targets.report import format_number
+    from northstar.analysis.targets.words import format_number
 
     table = Table(title="Beside the OMTMs: is each team's target enough for the tree's requirement?",
                   title_justify="left")

@@ -30,7 +30,8 @@ No engine here: the caller passes the history as a pandas frame.
 from northstar.analysis.attribution import evaluate
 from northstar.analysis.targets.calendar import check_target_date, period_index, period_of, periods_apart
 from northstar.analysis.targets.report import (METHODS, TREND_PERIODS, FocusTarget, NodeTarget, TargetsReport,
-                                               build_targets, summarise)
+                                               build_targets)
+from northstar.analysis.targets.words import summarise
 from northstar.analysis.targets.solve import (derivative, helping_signs, magnitude, solve_input,
                                               solve_proportional)
 from northstar.analysis.targets.trend import Trend, fit_trend, growth_per_period, value_on_path

@@ -1,4 +1,4 @@
-"""The targets report: what each node must reach, beside the OMTMs, in words."""
+"""The targets report: what each node must reach, beside the OMTMs (said in words by `words`)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from northstar.analysis.projection import TREND_PERIODS
 from northstar.analysis.targets.calendar import check_target_date, period_of, periods_apart
 from northstar.analysis.targets.solve import helping_signs, solve_input, solve_proportional
 from northstar.analysis.targets.trend import Trend, _num, fit_trend, growth_per_period, value_on_path
+from northstar.analysis.targets.words import format_number, lower_first, summarise
 from northstar.analysis.tree import label_of
 from northstar.errors import QueryError
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import Spec
 
 METHODS: tuple[str, ...] = ("trend", "proportional")
-__all__ = ["METHODS", "TREND_PERIODS", "FocusTarget", "NodeTarget", "TargetsReport", "build_targets", "summarise",
-           "format_number", "format_pct"]
+__all__ = ["METHODS", "TREND_PERIODS", "FocusTarget", "NodeTarget", "TargetsReport", "build_targets"]
 
 
 # ---- the report ----------------------------------------------------------------------------------
@@ -318,11 +318,11 @@ def _focus_target(focus: Any, root: NodeTarget, by: dt.date, last_period: dt.dat
         if parent is not None and parent.required is not None:
             ahead = min(max(periods_apart(last_period, at, grain), 0), periods)
             by_then = value_on_path(parent.current, parent.required, periods, ahead)
-            words = f"; {_lower(parent.label)} must reach {format_number(parent.required)} by {by.isoformat()}"
+            words = f"; {lower_first(parent.label)} must reach {format_number(parent.required)} by {by.isoformat()}"
             if at < by and by_then is not None and ahead >= 1:
                 words += f" ({format_number(by_then)} by {at.isoformat()} on the way)"
         return FocusTarget(**base, required=None, status="driver",
-                           note=f"a driver (hypothesis) of {_lower(parent.label) if parent else 'a node'}, not a "
+                           note=f"a driver (hypothesis) of {lower_first(parent.label) if parent else 'a node'}, not a "
                                 f"formula input: no requirement can be computed{words}")
     ahead = periods_apart(last_period, at, grain)
     if ahead < 1:
@@ -354,63 +354,3 @@ def _parents(root: NodeTarget, metric: str) -> list[NodeTarget]:
 
     walk(root)
     return out
-
-
-# ---- words ---------------------------------------------------------------------------------------
-
-def format_number(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:,.1f}"
-    return f"{value:.3g}"
-
-
-def format_pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:+.1f}%"
-
-
-def _lower(label: str) -> str:
-    return label[0].lower() + label[1:] if len(label) > 1 and label[1].islower() else label
-
-
-def _rate(node: NodeTarget, grain: str) -> str:
-    growth = node.growth
-    return "" if growth is None else f", {growth * 100:.1f}%/{grain}"
-
-
-def summarise(root: NodeTarget, method: str, by: dt.date, periods: int, grain: str, projection: str = "") -> str:
-    """The requirement in plain words, one sentence per formula level under the North Star;
-    `projection` names how the trend was projected ("trend of the last 26 weeks")."""
-    unit = grain + ("s" if periods != 1 else "")
-    how = f" ({projection})" if projection else ""
-    if root.status == "on trend":
-        trend = f"the trend reaches it: {format_number(root.trend)}{how}"
-    elif root.gap is not None:
-        trend = f"the trend gives {format_number(root.trend)}{how}, {format_number(abs(root.gap))} short"
-    else:
-        trend = "no trend: too little data"
-    head = (f"To reach {format_number(root.required)} {_lower(root.label)} by {by.isoformat()} "
-            f"({format_pct(root.change_pct)} in {periods} {unit}{_rate(root, grain)}; {trend})")
-    inputs = [c for c in root.children if c.link == "formula"]
-    if not inputs:
-        return head + ": its tree has no formula to split it."
-    if method == "proportional":
-        parts = [f"{_lower(c.label)} to {format_number(c.required)} ({format_pct(c.change_pct)}{_rate(c, grain)})" for c in inputs]
-        return head + ", sharing the effort proportionally: " + ", ".join(parts) + "."
-    parts = []
-    for c in inputs:
-        others = [o for o in inputs if o is not c]
-        if c.required is None:
-            parts.append(f"{_lower(c.label)} alone cannot get there with the others on trend")
-            continue
-        if c.status == "unreachable":
-            parts.append(f"{_lower(c.label)} alone would have to reach {format_number(c.required)}, a value it "
-                         "cannot take (unreachable)")
-            continue
-        rest = " and ".join(_lower(o.label) for o in others)
-        parts.append(f"{_lower(c.label)} must reach {format_number(c.required)} ({format_pct(c.change_pct)}{_rate(c, grain)}, "
-                     f"{c.status})" + (f" with {rest} on trend" if rest else ""))
-    return head + ", " + "; or ".join(parts) + "."
