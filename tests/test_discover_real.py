@@ -210,6 +210,12 @@ def test_contributors_across_files(tmp_path: Path, how: str) -> None:
     assert queried(tmp_path / "northstar.yml", "contributors", "month") == contributors("month")
     drivers = {d.metric for node in spec.north_star.tree.values() for d in node.drivers}
     assert spec.funnel is not None and spec.funnel.revenue not in drivers
+    assert "through the `sql:` source 'activity'" in result.stdout
+    if how == "twice":  # a rerun reuses the source and names it (it once said 'activity_2', a source it did not write)
+        again = run(["discover", "--yes", *data], tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "through the `sql:` source 'activity'" in again.stdout and "activity_2" not in again.stdout
+        assert set(load_spec(tmp_path / "northstar.yml").spec.sources) == set(spec.sources)
     if how == "glob":
         assert set(spec.sources) == {"badges", "comments", "posts", "users", "votes", "activity"}
         assert spec.funnel.acquisition == "new_users" and spec.metrics["new_users"].source == "users"

@@ -131,6 +131,12 @@ def combine(profiles: dict[str, DataProfile], name: str) -> tuple[Union | None, 
     files = [f for p in chosen.values() for f in p.files]
     profile = profile_table(table, f"sources {' + '.join(chosen)}", files, "sql",
                             {"timestamp": timestamp, "entity": entity, "event": ACTIVITY}, None, nouns)
-    notes.append(f"{who}s are counted across {', '.join(Path(p.path).name for p in chosen.values())} through the "
-                 f"`sql:` source '{name}' (UNION ALL of their {who} and time, `{ACTIVITY}` naming the file)")
     return Union(name, sql, tuple(chosen), profile), notes
+
+
+def union_note(union: Union, profiles: dict[str, DataProfile]) -> str:
+    """How the union counts people, naming the source it is written as (a new one, or the
+    existing source with the same SQL a rerun reuses)."""
+    who = profiles[union.members[0]].who
+    return (f"{who}s are counted across {', '.join(Path(profiles[s].path).name for s in union.members)} through the "
+            f"`sql:` source '{union.name}' (UNION ALL of their {who} and time, `{ACTIVITY}` naming the file)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from northstar.discover import evidence, parse
-from northstar.discover.combine import Union, combine, why_not_member
+from northstar.discover.combine import Union, combine, union_note, why_not_member
 from northstar.discover.guess import is_time_named
 from northstar.discover.profile import DataProfile
 from northstar.discover.propose import Candidate, core_event, propose
@@ -188,6 +188,8 @@ def gather(setup: Setup, asker: Any) -> Sources:
             same = next((n for n, s in spec.sources.items() if s.sql and " ".join(s.sql.split()) == union.sql), None)
             if same is not None:
                 union, reused = Union(same, union.sql, union.members, union.profile), True
+        if union is not None:
+            notes.append(union_note(union, profiles))
     primary = union.name if union is not None else _primary(profiles)
     if setup.several and union is None:
         notes.append(f"no two files record what the same kind of people do, so nothing is combined: the steps run "
