@@ -48,6 +48,7 @@ class MetricEngine:
         self._instants: dict[str, tuple[dt.datetime, dt.datetime]] = {}
         self._results: dict[MetricQuery, pd.DataFrame] = {}
         self._sizes: dict[MetricQuery, int] = {}  # bytes of each kept result
+        self._kept_bytes = 0  # their sum
         self._rules: dict[str, str | None] = {}  # per source: how local time follows from the instant
         self._disk = _disk_cache(loaded)
 
@@ -152,10 +153,11 @@ class MetricEngine:
                     self._disk.put(key, found)  # type: ignore[union-attr]
             self._results[query] = found
             self._sizes[query] = int(found.memory_usage(index=True, deep=True).sum())
-            while len(self._results) > RESULT_CACHE or sum(self._sizes.values()) > RESULT_BYTES:
+            self._kept_bytes += self._sizes[query]
+            while len(self._results) > RESULT_CACHE or self._kept_bytes > RESULT_BYTES:
                 oldest = next(iter(self._results))
                 self._results.pop(oldest)
-                self._sizes.pop(oldest, None)
+                self._kept_bytes -= self._sizes.pop(oldest)
             return found.copy()  # kept or (larger than RESULT_BYTES) not
         return self._results[query].copy()
 

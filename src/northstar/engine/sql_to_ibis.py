@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 from sqlglot import expressions as exp
 
-from northstar.spec.expressions import ExpressionError, SqlExpression, number_value, parse_sql, short
+from northstar.spec.expressions import ExpressionError, SqlExpression, chain, number_value, parse_sql, short
 
 _CASTS = {"int": "int64", "integer": "int64", "bigint": "int64", "double": "float64", "float": "float64",
           "real": "float32", "decimal": "decimal", "varchar": "string", "text": "string", "string": "string",
@@ -100,13 +100,7 @@ def _not(t: Translator, node: exp.Not) -> Any:
 def _or(t: Translator, node: exp.Or) -> Any:
     """OR, with the equalities of one column to literals gathered into one IN (the same truth
     values, NULL included): DuckDB plans 5,000 ORed equalities in 3.4 s, their IN at once."""
-    operands, stack = [], [node]
-    while stack:
-        item = stack.pop()
-        if type(item) is exp.Or:
-            stack += [item.expression, item.this]
-        else:
-            operands.append(item)
+    operands = chain(node)
     lists: dict[str, list[Any]] = {}
     others: list[Any] = []
     for operand in operands:

@@ -194,7 +194,7 @@ def _balanced(tree: exp.Expression) -> exp.Expression:
     while stack:
         node = stack.pop()
         if type(node) in (exp.And, exp.Or):
-            operands = _chain(node)
+            operands = chain(node)
             if len(operands) > 2:
                 replacement = _build(type(node), operands)
                 if node is root:
@@ -207,7 +207,7 @@ def _balanced(tree: exp.Expression) -> exp.Expression:
     return root
 
 
-def _chain(node: exp.Expression) -> list[exp.Expression]:
+def chain(node: exp.Expression) -> list[exp.Expression]:
     """The operands of a chain of the same connective, left to right."""
     kind, out, stack = type(node), [], [node]
     while stack:

@@ -88,9 +88,6 @@ class EnginePool:
     def _in_use(self, project: Project) -> bool:
         return any(item is not None and item[1] is project for item in self._slots)
 
-    def projects(self) -> list[Project]:
-        return [item[1] for item in self._slots if item is not None]
-
 
 def _twin(project: Project) -> Project:
     """Another Project on the same loaded spec (a separate engine and connection)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import threading
 import time
@@ -56,12 +55,7 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [jsonable(v) for v in value]
-    value = plain(value)
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    if isinstance(value, dt.date):  # plain() handles these; datetime subclasses too
-        return value.isoformat()
-    return value
+    return plain(value)  # dates as ISO strings, non-finite floats as None
 
 
 def dumps(value: Any) -> bytes:
@@ -170,7 +164,7 @@ class DashboardService:
 
     def fresh_project(self) -> Project | None:
         """The loaded Project when it is current (a few `stat`s), else None (a reload is due)."""
-        return self._project if self.version() == self._version else None
+        return self._project if self.is_fresh() else None
 
     def cached(self, method: str, /, **kwargs: Any) -> bytes | None:
         """The JSON bytes of a request when they are memoized at the current version, else None.
