@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from northstar.checks.findings import CheckReport
     from northstar.explain.funnel import FunnelReport
     from northstar.explain.model import Explanation
+    from northstar.refresh import RefreshReport
+    from collections.abc import Callable
 
 
 def _date(value: object, name: str) -> dt.date | None:
@@ -275,6 +277,14 @@ class Project:
         from northstar.checks.candidates import rank_candidates
 
         return rank_candidates(self, metrics, against)
+
+    def refresh(self, since: object = None, full: bool = False,
+                progress: "Callable[[str, int, int], None] | None" = None) -> "RefreshReport":
+        """Bring the stored per-period results up to date with the data by running the daily set
+        (tree, overview, explain, a monitor pass that sends nothing, checks): see `refresh.py`."""
+        from northstar.refresh import refresh
+
+        return refresh(self, _date(since, "--since"), full, progress)
 
     def cohorts(self, metric: str, grain: str | None = None, start: object = None,
                 end: object = None, partial: bool = False) -> "CohortReport":

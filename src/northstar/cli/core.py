@@ -151,3 +151,45 @@ def demo(state: State, directory: str, users: int, seed: int, serve_after: bool,
         from northstar.cli.web import run_server
 
         run_server(out / "northstar.yml", port=port)
+
+
+@cli.command()
+@click.option("--since", help="Count every stored period from this date (YYYY-MM-DD) on as changed.")
+@click.option("--full", is_flag=True, help="Forget everything stored and compute from the raw data.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def refresh(state: State, since: str | None, full: bool, fmt: str) -> None:
+    """Bring the stored results up to date with new data (only the periods it touches), ahead of
+    the day's commands and pages: the tree, the overview, explain, a monitor pass, the checks."""
+    import json
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    project = state.project()
+    # a bar on a terminal only: a pipe or a log gets the summary alone
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=stderr, disable=not stderr.is_terminal, transient=True) as bar:
+        task = bar.add_task("refreshing", total=1)
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, description=f"refreshing: {step}", completed=done, total=total)
+
+        report = project.refresh(since=since, full=full, progress=progress)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    data = report.to_dict()
+    how = "everything computed again (--full)" if full else (
+        f"periods from {data['since']} on computed again" if since else "only what changed computed")
+    stdout.print(f"refreshed for the {data['review']} review in {data['total_seconds']:.1f} s: {how}",
+                 markup=False, highlight=False)
+    for step, seconds in data["seconds"].items():
+        stdout.print(f"  {step:<9} {seconds:6.2f} s", markup=False, highlight=False)
+    if data["scanned"]:
+        for scan in data["scanned"]:
+            stdout.print(f"  scanned {scan['source']}: periods {scan['first']} to {scan['last']}",
+                         markup=False, highlight=False)
+    else:
+        stdout.print("  nothing scanned: every result was up to date", markup=False, highlight=False)
+    for line in data["recomputed_in_full"]:
+        stdout.print(f"  recomputed in full: {line}", markup=False, highlight=False)

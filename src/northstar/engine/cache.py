@@ -116,6 +116,24 @@ class ResultCache:
 
     def get(self, key: str) -> pd.DataFrame | None:
         """The stored frame when its seal holds; None (compute it) otherwise."""
+        payload = self.get_bytes(key)
+        if payload is None:
+            return None
+        try:
+            frame = cache_codec.decode(payload)
+        except ValueError as exc:  # sealed by us, so an older format: compute it again
+            log.warning("result cache: %s could not be read (%s): computed again", key, exc)
+            _remove(self.folder / f"{key}{SUFFIX}")
+            return None
+        return frame
+
+    def put(self, key: str, frame: pd.DataFrame) -> None:
+        payload = cache_codec.encode(frame)
+        if payload is not None:  # None: a frame that would not come back exactly
+            self.put_bytes(key, payload)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The stored payload when its seal holds (a read marks it recently used); None otherwise."""
         secret = cache_seal.user_key()
         if secret is None:
             return None
@@ -131,21 +149,15 @@ class ResultCache:
             _remove(path)
             return None
         try:
-            frame = cache_codec.decode(payload)
-        except ValueError as exc:  # sealed by us, so an older format: compute it again
-            log.warning("result cache: %s could not be read (%s): computed again", path, exc)
-            _remove(path)
-            return None
-        try:
             os.utime(path)  # the least recently used entries go first when the folder is full
         except OSError:
             pass
-        return frame
+        return payload
 
-    def put(self, key: str, frame: pd.DataFrame) -> None:
+    def put_bytes(self, key: str, payload: bytes) -> None:
+        """Seal and store a payload under `key` (a whole entry or none, whoever writes at once)."""
         secret = cache_seal.user_key()
-        payload = cache_codec.encode(frame)
-        if secret is None or payload is None:  # no key, or a frame that would not come back exactly
+        if secret is None:
             return
         sealed = cache_seal.seal(secret, key, payload)
         if len(sealed) > self.max_bytes * _KEEP:  # it would push out everything else
@@ -161,6 +173,12 @@ class ResultCache:
             due = usage.bytes > self.max_bytes or time.monotonic() - usage.at > _RESCAN
         if due:
             self.trim()
+
+    def hashed(self, *parts: Any) -> str:
+        """A key for anything else kept here (stored periods, file ranges): the versions, the
+        code and `parts` (which name what of the spec the thing depends on)."""
+        text = json.dumps([_VERSIONS, _CODE, parts], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def trim(self) -> int:
         """Remove the least recently used entries until the folder is within its bound again

@@ -13,6 +13,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from northstar.engine import assemble as asm
+from northstar.engine import changes, parts
 from northstar.engine.backends import Backend, connect
 from northstar.engine.cache import ResultCache
 from northstar.engine.compile import (INSTANT, LOCAL, PERIOD, aggregate_value, combine_parts, conversion, first_seen,
@@ -51,6 +52,12 @@ class MetricEngine:
         self._kept_bytes = 0  # their sum
         self._rules: dict[str, str | None] = {}  # per source: how local time follows from the instant
         self._disk = _disk_cache(loaded)
+        folder = _disk_cache(loaded, "parts")  # per-period base values, kept apart from whole results
+        self._parts = parts.PartStore(folder) if folder is not None else None
+        self._versions = (changes.Versions(loaded, self.data_bounds, changes.FileIndex(folder))
+                          if folder is not None else None)
+        self.scanned: list[tuple[str, dt.date, dt.date]] = []  # (source, first, last) computed, not reused
+        self.recomputed: set[str] = set()  # sources computed in full every time (no version)
 
     def extended(self, metrics: dict[str, Any]) -> "MetricEngine":
         """An engine over the same backend, sources and caches whose spec has extra metrics
@@ -59,6 +66,7 @@ class MetricEngine:
         other = MetricEngine(dataclasses.replace(self.loaded, spec=spec), self.backend)
         other._bound, other._bounds, other._duplicates, other._instants = (
             self._bound, self._bounds, self._duplicates, self._instants)
+        other._versions, other.scanned, other.recomputed = self._versions, self.scanned, self.recomputed
         return other
 
     # ---- sources -------------------------------------------------------------------------
@@ -209,19 +217,57 @@ class MetricEngine:
         first, last, _data_first, _data_last = self._range(plan)
         if first is None or last is None or first > last:
             return []
-        return [expr for expr, _names in self._build_parts(plan, first, last)[0]]
+        return [self._build_part(plan, source, names, first, last) for source, names in plan.by_source.items()]
 
     def _run_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[pd.DataFrame, list[str]]], dict[str, str]]:
-        parts, kinds = self._build_parts(plan, first, last)
+        kinds = {name: _kind(self.spec.metrics[name]) for names in plan.by_source.values() for name in names}
         frames: list[tuple[pd.DataFrame, list[str]]] = []
-        for expr, names in parts:
-            try:
-                frames.append((self._execute(expr, list(plan.query.by), names), names))
-            except DataError:
-                if plan.query.where:
-                    self._blame_filter(plan)
-                raise
+        for source_name, names in plan.by_source.items():
+            frames.append((self._run_part(plan, source_name, list(names), first, last), list(names)))
         return frames, kinds
+
+    def _run_part(self, plan: Plan, source_name: str, names: list[str], first: dt.date, last: dt.date) -> pd.DataFrame:
+        """One source's base values for the periods first..last: the stored periods whose data
+        did not change are reused, the others computed in one statement over their range
+        (`parts`; without a result folder, everything is computed)."""
+        grain = plan.query.grain
+        wanted = set(asm.periods_between(first, last, grain))
+        store = self._parts
+        state = self._versions.state(source_name) if store is not None and self._versions is not None else None
+        if state is None:
+            if self._versions is not None and self._versions.unversioned(source_name):
+                self.recomputed.add(source_name)
+            return self._compute_part(plan, source_name, names, first, last)
+        key = store.key(self.spec, source_name, names, grain, plan.query.by, plan.query.where)
+        entry = store.load(key)
+        keep: set[dt.date] = set()
+        if entry is not None:
+            changed = self._versions.changed(source_name, entry.state, state)
+            forced = parts.forced(store.cache.folder)
+            if forced is not None and entry.made < forced[1] and changed != changes.ALL:
+                changed = [*changed, (forced[0], None)]  # type: ignore[list-item]
+            keep = set(entry.periods) - parts.stale(self.spec, names, grain, changed, entry.periods)
+        missing = sorted(wanted - keep)
+        if not missing:
+            return parts.within(entry.frame, wanted)  # type: ignore[union-attr]
+        lo, hi = missing[0], missing[-1]
+        fresh = self._compute_part(plan, source_name, names, lo, hi)
+        fresh = fresh[(fresh[asm.PERIOD] >= lo) & (fresh[asm.PERIOD] <= hi)]
+        done = set(asm.periods_between(lo, hi, grain))
+        frame = parts.merge(entry, keep - done, fresh)
+        if self._versions.state(source_name) == state:  # the data did not change meanwhile
+            store.save(key, parts.Entry(frozenset((keep - done) | done), state, frame))
+        self.scanned.append((source_name, lo, hi))
+        return parts.within(frame, wanted)
+
+    def _compute_part(self, plan: Plan, source_name: str, names: list[str], first: dt.date, last: dt.date) -> pd.DataFrame:
+        expr = self._build_part(plan, source_name, names, first, last)
+        try:
+            return self._execute(expr, list(plan.query.by), names)
+        except DataError:
+            if plan.query.where:
+                self._blame_filter(plan)
+            raise
 
     def _blame_filter(self, plan: Plan) -> None:
         """After a failed query with a caller's filter: a FilterError when the filter alone fails
@@ -236,62 +282,54 @@ class MetricEngine:
                 raise FilterError(f"--where: '{short(where)}' fails on the data of source '{name}': "
                                   f"{first_line(exc)}") from None
 
-    def _build_parts(self, plan: Plan, first: dt.date, last: dt.date) -> tuple[list[tuple[ir.Table, list[str]]], dict[str, str]]:
+    def _build_part(self, plan: Plan, source_name: str, names: Sequence[str], first: dt.date, last: dt.date) -> ir.Table:
+        """One statement computing the metrics `names` of one source for the periods first..last."""
         query, grain, keys = plan.query, plan.query.grain, list(plan.query.by)
         lo = dt.datetime.combine(first, dt.time())
         hi = dt.datetime.combine(shift_period(last, grain, 1), dt.time())
-        parts: list[tuple[ir.Table, list[str]]] = []
-        kinds: dict[str, str] = {}
-        for source_name, names in plan.by_source.items():
-            source = self.spec.sources[source_name]
-            # A join can fan out on every query: `sql:` sources' keys are checked before use
-            # (file and table sources' keys are checked by `validate`).
-            if source.sql and source.key and self.duplicate_keys(source_name):
-                from northstar.engine.datacheck import _fan_out_message
-                raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
-            table = self.prepared(source_name, query.where, grain, self._columns_used(names, source, keys))
-            bounds = self.data_bounds(source_name)
-            raw = source.timestamp if _is_timestamp(table, source) else None
-            rule = self._rules.get(source_name)
-            in_range = _restrict(table, lo, hi, bounds, raw, rule)
-            upto = _restrict(table, None, hi, bounds, raw, rule)
-            fused: dict[str, AggregateMetric] = {}
-            source_parts: list[tuple[ir.Table, list[str]]] = []
-            for name in names:
-                metric = self.spec.metrics[name]
-                try:
-                    if isinstance(metric, AggregateMetric):
-                        kinds[name] = ("cumulative_" if metric.cumulative else "") + metric.agg
-                        aggregate_value(table, metric, source.entity)  # type-check before fusing
-                        if metric.cumulative and metric.agg == "count_distinct":
-                            source_parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
-                        else:
-                            fused[name] = metric
-                    elif isinstance(metric, RetentionMetric):
-                        kinds[name] = "ratio"
-                        lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
-                        rows = _restrict(table, lo_prev, hi, bounds, raw, rule)
-                        source_parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
-                    elif isinstance(metric, ConversionMetric):
-                        kinds[name] = "ratio"
-                        rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds, raw, rule)
-                        expr = conversion(rows, metric, keys, source.entity, name)
-                        source_parts.append((expr.filter(expr[PERIOD] <= last), [name]))
-                    else:  # pragma: no cover - formulas are not base metrics
-                        raise AssertionError(name)
-                except (DataError, QueryError, AssertionError):
-                    raise
-                except Exception as exc:
-                    raise DataError(str(self.loaded.lines.problem(
-                        ("metrics", name), f"metric '{name}' does not fit the columns of source "
-                        f"'{source_name}': {first_line(exc)}"))) from None
-            if fused:
-                any_cumulative = any(m.cumulative for m in fused.values())
-                base = upto if any_cumulative else in_range
-                source_parts.append((fuse_metric_queries(base, fused, keys, source.entity), list(fused)))
-            # One statement per source: the engine can share the scan between the parts.
-            parts.append((combine_parts(source_parts, keys, self.backend.null_safe_full_join), [n for _e, ns in source_parts for n in ns]))
-        return parts, kinds
+        source = self.spec.sources[source_name]
+        # A join can fan out on every query: `sql:` sources' keys are checked before use
+        # (file and table sources' keys are checked by `validate`).
+        if source.sql and source.key and self.duplicate_keys(source_name):
+            from northstar.engine.datacheck import _fan_out_message
+            raise DataError(_fan_out_message(source_name, source.key, self.duplicate_keys(source_name)))
+        table = self.prepared(source_name, query.where, grain, self._columns_used(names, source, keys))
+        bounds = self.data_bounds(source_name)
+        raw = source.timestamp if _is_timestamp(table, source) else None
+        rule = self._rules.get(source_name)
+        in_range = _restrict(table, lo, hi, bounds, raw, rule)
+        upto = _restrict(table, None, hi, bounds, raw, rule)
+        fused: dict[str, AggregateMetric] = {}
+        source_parts: list[tuple[ir.Table, list[str]]] = []
+        for name in names:
+            metric = self.spec.metrics[name]
+            try:
+                if isinstance(metric, AggregateMetric):
+                    aggregate_value(table, metric, source.entity)  # type-check before fusing
+                    if metric.cumulative and metric.agg == "count_distinct":
+                        source_parts.append((first_seen(upto, metric, keys, source.entity, name), [name]))
+                    else:
+                        fused[name] = metric
+                elif isinstance(metric, RetentionMetric):
+                    lo_prev = dt.datetime.combine(shift_period(first, grain, -1), dt.time())
+                    rows = _restrict(table, lo_prev, hi, bounds, raw, rule)
+                    source_parts.append((retention(rows, metric, keys, source.entity, grain, name), [name]))
+                elif isinstance(metric, ConversionMetric):
+                    rows = _restrict(table, lo, hi + metric.window + dt.timedelta(days=1), bounds, raw, rule)
+                    expr = conversion(rows, metric, keys, source.entity, name)
+                    source_parts.append((expr.filter(expr[PERIOD] <= last), [name]))
+                else:  # pragma: no cover - formulas are not base metrics
+                    raise AssertionError(name)
+            except (DataError, QueryError, AssertionError):
+                raise
+            except Exception as exc:
+                raise DataError(str(self.loaded.lines.problem(
+                    ("metrics", name), f"metric '{name}' does not fit the columns of source "
+                    f"'{source_name}': {first_line(exc)}"))) from None
+        if fused:  # running totals are summed from these per-period values afterwards
+            source_parts.append((fuse_metric_queries(in_range, fused, keys, source.entity), list(fused)))
+        # One statement per source: the engine can share the scan between the parts.
+        return combine_parts(source_parts, keys, self.backend.null_safe_full_join)
 
     def _columns_used(self, names: Sequence[str], source: Any, keys: Sequence[str]) -> list[str]:
         """The source columns that the metrics `names` and the breakdown read."""
@@ -374,10 +412,16 @@ def _restrict(table: ir.Table, lo: dt.datetime | None, hi: dt.datetime | None,
     return table.filter(*conditions) if conditions else table
 
 
-def _disk_cache(loaded: LoadedSpec) -> ResultCache | None:
+def _kind(metric: Any) -> str:
+    if isinstance(metric, AggregateMetric):
+        return ("cumulative_" if metric.cumulative else "") + metric.agg
+    return "ratio"
+
+
+def _disk_cache(loaded: LoadedSpec, folder: str = "cache") -> ResultCache | None:
     if not loaded.spec.engine.cache or os.environ.get("NORTHSTAR_CACHE", "1") == "0":
         return None
-    return ResultCache(loaded.base_dir / ".northstar" / "cache", loaded.spec, loaded.base_dir)
+    return ResultCache(loaded.base_dir / ".northstar" / folder, loaded.spec, loaded.base_dir)
 
 
 def _is_timestamp(table: ir.Table, source: Any) -> bool:

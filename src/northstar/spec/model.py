@@ -46,6 +46,10 @@ class Source(Model):
     # absent: measured from the data (checks/attributes.py).
     event_dimensions: tuple[str, ...] | None = None
     key: str | None = None
+    # How far back rows may still arrive or change (`3d`): stored results of older periods are
+    # kept and the last 3 days computed again at every refresh. What lets a `table:` source be
+    # refreshed incrementally (engine/changes.py).
+    late_data: Duration | None = None
     label: str | None = None
     description: str | None = None
 

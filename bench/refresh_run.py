@@ -1,0 +1,66 @@
+"""One command of the daily set, timed inside its own process (refresh_bench.py runs it).
+
+    python bench/refresh_run.py SPEC STEP        # STEP: tree | overview | explain | monitor | check | values
+
+Prints one JSON line: {"step", "seconds" (from Project.load to the answer, imports excluded),
+"peak_mb"}; `values` also writes the numbers compared with a full recompute (every metric of
+the spec by week, whole and by each dimension) to the path in $NORTHSTAR_BENCH_VALUES.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+
+
+def main() -> None:
+    spec, step = sys.argv[1], sys.argv[2]
+    import pandas as pd  # noqa: F401  (imports outside the timing, as in the other benchmarks)
+
+    from northstar import Project
+
+    started = time.perf_counter()
+    project = Project.load(spec)
+    if step == "tree":
+        project.tree()
+    elif step == "overview":
+        from northstar.web.overview import build_overview
+        from northstar.web.service import DashboardService
+
+        build_overview(DashboardService(project), project)
+    elif step == "explain":
+        project.explain()
+    elif step == "monitor":
+        from northstar.alerts.monitor import plan
+
+        plan(project, dt.datetime.now(dt.timezone.utc), dry_run=True)
+    elif step == "check":
+        project.check()
+    elif step == "values":
+        values(project)
+    else:
+        raise SystemExit(f"unknown step {step}")
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"step": step, "seconds": seconds, "peak_mb": peak}))
+
+
+def values(project) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    names = [n for n in project.spec.metrics]
+    frames = {"all": project.query(names, grain="week")}
+    events = project.spec.sources["events"]
+    for dimension in events.dimensions:
+        by_source = [n for n in names if getattr(project.spec.metrics[n], "source", None) == "events"]
+        frames[dimension] = project.query(by_source, grain="week", by=[dimension])
+    out = os.environ["NORTHSTAR_BENCH_VALUES"]
+    pd.to_pickle(frames, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Per-period results of one source's part of a query, kept between runs and refreshed by period.
+
+The engine computes a query as one statement per source (its metrics fused) giving, per period
+and segment, the base values (sums, distinct counts, retained and converted entities...) that
+formulas, running totals and comparisons are then made of. Those base values are what this
+module keeps, under the result folder beside the spec: per part (source, metrics, grain,
+breakdown, filter) the periods computed, the frame of their values and the state of the
+source's data they were computed from (`changes`).
+
+On the next query the state now is compared with the stored one; the periods whose values may
+have changed are dropped (`stale`), and only the periods missing from what is asked are
+computed, in one statement over their range; the merged frame is stored again. A period's value
+depends on more than its own rows for some metrics, and `stale` follows each:
+
+- a sum, count, distinct count, average, min or max (running totals too: they are summed
+  after) reads the period's rows only;
+- a retention compares a period with the one before: a change also touches the next period;
+- a conversion looks ahead by its window: a change also touches the periods whose window
+  reaches it;
+- a running distinct count counts the values first seen in each period: a change touches
+  every later period.
+
+An entry is written to a temporary file renamed into place, sealed like every result, and only
+when the data did not change while it was computed; two processes refreshing at once each
+store a whole, correct entry, and a refresh killed midway leaves the entry before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import struct
+import time
+from pathlib import Path
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from northstar.engine import cache_codec
+from northstar.engine.changes import ALL, Range
+from northstar.engine.time import period_start, shift_period
+from northstar.spec.model import AggregateMetric, ConversionMetric, RetentionMetric, Spec
+
+PERIOD = "period"
+_HEADER = struct.Struct(">Q")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    periods: frozenset[dt.date]  # every period computed (with or without rows)
+    state: dict[str, Any]  # the source's data they were computed from
+    frame: pd.DataFrame  # base values per period and segment
+    made: float = 0.0  # when it was stored (time.time())
+
+
+class PartStore:
+    """Entries in the result folder (`ResultCache`: sealed, bounded, written atomically)."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def key(self, spec: Spec, source: str, names: Sequence[str], grain: str, by: Sequence[str],
+            where: str | None) -> str:
+        """What a part's values depend on: the engine, the zone, every source (a `sql:` source
+        reads others) and the part's metrics; not the rest of the spec (the tree, alerts, the
+        probe metrics analyses add), so changing those keeps what is stored."""
+        engine = spec.engine.model_dump(mode="json", exclude={"cache", "cache_max_mb"})
+        sources = {n: s.model_dump(mode="json", exclude={"label", "description"}) for n, s in spec.sources.items()}
+        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description"}) for n in sorted(names)}
+        return self.cache.hashed("part", engine, spec.timezone, sources, metrics, source, grain, list(by), where)
+
+    def load(self, key: str) -> Entry | None:
+        payload = self.cache.get_bytes(key)
+        if payload is None or len(payload) < _HEADER.size:
+            return None
+        try:
+            (size,) = _HEADER.unpack_from(payload)
+            head = json.loads(payload[_HEADER.size:_HEADER.size + size])
+            frame = cache_codec.decode(payload[_HEADER.size + size:])
+            periods = frozenset(dt.date.fromisoformat(p) for p in head["periods"])
+            return Entry(periods, head["state"], frame, float(head.get("made", 0.0)))
+        except (ValueError, KeyError, TypeError, struct.error):
+            return None
+
+    def save(self, key: str, entry: Entry) -> None:
+        body = cache_codec.encode(entry.frame)
+        if body is None:
+            return
+        head = json.dumps({"periods": sorted(p.isoformat() for p in entry.periods), "state": entry.state,
+                           "made": time.time()}, sort_keys=True).encode()
+        self.cache.put_bytes(key, _HEADER.pack(len(head)) + head + body)
+
+
+FORCED = "forced.json"  # `northstar refresh --since DATE`: older entries recompute from DATE on
+
+
+def force(folder: Path, since: dt.date) -> None:
+    """Every entry stored before now counts its periods from `since` on as changed."""
+    from northstar.fileio import write_atomic
+
+    write_atomic(folder / FORCED, json.dumps({"since": since.isoformat(), "at": time.time()}))
+
+
+def forced(folder: Path) -> tuple[dt.datetime, float] | None:
+    try:
+        found = json.loads((folder / FORCED).read_text())
+        return dt.datetime.combine(dt.date.fromisoformat(found["since"]), dt.time()), float(found["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def stale(spec: Spec, names: Iterable[str], grain: str, changed: list[Range] | str,
+          periods: Iterable[dt.date]) -> set[dt.date]:
+    """The stored periods whose values may differ after the data changed in `changed`."""
+    periods = set(periods)
+    if changed == ALL:
+        return periods
+    out: set[dt.date] = set()
+    for lo, hi in changed:  # type: ignore[misc]
+        for name in names:
+            first, last = _touched(spec.metrics[name], grain, lo, hi)
+            out |= {p for p in periods if p >= first and (last is None or p <= last)}
+    return out
+
+
+def _touched(metric: Any, grain: str, lo: dt.datetime, hi: dt.datetime | None) -> tuple[dt.date, dt.date | None]:
+    """The first and last period (None: all later ones) whose value reads rows in [lo, hi]."""
+    first = period_start(lo.date(), grain)
+    last = None if hi is None else period_start(hi.date(), grain)
+    if isinstance(metric, RetentionMetric) and last is not None:
+        last = shift_period(last, grain, 1)
+    elif isinstance(metric, ConversionMetric):
+        first = period_start((lo - metric.window - dt.timedelta(days=1)).date(), grain)
+    elif isinstance(metric, AggregateMetric) and metric.cumulative and metric.agg == "count_distinct":
+        last = None
+    return first, last
+
+
+def merge(entry: Entry | None, keep: set[dt.date], fresh: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows of the periods in `keep` and the freshly computed rows, as one frame
+    (the stored frame's columns and dtypes when nothing new has rows)."""
+    if entry is None:
+        return fresh.reset_index(drop=True)
+    kept = entry.frame[entry.frame[PERIOD].isin(keep)]
+    frames = [f for f in (kept, fresh) if len(f)]
+    if not frames:
+        return fresh.reset_index(drop=True)
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def within(frame: pd.DataFrame, periods: set[dt.date]) -> pd.DataFrame:
+    return frame[frame[PERIOD].isin(periods)].reset_index(drop=True)

@@ -1,0 +1,205 @@
+"""Incremental refresh (issue 14): what is recomputed after new data, `late_data` for engine
+tables, `northstar refresh`, and stored results that stay right when two processes refresh at
+once or a refresh is killed midway. (That incremental answers equal full recomputes for random
+data and specs: test_incremental.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from northstar import Project
+
+START = dt.datetime(2025, 1, 6, tzinfo=dt.timezone.utc)  # a Monday
+METRICS = ["plays", "listeners", "minutes", "retained", "converted", "per_listener", "everyone"]
+
+
+def events(weeks: range, seed: int, per_week: int = 400) -> pa.Table:
+    rng = random.Random(seed)
+    rows: dict[str, list] = {"ts": [], "user": [], "event": [], "country": [], "seconds": []}
+    for week in weeks:
+        for _ in range(per_week):
+            rows["ts"].append(START + dt.timedelta(weeks=week, seconds=rng.randrange(7 * 86400)))
+            rows["user"].append(f"u{rng.randrange(150)}")
+            rows["event"].append(rng.choice(["play", "play", "trial", "buy"]))
+            rows["country"].append(rng.choice(["NL", "DE", None]))
+            rows["seconds"].append(rng.randrange(10, 400))
+    return pa.table({"ts": pa.array(rows["ts"], pa.timestamp("us", tz="UTC")), "user": rows["user"],
+                     "event": rows["event"], "country": rows["country"], "seconds": rows["seconds"]})
+
+
+def spec(source: dict, cache: bool = True) -> str:
+    return json.dumps({
+        "project": "Refresh", "timezone": "Europe/Amsterdam", "engine": {"cache": cache},
+        "sources": {"events": {"timestamp": "ts", "entity": "user", "dimensions": ["country"], **source}},
+        "metrics": {
+            "plays": {"source": "events", "where": "event = 'play'", "agg": "count"},
+            "listeners": {"source": "events", "where": "event = 'play'", "agg": "count_distinct"},
+            "minutes": {"source": "events", "agg": "sum", "expr": "seconds / 60"},
+            "retained": {"type": "retention", "source": "events", "where": "event = 'play'"},
+            "converted": {"type": "conversion", "source": "events", "from": "event = 'trial'",
+                          "to": "event = 'buy'", "within": "3d"},
+            "everyone": {"source": "events", "agg": "count_distinct", "cumulative": True},
+            "per_listener": {"formula": "minutes / listeners"},
+        },
+        "north_star": {"metric": "minutes", "grain": "week"},
+    })
+
+
+def project_in(folder: Path, source: dict | None = None, cache: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "northstar.yml").write_text(spec(source or {"path": "data/*.parquet"}, cache))
+    return folder / "northstar.yml"
+
+
+def full_recompute(folder: Path, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The same query on the same files with nothing stored."""
+    other = folder.parent / f"{folder.name}-full"
+    other.mkdir(exist_ok=True)
+    text = (folder / "northstar.yml").read_text().replace('"cache": true', '"cache": false')
+    (other / "northstar.yml").write_text(text.replace('"data/', f'"{folder}/data/'))
+    return Project.load(other / "northstar.yml").query(METRICS, by=list(by))
+
+
+def assert_equal(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    folder = tmp_path / "shop"
+    (folder / "data").mkdir(parents=True)
+    pq.write_table(events(range(0, 10), seed=1), folder / "data" / "part-0.parquet")
+    pq.write_table(events(range(10, 20), seed=2), folder / "data" / "part-1.parquet")
+    project_in(folder)
+    return folder
+
+
+def scans(folder: Path, by: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[tuple[str, dt.date, dt.date]]]:
+    project = Project.load(folder / "northstar.yml")
+    frame = project.query(METRICS, by=list(by))
+    return frame, list(project.engine.scanned)
+
+
+def test_a_new_file_recomputes_only_the_periods_it_touches(shop: Path) -> None:
+    first, scanned = scans(shop, ("country",))
+    assert scanned and scanned[0][1] <= dt.date(2025, 1, 6)  # the first answer computes everything
+    again, scanned = scans(shop, ("country",))
+    assert scanned == [] and again.equals(first)  # nothing changed: nothing scanned
+    pq.write_table(events(range(20, 21), seed=3), shop / "data" / "part-2.parquet")  # one more week
+    now, scanned = scans(shop, ("country",))
+    # the new week, the week before it (the file's range is widened by two days, and a
+    # conversion looks back by its window), and the running distinct count from there on
+    assert [s[0] for s in scanned] == ["events"]
+    assert scanned[0][1] >= dt.date(2025, 5, 12), scanned
+    assert_equal(now, full_recompute(shop, ("country",)))
+
+
+def test_late_events_three_weeks_back_recompute_their_periods(shop: Path) -> None:
+    scans(shop)
+    pq.write_table(events(range(16, 17), seed=4, per_week=50), shop / "data" / "late.parquet")
+    now, scanned = scans(shop)
+    assert scanned and scanned[0][1] >= dt.date(2025, 4, 14), scanned  # not the first 15 weeks
+    assert_equal(now, full_recompute(shop))
+
+
+def test_a_replaced_and_a_removed_file(shop: Path) -> None:
+    scans(shop)
+    tmp = shop / "data" / ".new"
+    pq.write_table(events(range(3, 5), seed=9), tmp)
+    os.replace(tmp, shop / "data" / "part-0.parquet")  # weeks 0-9 replaced by weeks 3-4
+    assert_equal(scans(shop)[0], full_recompute(shop))
+    (shop / "data" / "part-1.parquet").unlink()
+    assert_equal(scans(shop)[0], full_recompute(shop))
+
+
+def test_a_table_source_with_a_look_back(tmp_path: Path) -> None:
+    """`late_data: 3d` on a table: older periods are kept, the last days recomputed each time;
+    without it the table is computed in full every time, and refresh says so."""
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    database = folder / "events.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.register("rows", events(range(0, 12), seed=5))
+        con.execute("CREATE TABLE events AS SELECT * FROM rows")
+    text = spec({"table": "events", "late_data": "3d"}).replace('"cache": true', f'"cache": true, "database": "{database}"')
+    (folder / "northstar.yml").write_text(text)
+    first, _ = scans(folder)
+    with duckdb.connect(str(database)) as con:  # late rows in the last two days, and a new week
+        con.register("more", events(range(12, 13), seed=6))
+        con.execute("INSERT INTO events SELECT * FROM more")
+    now, scanned = scans(folder)
+    assert scanned and scanned[0][1] >= dt.date(2025, 3, 10), scanned
+    full = folder.parent / "full"
+    full.mkdir()
+    (full / "northstar.yml").write_text(text.replace('"cache": true', '"cache": false'))
+    assert_equal(now, Project.load(full / "northstar.yml").query(METRICS))
+    report = Project.load(full / "northstar.yml").refresh()
+    assert report.recomputed == ()  # caching off: nothing stored, nothing to say
+    no_rule = folder.parent / "no-rule"
+    no_rule.mkdir()
+    (no_rule / "northstar.yml").write_text(text.replace(', "late_data": "3d"', ""))
+    said = Project.load(no_rule / "northstar.yml").refresh().recomputed
+    assert said and "events" in said[0] and "late_data" in said[0]
+
+
+def run_cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "northstar.cli", *args], cwd=folder, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_refresh_command(shop: Path) -> None:
+    done = run_cli(shop, "refresh")
+    assert done.returncode == 0, done.stderr
+    assert "only what changed computed" in done.stdout and "scanned events" in done.stdout
+    assert done.stderr == ""  # no progress bar on a pipe
+    again = json.loads(run_cli(shop, "refresh", "--format", "json").stdout)
+    assert again["scanned"] == [] and again["review"].startswith("week of")
+    since = json.loads(run_cli(shop, "refresh", "--since", "2025-04-01", "--format", "json").stdout)
+    assert since["scanned"] and min(s["first"] for s in since["scanned"]) >= "2025-03-24", since["scanned"]
+    full = json.loads(run_cli(shop, "refresh", "--full", "--format", "json").stdout)
+    assert min(s["first"] for s in full["scanned"]) <= "2025-01-06"
+    bad = run_cli(shop, "refresh", "--since", "soon")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --since: 'soon' is not a date; write YYYY-MM-DD"
+
+
+def _stored(folder: Path) -> list[Path]:
+    return sorted((folder / ".northstar" / "parts").glob("*.result"))
+
+
+def test_two_processes_refreshing_at_once_and_a_killed_refresh(shop: Path) -> None:
+    scans(shop)
+    pq.write_table(events(range(20, 22), seed=7), shop / "data" / "part-2.parquet")
+    both = [subprocess.Popen([sys.executable, "-m", "northstar.cli", "refresh"], cwd=shop,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in both:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+    for by in ((), ("country",)):
+        assert_equal(scans(shop, by)[0], full_recompute(shop, by))
+    # killed at several moments of a refresh over new data: what is stored stays right
+    for n, delay in enumerate((0.5, 1.5, 3.0)):
+        pq.write_table(events(range(22 + n, 23 + n), seed=20 + n), shop / "data" / f"kill-{n}.parquet")
+        process = subprocess.Popen([sys.executable, "-m", "northstar.cli", "refresh"], cwd=shop,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        for by in ((), ("country",)):
+            assert_equal(scans(shop, by)[0], full_recompute(shop, by))
+    assert _stored(shop)
+    leftovers = [p for p in (shop / ".northstar" / "parts").iterdir() if p.name.startswith(".")]
+    assert all(p.stat().st_size >= 0 for p in leftovers)  # a killed writer's temporary file, never an entry
