@@ -49,10 +49,20 @@ _HEADER = struct.Struct(">Q")
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    periods: frozenset[dt.date]  # every period computed (with or without rows)
+    periods: dict[str, frozenset[dt.date]]  # per metric, every period computed (with or without rows)
     state: dict[str, Any]  # the source's data they were computed from
     frame: pd.DataFrame  # base values per period and segment
+    integers: frozenset[str] = frozenset()  # the metrics whose values are integers (their SQL type)
     made: float = 0.0  # when it was stored (time.time())
+
+
+@dataclasses.dataclass(frozen=True)
+class Fresh:
+    """Values just computed: of `names`, for `periods`."""
+
+    names: tuple[str, ...]
+    periods: set[dt.date]
+    frame: pd.DataFrame
 
 
 class PartStore:
@@ -79,17 +89,18 @@ class PartStore:
             (size,) = _HEADER.unpack_from(payload)
             head = json.loads(payload[_HEADER.size:_HEADER.size + size])
             frame = cache_codec.decode(payload[_HEADER.size + size:])
-            periods = frozenset(dt.date.fromisoformat(p) for p in head["periods"])
-            return Entry(periods, head["state"], frame, float(head.get("made", 0.0)))
-        except (ValueError, KeyError, TypeError, struct.error):
+            periods = {name: frozenset(dt.date.fromisoformat(p) for p in days) for name, days in head["periods"].items()}
+            return Entry(periods, head["state"], frame, frozenset(head["integers"]), float(head["made"]))
+        except (ValueError, KeyError, TypeError, AttributeError, struct.error):
             return None
 
     def save(self, key: str, entry: Entry) -> None:
         body = cache_codec.encode(entry.frame)
         if body is None:
             return
-        head = json.dumps({"periods": sorted(p.isoformat() for p in entry.periods), "state": entry.state,
-                           "made": time.time()}, sort_keys=True).encode()
+        head = json.dumps({"periods": {name: sorted(p.isoformat() for p in days) for name, days in entry.periods.items()},
+                           "state": entry.state, "integers": sorted(entry.integers), "made": time.time()},
+                          sort_keys=True).encode()
         self.cache.put_bytes(key, _HEADER.pack(len(head)) + head + body)
 
 
@@ -138,19 +149,42 @@ def _touched(metric: Any, grain: str, lo: dt.datetime, hi: dt.datetime | None) -
     return first, last
 
 
-def merge(entry: Entry | None, keep: set[dt.date], fresh: pd.DataFrame) -> pd.DataFrame:
-    """The stored rows of the periods in `keep` and the freshly computed rows, as one frame
-    (the stored frame's columns and dtypes when nothing new has rows)."""
-    if entry is None:
-        return fresh.reset_index(drop=True)
-    kept = entry.frame[entry.frame[PERIOD].isin(keep)]
-    frames = [f for f in (kept, fresh) if len(f)]
-    if not frames:
-        return fresh.reset_index(drop=True)
-    if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
-    return pd.concat(frames, ignore_index=True)
+def merge(entry: Entry | None, keep: dict[str, set[dt.date]], fresh: list[Fresh], keys: Sequence[str],
+          names: Sequence[str]) -> tuple[pd.DataFrame, dict[str, frozenset[dt.date]]]:
+    """Per metric, its stored rows of the periods it keeps and its fresh rows, joined on period
+    and segment into one frame (a row wherever some metric has one, as the one statement's
+    full join has), and the periods each metric now covers."""
+    on = [PERIOD, *keys]
+    pieces: list[pd.DataFrame] = []
+    periods: dict[str, frozenset[dt.date]] = {}
+    for name in names:
+        new = next((f for f in fresh if name in f.names), None)
+        kept = keep.get(name, set()) - (new.periods if new is not None else set())
+        bits = []
+        if entry is not None and kept and name in entry.frame.columns:
+            bits.append(entry.frame.loc[entry.frame[PERIOD].isin(kept), [*on, name]])
+        if new is not None:
+            bits.append(new.frame[[*on, name]])
+        bits = [b.astype({name: object}) for b in bits if len(b)]  # ints stay ints beside a missing value
+        pieces.append(pd.concat(bits, ignore_index=True) if bits else pd.DataFrame({c: pd.Series(dtype=object) for c in [*on, name]}))
+        periods[name] = frozenset(kept | (new.periods if new is not None else set()))
+    frame = pieces[0]
+    for piece in pieces[1:]:
+        frame = frame.merge(piece, how="outer", on=on, sort=False)
+        for key in keys:  # a segment found on one side only comes back NaN: None again, or it splits
+            frame[key] = frame[key].astype(object).where(frame[key].notna(), None)
+    frame = frame.reset_index(drop=True)
+    for column in names:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame, periods
 
 
-def within(frame: pd.DataFrame, periods: set[dt.date]) -> pd.DataFrame:
-    return frame[frame[PERIOD].isin(periods)].reset_index(drop=True)
+def within(frame: pd.DataFrame, periods: set[dt.date], integers: Iterable[str], names: Iterable[str]) -> pd.DataFrame:
+    """The rows of `periods`, each metric of `names` in one form whatever was stored or joined:
+    integers (by their SQL type) as int64 when none is missing, else float64; others float64."""
+    out = frame[frame[PERIOD].isin(periods)].reset_index(drop=True)
+    integers = set(integers)
+    for column in names:
+        values = pd.to_numeric(out[column])
+        out[column] = values.astype("int64") if column in integers and values.notna().all() else values.astype(float)
+    return out
