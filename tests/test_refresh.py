@@ -203,3 +203,34 @@ def test_two_processes_refreshing_at_once_and_a_killed_refresh(shop: Path) -> No
     assert _stored(shop)
     leftovers = [p for p in (shop / ".northstar" / "parts").iterdir() if p.name.startswith(".")]
     assert all(p.stat().st_size >= 0 for p in leftovers)  # a killed writer's temporary file, never an entry
+
+
+def test_a_progress_bar_on_a_terminal_only(shop: Path) -> None:
+    """On a terminal (a pseudo-terminal here) `refresh` draws its progress; on a pipe nothing
+    (test_refresh_command: stderr empty)."""
+    import pty
+    import select
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "northstar.cli", "refresh"], cwd=shop, stdin=child,
+                               stdout=child, stderr=child, env={**os.environ, "TERM": "xterm", "COLUMNS": "100"})
+    os.close(child)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=600)
+    os.close(main)
+    text = seen.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert "refreshing: tree" in text and "━" in text, text  # the bar and the step it is at
+    assert "only what changed computed" in text

@@ -186,9 +186,13 @@ def refresh(state: State, since: str | None, full: bool, fmt: str) -> None:
     for step, seconds in data["seconds"].items():
         stdout.print(f"  {step:<9} {seconds:6.2f} s", markup=False, highlight=False)
     if data["scanned"]:
+        by_source: dict[str, list[dict]] = {}
         for scan in data["scanned"]:
-            stdout.print(f"  scanned {scan['source']}: periods {scan['first']} to {scan['last']}",
-                         markup=False, highlight=False)
+            by_source.setdefault(scan["source"], []).append(scan)
+        for name, scans in by_source.items():
+            first, last = min(s["first"] for s in scans), max(s["last"] for s in scans)
+            times = "once" if len(scans) == 1 else f"{len(scans)} times"
+            stdout.print(f"  scanned {name} {times}: periods {first} to {last}", markup=False, highlight=False)
     else:
         stdout.print("  nothing scanned: every result was up to date", markup=False, highlight=False)
     for line in data["recomputed_in_full"]:
