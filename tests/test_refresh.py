@@ -234,3 +234,57 @@ def test_a_progress_bar_on_a_terminal_only(shop: Path) -> None:
     assert process.returncode == 0, text
     assert "refreshing: tree" in text and "━" in text, text  # the bar and the step it is at
     assert "only what changed computed" in text
+
+
+def test_a_check_report_is_kept_for_the_same_data_and_day(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check`, the overview and the digest of one day's data share one report: the second
+    reads it back whole (findings, evidence, types), new data computes it again."""
+    import northstar.checks as checks
+
+    first = Project.load(shop / "northstar.yml").check()
+    assert first.findings
+    real = checks.run_checks
+    calls: list[int] = []
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "run_checks", counted)
+    again = Project.load(shop / "northstar.yml").check()
+    assert calls == [] and again == first  # read back, equal dataclass by dataclass
+    assert json.dumps(again.to_dict(), default=str) == json.dumps(first.to_dict(), default=str)  # and in order
+    pq.write_table(events(range(20, 21), seed=3), shop / "data" / "part-2.parquet")
+    Project.load(shop / "northstar.yml").check()
+    assert calls == [1]
+    Project.load(shop / "northstar.yml").check(only=("funnel-coverage",))  # another selection: its own report
+    assert calls == [1, 1]
+
+
+def test_a_sql_source_over_files_is_recomputed_when_they_change(shop: Path) -> None:
+    """A `sql:` source may move any row anywhere: a change to the files it reads recomputes it
+    in full (no `late_data`), and its numbers equal a full recompute."""
+    text = json.loads((shop / "northstar.yml").read_text())
+    text["sources"]["plays"] = {"sql": "SELECT ts, user, seconds FROM events WHERE event = 'play'",
+                                "timestamp": "ts", "entity": "user"}
+    text["metrics"]["play_minutes"] = {"source": "plays", "agg": "sum", "expr": "seconds / 60"}
+    text["metrics"]["players"] = {"source": "plays", "agg": "count_distinct"}
+    (shop / "northstar.yml").write_text(json.dumps(text))
+
+    def answer(folder: Path) -> tuple[pd.DataFrame, list]:
+        project = Project.load(folder / "northstar.yml")
+        return project.query(["play_minutes", "players", "minutes"]), project.engine.scanned
+
+    answer(shop)
+    assert answer(shop)[1] == []
+    pq.write_table(events(range(20, 21), seed=3), shop / "data" / "part-2.parquet")
+    now, scanned = answer(shop)
+    plays = [s for s in scanned if s[0] == "plays"]
+    assert plays and plays[0][1] == dt.date(2025, 1, 6)  # from the start: in full
+    assert [s for s in scanned if s[0] == "events"][0][1] >= dt.date(2025, 5, 12)  # the files: incrementally
+    full = shop.parent / "full-sql"
+    full.mkdir()
+    text["engine"]["cache"] = False
+    text["sources"]["events"]["path"] = str(shop / "data" / "*.parquet")
+    (full / "northstar.yml").write_text(json.dumps(text))
+    assert_equal(now, answer(full)[0])

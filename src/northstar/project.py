@@ -269,8 +269,9 @@ class Project:
     def check(self, data: bool = True, only: Sequence[str] = ()) -> "CheckReport":
         """Judge the North Star, tree, OMTMs and funnel against the method (see `northstar.checks`)."""
         from northstar.checks import run_checks
+        from northstar.checks.stored import stored_report
 
-        return run_checks(self, data=data, only=only)
+        return stored_report(self, data, only, lambda: run_checks(self, data=data, only=only))
 
     def candidates(self, metrics: Sequence[str] = (), against: str | None = None) -> "CandidateReport":
         """Rank candidate North Stars on the data (see `northstar.checks.candidates`)."""

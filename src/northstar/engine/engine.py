@@ -57,6 +57,11 @@ class MetricEngine:
         self.scanned: list[tuple[str, dt.date, dt.date]] = []  # (source, first, last) computed, not reused
         self.recomputed: set[str] = set()  # sources computed in full every time (no version)
 
+    @property
+    def results(self) -> ResultCache | None:
+        """The result folder beside the spec (None when caching is off)."""
+        return self._disk
+
     def extended(self, metrics: dict[str, Any]) -> "MetricEngine":
         """An engine over the same backend, sources and caches whose spec has extra metrics
         (analyses define probe metrics, e.g. the entities active in a source, this way)."""
