@@ -181,7 +181,7 @@ def refresh(state: State, since: str | None, full: bool, fmt: str) -> None:
     data = report.to_dict()
     how = "everything computed again (--full)" if full else (
         f"periods from {data['since']} on computed again" if since else "only what changed computed")
-    stdout.print(f"refreshed for the {data['review']} review in {data['total_seconds']:.1f} s: {how}",
+    stdout.print(f"refreshed in {data['total_seconds']:.1f} s (review period: the {data['review']}): {how}",
                  markup=False, highlight=False)
     for step, seconds in data["seconds"].items():
         stdout.print(f"  {step:<9} {seconds:6.2f} s", markup=False, highlight=False)
