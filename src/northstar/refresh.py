@@ -68,7 +68,7 @@ def refresh(project: Any, since: dt.date | None = None, full: bool = False,
         if progress is not None:
             progress(step, at, len(STEPS))
         began = time.perf_counter()
-        _run(project, service, step)
+        run_step(project, service, step)
         seconds[step] = time.perf_counter() - began
     if progress is not None:
         progress("done", len(STEPS), len(STEPS))
@@ -79,7 +79,9 @@ def refresh(project: Any, since: dt.date | None = None, full: bool = False,
     return RefreshReport(seconds, scans, recomputed, since, full, f"{review.grain} of {review.period.isoformat()}")
 
 
-def _run(project: Any, service: Any, step: str) -> None:
+def run_step(project: Any, service: Any, step: str) -> None:
+    """One step of the daily set (`STEPS`) on `project`; `service` (a `DashboardService` of it)
+    keeps the overview's check report for the check step."""
     if step == "tree":
         project.tree()
         project.guardrails()

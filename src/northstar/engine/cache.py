@@ -67,19 +67,28 @@ def _code_version() -> str:
 _CODE = _code_version()
 
 
+def signature(path: str) -> list[int] | None:
+    """A data file's version: size, modification time (ns) and inode (a file replaced by a
+    rename is a new inode); None when it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
 def data_version(spec: Spec, base_dir: Path) -> list[Any] | None:
-    """Size and mtime of every data file, or None when some source's version is unknowable."""
+    """The signature of every data file, or None when some source's version is unknowable."""
     out: list[Any] = []
     for name, source in sorted(spec.sources.items()):
         if source.table is not None:
             return None
         if source.path is not None:
             for path in source_files(source, base_dir):
-                try:
-                    stat_ = os.stat(path)
-                except OSError:
+                version_ = signature(path)
+                if version_ is None:
                     return None
-                out.append([name, path, stat_.st_size, stat_.st_mtime_ns])
+                out.append([name, path, *version_])
     return out
 
 

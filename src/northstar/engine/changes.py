@@ -28,11 +28,11 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from northstar.engine.cache import data_version, signature
 from northstar.engine.sources import source_files
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import parse_duration
@@ -42,14 +42,6 @@ log = logging.getLogger("northstar.engine.changes")
 MARGIN = dt.timedelta(days=2)  # any zone offset (UTC-12 .. UTC+14) twice over
 ALL = "all"
 Range = tuple[dt.datetime, dt.datetime | None]  # local naive time; None: to the end of the data
-
-
-def signature(path: str) -> list[int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
 class Versions:
@@ -80,19 +72,18 @@ class Versions:
             return None
         source = self.spec.sources[name]
         out: dict[str, Any] = {}
-        if source.path is not None:
+        if source.path is not None:  # its changes are seen file by file
             files = self._files(name)
             if files is None:
                 return None
-            out["files"] = files
-        elif source.sql is not None:
-            inputs = self._inputs()
+            return {"files": files}
+        if source.sql is not None:
+            inputs = data_version(self.spec, self.loaded.base_dir)  # the files its SQL may read
             if inputs is None:
                 return None
             out["inputs"] = inputs
-        if source.late_data is not None or source.path is None:
-            bounds = self._bounds(name)
-            out["bounds"] = None if bounds is None else [bounds[0].isoformat(), bounds[1].isoformat()]
+        bounds = self._bounds(name)  # where a look-back counts from
+        out["bounds"] = None if bounds is None else [bounds[0].isoformat(), bounds[1].isoformat()]
         return out
 
     def changed(self, name: str, old: dict[str, Any], new: dict[str, Any]) -> list[Range] | str:
@@ -121,19 +112,6 @@ class Versions:
         return ranges
 
     # ---- files ---------------------------------------------------------------------------
-
-    def _inputs(self) -> list[Any] | None:
-        out: list[Any] = []
-        for name, source in sorted(self.spec.sources.items()):
-            if source.table is not None:
-                return None
-            if source.path is not None:
-                for path in source_files(source, self.loaded.base_dir):
-                    sig = signature(path)
-                    if sig is None:
-                        return None
-                    out.append([name, path, *sig])
-        return out
 
     def _files(self, name: str) -> dict[str, Any] | None:
         source = self.spec.sources[name]

@@ -113,7 +113,7 @@ class MetricEngine:
         lo = dt.datetime.combine(first, dt.time())
         hi = dt.datetime.combine(shift_period(last, grain, 1), dt.time())
         raw = source.timestamp if is_timestamp(table, source) else None
-        return restrict(table, lo, hi, self.data_bounds(name), raw, self._rules.get(name))
+        return restrict(table, lo, hi, self.data_bounds(name), raw, self.time_rule(name))
 
     def duplicate_keys(self, name: str) -> int:
         """Rows beyond one per declared key value (0 when the key is unique; cached)."""
@@ -256,7 +256,7 @@ class MetricEngine:
                 changed = [*changed, (forced[0], None)]  # type: ignore[list-item]
             for name in names:
                 stored = entry.periods.get(name, frozenset())
-                keep[name] = set(stored) - parts.stale(self.spec, [name], grain, changed, stored)
+                keep[name] = set(stored) - parts.stale(self.spec.metrics[name], grain, changed, stored)
         ranges: dict[tuple[dt.date, dt.date], list[str]] = {}
         for name in names:
             missing = sorted(wanted - keep[name])

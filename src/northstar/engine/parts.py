@@ -122,17 +122,15 @@ def forced(folder: Path) -> tuple[dt.datetime, float] | None:
         return None
 
 
-def stale(spec: Spec, names: Iterable[str], grain: str, changed: list[Range] | str,
-          periods: Iterable[dt.date]) -> set[dt.date]:
-    """The stored periods whose values may differ after the data changed in `changed`."""
+def stale(metric: Any, grain: str, changed: list[Range] | str, periods: Iterable[dt.date]) -> set[dt.date]:
+    """The stored periods of `metric` whose values may differ after the data changed in `changed`."""
     periods = set(periods)
     if changed == ALL:
         return periods
     out: set[dt.date] = set()
     for lo, hi in changed:  # type: ignore[misc]
-        for name in names:
-            first, last = _touched(spec.metrics[name], grain, lo, hi)
-            out |= {p for p in periods if p >= first and (last is None or p <= last)}
+        first, last = _touched(metric, grain, lo, hi)
+        out |= {p for p in periods if p >= first and (last is None or p <= last)}
     return out
 
 

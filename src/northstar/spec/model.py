@@ -47,8 +47,8 @@ class Source(Model):
     event_dimensions: tuple[str, ...] | None = None
     key: str | None = None
     # How far back rows may still arrive or change (`3d`): stored results of older periods are
-    # kept and the last 3 days computed again at every refresh. What lets a `table:` source be
-    # refreshed incrementally (engine/changes.py).
+    # kept and the last 3 days computed again at every refresh. What lets a `table:` or `sql:`
+    # source be refreshed incrementally (engine/changes.py); a `path:` source's files are tracked.
     late_data: Duration | None = None
     label: str | None = None
     description: str | None = None

@@ -2,7 +2,7 @@
 
 "Computed results are cached, keyed by the spec and the data's version, and refreshed when
 either changes." The version is the spec file's size and modification time plus
-`northstar.engine.cache.data_version` (size and mtime of every data file the sources' globs
+`northstar.engine.cache.data_version` (size, mtime and inode of every data file the sources' globs
 match now); a spec with a `table:` source has no data version Northstar can see, so its
 results are kept for `UNKNOWN_VERSION_TTL` seconds. When the version changes the Project is
 loaded again (a fresh engine: its cached data bounds and key checks are stale too), the memo
