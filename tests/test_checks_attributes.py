@@ -54,9 +54,19 @@ def events(draw: st.DrawFn) -> pd.DataFrame:
 
 
 def brute_force(frame: pd.DataFrame, grain: str) -> dict[str, tuple[int, int, int, int]]:
-    """{dimension: (busy periods, varying periods, busy customers, varying customers)}."""
+    """{dimension: (busy periods, varying periods, busy customers, varying customers)} over the
+    complete periods: up to the period before the one the day after the data's end falls in (all
+    of the data when that leaves none)."""
+    def period(ts: pd.Series) -> pd.Series:
+        return ts.dt.floor("D") if grain == "day" else ts.dt.to_period("W-SUN").dt.start_time
+
     rows = frame[frame["user"].notna() & (frame["user"] != "")].copy()
-    rows["period"] = rows["ts"].dt.floor("D") if grain == "day" else rows["ts"].dt.to_period("W-SUN").dt.start_time
+    rows["period"] = period(rows["ts"])
+    if len(frame):
+        last = period(pd.Series([frame["ts"].max().floor("D") + pd.Timedelta(days=1)])).iloc[0] - \
+            pd.Timedelta(days=1 if grain == "day" else 7)
+        if last >= period(frame["ts"]).min():
+            rows = rows[rows["period"] <= last]
     groups = rows.groupby(["user", "period"])
     size = groups.size()
     busy = size[size >= 2].index
@@ -108,6 +118,7 @@ def test_sparkify_page_is_an_event_attribute_level_gender_location_customer_ones
     raw = pd.read_json(SPARKIFY_EVENTS, lines=True)
     raw = raw[raw["userId"].astype(str) != ""]
     raw["week"] = pd.to_datetime(raw["ts"], unit="ms").dt.to_period("W-SUN")
+    raw = raw[raw["week"] < raw["week"].max()]  # complete weeks: the data ends on a Monday
     groups = raw.groupby(["userId", "week"])
     busy = groups.size() >= 2
     for dim in ("level", "page"):

@@ -289,3 +289,47 @@ def test_a_sql_source_over_files_is_recomputed_when_they_change(shop: Path) -> N
     text["sources"]["events"]["path"] = str(shop / "data" / "*.parquet")
     (full / "northstar.yml").write_text(json.dumps(text))
     assert_equal(now, answer(full)[0])
+
+
+def _checked(folder: Path) -> tuple[dict, list[tuple[str, dt.date, dt.date]]]:
+    project = Project.load(folder / "northstar.yml")
+    return project.check().to_dict(), list(project.engine.scanned)
+
+
+def _full_check(folder: Path) -> dict:
+    other = folder.parent / f"{folder.name}-full-check"
+    other.mkdir(exist_ok=True)
+    text = (folder / "northstar.yml").read_text().replace('"cache": true', '"cache": false')
+    (other / "northstar.yml").write_text(text.replace('"data/', f'"{folder}/data/'))
+    return Project.load(other / "northstar.yml").check().to_dict()
+
+
+def test_the_checks_raw_scans_are_kept_and_equal_a_full_recompute(shop: Path) -> None:
+    """The data rules' own questions (repeats per period, reach over the window, which
+    dimensions describe customers) are kept like the metric parts: events appended to the
+    current period scan nothing from the start of the data, late events recompute what they
+    touch, and the report equals one computed with nothing stored."""
+    text = json.loads((shop / "northstar.yml").read_text())
+    text["metrics"]["plays"]["where"] = "event = 'play' OR event = 'trial'"
+    text["north_star"] = {"metric": "plays", "grain": "week"}  # a count: every data rule applies
+    (shop / "northstar.yml").write_text(json.dumps(text))
+    report, scanned = _checked(shop)
+    assert {"duplicate-inflation", "not-for-all-customers"} <= set(report["rules_run"])
+    assert not any(f["rule"] == "check-error" for f in report["findings"])
+    assert any(s[1] == dt.date(2025, 1, 6) for s in scanned)  # cold: from the start
+    def days(first: int, count: int, seed: int) -> pa.Table:  # events on days first.. of week 20, UTC
+        table = events(range(0, 1), seed=seed, per_week=60)
+        moved = [START + dt.timedelta(weeks=20, days=first) + dt.timedelta(seconds=(t - START).total_seconds()
+                                                                           % (count * 86400 - 7200))
+                 for t in table["ts"].to_pylist()]
+        return table.set_column(0, "ts", pa.array(moved, pa.timestamp("us", tz="UTC")))
+
+    pq.write_table(days(0, 2, seed=11), shop / "data" / "part-2.parquet")  # Monday and Tuesday of a new week
+    _checked(shop)
+    pq.write_table(days(2, 1, seed=12), shop / "data" / "part-3.parquet")  # then Wednesday: the current week
+    report, scanned = _checked(shop)
+    assert scanned and not any(s[1] == dt.date(2025, 1, 6) for s in scanned), scanned
+    assert json.dumps(report, sort_keys=True, default=str) == json.dumps(_full_check(shop), sort_keys=True, default=str)
+    pq.write_table(events(range(16, 17), seed=4, per_week=60), shop / "data" / "late.parquet")  # three weeks back
+    report, scanned = _checked(shop)
+    assert json.dumps(report, sort_keys=True, default=str) == json.dumps(_full_check(shop), sort_keys=True, default=str)

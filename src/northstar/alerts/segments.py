@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from northstar.alerts.detect import score_series
+from northstar.alerts.kept_scores import KeptScores
 from northstar.alerts.model import Alert
 from northstar.analysis.domain import Domain
 from northstar.analysis.targets.words import format_number
@@ -128,6 +129,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
     relative = {m: _relative_scales(totals[m], grain, rule) for m in watched if m in totals}
     counts = {m for m in watched if getattr(spec.metrics.get(m), "agg", None) in COUNTS}
     domains = {m: _domain(project, m) for m in watched if m in spec.metrics}
+    scores = KeptScores(project.engine.results, "segments")  # type: ignore[attr-defined]
     for dims, frame in frames.items():
         metrics = [m for m in segment_metrics(spec, watched, dims) if m in frame.columns]
         frame = frame.assign(period=[pd.Timestamp(p).date() for p in frame["period"]])
@@ -138,7 +140,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
             share = (pd.to_numeric(rows[nsm], errors="coerce").fillna(0) / total).to_numpy(dtype=float)
             for m in metrics:
                 values = pd.to_numeric(rows[m], errors="coerce").astype(float)
-                for s in score_series(values, grain, rule.min_history, start, rule.sensitivity, zeros=False,
+                for s in scores.score(values, grain, rule.min_history, start, rule.sensitivity, zeros=False,
                                       domain=domains.get(m), sizes=_sizes(domains.get(m), rows, m)):
                     if abs(s.score) < threshold:
                         continue
@@ -150,6 +152,7 @@ def segment_alerts(project: object, frames: dict[tuple[str, ...], pd.DataFrame],
                     score = _floored(s, relative.get(m, {}).get(s.period), weight, m in counts)
                     if abs(score) >= threshold:
                         found.setdefault((m, s.period), []).append((score, where, s))
+    scores.save()
     out = []
     for (m, period), hits in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         hits.sort(key=lambda h: -abs(h[0]))

@@ -36,6 +36,7 @@ the spec's `dimensions` are by default. A null or empty entity is no customer.
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from northstar.engine.compile import PERIOD
+from northstar.engine.kept import kept
+from northstar.engine.time import period_start, shift_period
 
 EVENT_SHARE = 0.20
 MIN_BUSY_PERIODS = 10
@@ -127,11 +130,42 @@ def split_dimensions(project: Any, source: str, grain: str | None = None
 
 def _measure(project: Any, source: str, grain: str) -> dict[str, DimensionKind]:
     """One query: per customer and period the rows and the distinct values of each dimension,
-    then over the busy customer-periods (2+ rows) how many show several values."""
+    then over the busy customer-periods (2+ rows) how many show several values. Over the
+    complete periods (all of the data when it holds none), kept (`engine.kept`) until their
+    data changes: a new day of the current period keeps it."""
+    declared = project.spec.sources[source]
+    engine = project.engine
+    bounds = engine.data_bounds(source)
+    if bounds is None:
+        row = pd.Series(dtype=float)
+    else:
+        first = period_start(bounds[0].date(), grain)
+        last = shift_period(period_start((bounds[1] + dt.timedelta(days=1)).date(), grain), grain, -1)
+        last = last if last >= first else period_start(bounds[1].date(), grain)
+        row = kept(engine, source, ["dimension kinds"], grain, first, last,
+                   lambda lo, hi: _count(project, source, grain, lo, hi), whole=True).iloc[0]
+
+    def whole(value: Any) -> int:
+        return 0 if value is None or pd.isna(value) else int(value)  # null: no busy period at all
+
+    out = {}
+    periods, customers = whole(row.get("periods")), whole(row.get("customers"))
+    for i, dim in enumerate(declared.dimensions):
+        varying = whole(row.get(f"periods{i}"))
+        if periods < MIN_BUSY_PERIODS:
+            kind, how = "customer", "too little data"
+        else:
+            kind, how = ("event" if varying / periods > EVENT_SHARE else "customer"), "measured"
+        out[dim] = DimensionKind(dim, kind, how, grain, periods, varying, customers, whole(row.get(f"customers{i}")))
+    return out
+
+
+def _count(project: Any, source: str, grain: str, first: Any, last: Any) -> pd.DataFrame:
     declared = project.spec.sources[source]
     entity, dims = declared.entity, list(declared.dimensions)
     engine = project.engine
-    table = engine.prepared(source, None, grain, list(dict.fromkeys([entity, *dims])))
+    table = engine.prepared(source, None, grain, list(dict.fromkeys([entity, declared.timestamp, *dims])))
+    table = engine.in_periods(source, table, first, last, grain)
     table = table.filter(table[entity].notnull(), table[PERIOD].notnull())
     if table[entity].type().is_string():  # an empty id (Sparkify's logged-out events) is no customer
         table = table.filter(table[entity] != "")
@@ -143,19 +177,5 @@ def _measure(project: Any, source: str, grain: str) -> dict[str, DimensionKind]:
         several = busy[f"__values{i}"] >= 2
         counts[f"periods{i}"] = several.cast("int64").sum()
         counts[f"customers{i}"] = busy["__entity"].nunique(where=several)
-    row = engine.backend.execute(busy.aggregate(**counts), what=f"measuring which dimensions of {source} "
-                                 "describe customers").iloc[0]
-
-    def whole(value: Any) -> int:
-        return 0 if pd.isna(value) else int(value)  # null: no busy period at all
-
-    out = {}
-    periods, customers = whole(row["periods"]), whole(row["customers"])
-    for i, dim in enumerate(dims):
-        varying = whole(row[f"periods{i}"])
-        if periods < MIN_BUSY_PERIODS:
-            kind, how = "customer", "too little data"
-        else:
-            kind, how = ("event" if varying / periods > EVENT_SHARE else "customer"), "measured"
-        out[dim] = DimensionKind(dim, kind, how, grain, periods, varying, customers, whole(row[f"customers{i}"]))
-    return out
+    return engine.backend.execute(busy.aggregate(**counts), what=f"measuring which dimensions of {source} "
+                                  "describe customers").astype(float)

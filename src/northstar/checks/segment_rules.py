@@ -15,7 +15,9 @@ from northstar.checks.reach import reach_by_segment
 from northstar.checks.spec_rules import is_ratio
 from northstar.engine.compile import INSTANT, PERIOD
 from northstar.engine.sql_to_ibis import to_ibis
-from northstar.engine.time import shift_period
+from northstar.engine.kept import kept
+from northstar.engine.parts import Touch
+from northstar.engine.time import period_start, shift_period
 from northstar.spec.expressions import parse_sql
 from northstar.spec.model import AggregateMetric, parse_duration
 
@@ -163,10 +165,32 @@ def duplicate_inflation(ctx: CheckContext) -> Iterator[Finding]:
 
 def _repeats(ctx: CheckContext, metric: AggregateMetric, within: dt.timedelta) -> pd.DataFrame:
     """Rows and repeats (same entity, within `within` of its previous qualifying event) per period
-    and combination of the source's dimensions, over the complete periods."""
+    and combination of the source's dimensions, over the complete periods; kept per period
+    (`engine.kept`: a change reaches the periods up to `within` after it)."""
+    engine = ctx.project.engine
+    bounds = engine.data_bounds(metric.source)
+    last = ctx.project.last_final_period(ctx.nsm, ctx.grain)
     source = ctx.spec.sources[metric.source]
-    columns = {source.entity, *source.dimensions, *(parse_sql(metric.where).columns if metric.where else ())}
-    table = ctx.project.engine.prepared(metric.source, None, ctx.grain, sorted(c for c in columns if c))
+    if bounds is None or period_start(bounds[0].date(), ctx.grain) > last:
+        return pd.DataFrame(columns=[PERIOD, *source.dimensions, "rows", "repeats"])
+    first = period_start(bounds[0].date(), ctx.grain)
+    what = ["repeats", metric.where, within.total_seconds()]
+    frame = kept(engine, metric.source, what, ctx.grain, first, last,
+                 lambda lo, hi: _count_repeats(ctx, metric, within, lo, hi), Touch(ahead=within))
+    return frame.rename(columns={"period": PERIOD})
+
+
+def _count_repeats(ctx: CheckContext, metric: AggregateMetric, within: dt.timedelta, first: dt.date,
+                   last: dt.date) -> pd.DataFrame:
+    """The counts of the periods first..last, reading the rows from `within` before them (the
+    event before a period's first one may be a repeat's original)."""
+    source = ctx.spec.sources[metric.source]
+    engine = ctx.project.engine
+    columns = {source.entity, source.timestamp, *source.dimensions,
+               *(parse_sql(metric.where).columns if metric.where else ())}
+    table = engine.prepared(metric.source, None, ctx.grain, sorted(c for c in columns if c))
+    reads_from = period_start((dt.datetime.combine(first, dt.time()) - within).date(), ctx.grain)
+    table = engine.in_periods(metric.source, table, reads_from, last, ctx.grain)
     if metric.where:
         table = table.filter(to_ibis(metric.where, table))
     window = ibis.window(group_by=table[source.entity], order_by=table[INSTANT])
@@ -174,10 +198,10 @@ def _repeats(ctx: CheckContext, metric: AggregateMetric, within: dt.timedelta) -
     table = table.mutate(__repeat=(gap <= int(within.total_seconds() * 1000)).fill_null(False).cast("int64"))
     keys = [PERIOD, *source.dimensions]
     expr = table.group_by(keys).aggregate(rows=table.count(), repeats=table["__repeat"].sum())
-    frame = ctx.project.engine.backend.execute(expr, what=f"finding repeated events of {metric.source}")
-    last = ctx.project.last_final_period(ctx.nsm, ctx.grain)
-    frame[PERIOD] = pd.to_datetime(frame[PERIOD]).dt.date
-    return frame[frame[PERIOD] <= last]
+    frame = engine.backend.execute(expr, what=f"finding repeated events of {metric.source}")
+    frame["period"] = pd.to_datetime(frame.pop(PERIOD)).dt.date
+    frame = frame[(frame["period"] >= first) & (frame["period"] <= last)]
+    return frame[["period", *source.dimensions, "rows", "repeats"]].reset_index(drop=True)
 
 
 def _judge_repeats(ctx: CheckContext, name: str, frame: pd.DataFrame, dims: list[str],

@@ -250,13 +250,10 @@ class MetricEngine:
         entry = store.load(key)
         keep: dict[str, set[dt.date]] = {name: set() for name in names}
         if entry is not None:
-            changed = self._versions.changed(source_name, entry.state, state)
-            forced = parts.forced(store.cache.folder)
-            if forced is not None and entry.made < forced[1] and changed != changes.ALL:
-                changed = [*changed, (forced[0], None)]  # type: ignore[list-item]
+            changed = parts.changes_since(store, self._versions, source_name, entry, state)
             for name in names:
                 stored = entry.periods.get(name, frozenset())
-                keep[name] = set(stored) - parts.stale(self.spec.metrics[name], grain, changed, stored)
+                keep[name] = set(stored) - parts.stale(parts.touch_of(self.spec.metrics[name]), grain, changed, stored)
         ranges: dict[tuple[dt.date, dt.date], list[str]] = {}
         for name in names:
             missing = sorted(wanted - keep[name])

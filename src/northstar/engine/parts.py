@@ -76,10 +76,14 @@ class PartStore:
         """What a part's values depend on: the engine, the zone, every source (a `sql:` source
         reads others) and the part's metrics; not the rest of the spec (the tree, alerts, the
         probe metrics analyses add), so changing those keeps what is stored."""
+        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description"}) for n in sorted(names)}
+        return self.key_of(spec, "part", metrics, source, grain, list(by), where)
+
+    def key_of(self, spec: Spec, *what: Any) -> str:
+        """A key for `what` (plain JSON) computed from the data of the spec's sources."""
         engine = spec.engine.model_dump(mode="json", exclude={"cache", "cache_max_mb"})
         sources = {n: s.model_dump(mode="json", exclude={"label", "description"}) for n, s in spec.sources.items()}
-        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description"}) for n in sorted(names)}
-        return self.cache.hashed("part", engine, spec.timezone, sources, metrics, source, grain, list(by), where)
+        return self.cache.hashed(engine, spec.timezone, sources, *what)
 
     def load(self, key: str) -> Entry | None:
         payload = self.cache.get_bytes(key)
@@ -122,29 +126,57 @@ def forced(folder: Path) -> tuple[dt.datetime, float] | None:
         return None
 
 
-def stale(metric: Any, grain: str, changed: list[Range] | str, periods: Iterable[dt.date]) -> set[dt.date]:
-    """The stored periods of `metric` whose values may differ after the data changed in `changed`."""
+@dataclasses.dataclass(frozen=True)
+class Touch:
+    """How far a change to the rows of [lo, hi] reaches among values computed per period: the
+    periods whose value reads rows up to `back` after them (a conversion's window), rows up to
+    `ahead` before them (a repeat's look at the event before), the `next` periods after (a
+    retention compares with the period before), or every later period (`to_end`)."""
+
+    back: dt.timedelta = dt.timedelta(0)
+    ahead: dt.timedelta = dt.timedelta(0)
+    next: int = 0
+    to_end: bool = False
+
+
+def touch_of(metric: Any) -> Touch:
+    """A metric's reach, as the module says."""
+    if isinstance(metric, RetentionMetric):
+        return Touch(next=1)
+    if isinstance(metric, ConversionMetric):
+        return Touch(back=metric.window + dt.timedelta(days=1))
+    if isinstance(metric, AggregateMetric) and metric.cumulative and metric.agg == "count_distinct":
+        return Touch(to_end=True)
+    return Touch()
+
+
+def stale(touch: Touch, grain: str, changed: list[Range] | str, periods: Iterable[dt.date]) -> set[dt.date]:
+    """The stored periods whose values may differ after the data changed in `changed`."""
     periods = set(periods)
     if changed == ALL:
         return periods
     out: set[dt.date] = set()
     for lo, hi in changed:  # type: ignore[misc]
-        first, last = _touched(metric, grain, lo, hi)
+        first, last = _touched(touch, grain, lo, hi)
         out |= {p for p in periods if p >= first and (last is None or p <= last)}
     return out
 
 
-def _touched(metric: Any, grain: str, lo: dt.datetime, hi: dt.datetime | None) -> tuple[dt.date, dt.date | None]:
+def _touched(touch: Touch, grain: str, lo: dt.datetime, hi: dt.datetime | None) -> tuple[dt.date, dt.date | None]:
     """The first and last period (None: all later ones) whose value reads rows in [lo, hi]."""
-    first = period_start(lo.date(), grain)
-    last = None if hi is None else period_start(hi.date(), grain)
-    if isinstance(metric, RetentionMetric) and last is not None:
-        last = shift_period(last, grain, 1)
-    elif isinstance(metric, ConversionMetric):
-        first = period_start((lo - metric.window - dt.timedelta(days=1)).date(), grain)
-    elif isinstance(metric, AggregateMetric) and metric.cumulative and metric.agg == "count_distinct":
-        last = None
-    return first, last
+    first = period_start((lo - touch.back).date(), grain)
+    if hi is None or touch.to_end:
+        return first, None
+    return first, shift_period(period_start((hi + touch.ahead).date(), grain), grain, touch.next)
+
+
+def changes_since(store: "PartStore", versions: Any, source: str, entry: Entry, state: dict[str, Any]) -> list[Range] | str:
+    """What changed in `source` since `entry` was stored, with `refresh --since` counted in."""
+    changed = versions.changed(source, entry.state, state)
+    found = forced(store.cache.folder)
+    if found is not None and entry.made < found[1] and changed != ALL:
+        changed = [*changed, (found[0], None)]
+    return changed
 
 
 def merge(entry: Entry | None, keep: dict[str, set[dt.date]], fresh: list[Fresh], keys: Sequence[str],
