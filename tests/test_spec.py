@@ -105,7 +105,7 @@ def test_type_errors_and_missing_fields() -> None:
 
 def test_bad_sql_is_rejected_before_running() -> None:
     for where, words in [("event = ", "cannot parse"), ("sum(x) > 1", "aggregate"), ("random() > 1", "not supported"),
-                         ("e.event = 'x'", "bare column"), ("x in (select 1)", "subqueries")]:
+                         ("s.e.event = 'x'", "one dot"), ("x in (select 1)", "subqueries")]:
         found = errors(MINIMAL.replace("where: \"event = 'play'\", agg: count}", f"where: \"{where}\", agg: count}}"))
         assert any(words in e for e in found), (where, found)
 

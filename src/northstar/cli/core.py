@@ -97,24 +97,32 @@ def tree(state: State, period: str | None, fmt: str) -> None:
 @cli.command()
 @click.option("--template", default="media_streaming", show_default=True,
               help="Sector template: see `northstar init --list`.")
-@click.option("--list", "list_only", is_flag=True, help="List the templates.")
+@click.option("--preset", default=None, help="Data an event exporter wrote: segment, rudderstack, hightouch, ga4, "
+              "posthog, amplitude or snowplow (instead of a sector template).")
+@click.option("--list", "list_only", is_flag=True, help="List the templates and presets.")
 @click.option("--force", is_flag=True, help="Overwrite an existing spec.")
 @click.pass_obj
-def init(state: State, template: str, list_only: bool, force: bool) -> None:
-    """Write a commented starting spec for your sector."""
+def init(state: State, template: str, preset: str | None, list_only: bool, force: bool) -> None:
+    """Write a commented starting spec for your sector, or for an event export."""
+    from northstar.spec.presets import PRESETS
     from northstar.templates import TEMPLATES, template_text
+    from northstar.templates.presets import preset_template_text
     from northstar.fileio import write_atomic
 
     if list_only:
         for name, summary in TEMPLATES.items():
             stdout.print(f"{name:18} {summary}", markup=False, highlight=False)
+        for name, row in PRESETS.items():
+            stdout.print(f"--preset {name:9} {row.title}", markup=False, highlight=False)
         return
-    text = template_text(template)  # an unknown template is reported before anything else
+    # an unknown template or preset is reported before anything else
+    text = preset_template_text(preset) if preset else template_text(template)
+    origin = f"preset '{preset}'" if preset else f"template '{template}'"
     target = Path(state.spec_path)
     if target.exists() and not force:
         raise QueryError(f"{target} exists; pass --force to overwrite it, or -f to write another file")
     write_atomic(target, text)
-    stdout.print(f"wrote {target} from template '{template}': point its sources at your data, then run "
+    stdout.print(f"wrote {target} from {origin}: point its sources at your data, then run "
                  "`northstar validate`", markup=False, highlight=False)
 
 

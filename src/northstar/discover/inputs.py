@@ -24,6 +24,7 @@ from northstar.discover.profile import DataProfile
 from northstar.discover.propose import Candidate, core_event, propose
 from northstar.discover.setup import DataInput, Setup, column_answers_path, free_name
 from northstar.discover.steps import COLUMN_KEYS
+from northstar.spec.presets import PRESETS, recognise
 from northstar.spec.suggest import did_you_mean
 
 UNION_NAME = "activity"
@@ -99,6 +100,9 @@ def file_source_body(setup: Setup, data: DataInput, profile: DataProfile) -> dic
     except ValueError:  # another drive (Windows)
         path = data.pattern
     body: dict[str, Any] = {"path": Path(path).as_posix()}
+    preset = recognise(list(profile.columns))
+    if preset is not None:
+        return {**body, **preset_source_body(preset, profile)}
     if profile.timestamp:
         body["timestamp"] = profile.timestamp
     if profile.time_unit:
@@ -108,6 +112,22 @@ def file_source_body(setup: Setup, data: DataInput, profile: DataProfile) -> dic
     if profile.key:
         body["key"] = profile.key
     body["dimensions"] = list(profile.dimensions)
+    return body
+
+
+def preset_source_body(preset: str, profile: DataProfile) -> dict[str, Any]:
+    """A file an event exporter wrote (its columns say which): `preset:` and only what differs
+    from what the preset knows (a timestamp chosen otherwise; the entity is the preset's
+    known-else-anonymous id)."""
+    defaults = PRESETS[preset].defaults()
+    body: dict[str, Any] = {"preset": preset}
+    if profile.timestamp and profile.timestamp != defaults["timestamp"]:
+        body["timestamp"] = profile.timestamp
+        if profile.time_unit:
+            body["time_unit"] = profile.time_unit
+    dimensions = list(dict.fromkeys([*defaults["dimensions"], *profile.dimensions]))
+    if dimensions != defaults["dimensions"]:
+        body["dimensions"] = dimensions
     return body
 
 

@@ -17,6 +17,7 @@ from northstar.engine.backends import Backend, connect
 from northstar.engine.cache import ResultCache
 from northstar.engine.compile import INSTANT, LOCAL, PERIOD
 from northstar.engine.datacheck import implausible_times
+from northstar.engine.properties import with_paths
 from northstar.engine.plan import MetricQuery, Plan, make_plan
 from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
@@ -25,7 +26,7 @@ from northstar.engine.timestamps import read_bounds
 from northstar.engine.time import (event_time, period_of, period_start, same_period_last_year,
                                    shift_period)
 from northstar.errors import DataError, FilterError, first_line
-from northstar.spec.expressions import parse_formula, short
+from northstar.spec.expressions import parse_formula, parse_sql, short
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import AggregateMetric, FormulaMetric
 
@@ -86,7 +87,9 @@ class MetricEngine:
         keeps no more than the metrics need.
         """
         bound = self.source(name)
-        table = bound.table
+        # Property paths a query names beyond the spec's (`--by properties.plan`) as columns.
+        wanted = [*(columns or ()), *(parse_sql(where).columns if where else ())]
+        table = with_paths(bound.table, wanted, self.backend.json_text)
         if where:
             try:
                 table = table.filter(to_ibis(where, table))

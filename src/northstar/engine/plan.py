@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from northstar.errors import QueryError
 from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula
 from northstar.spec.model import GRAINS, FormulaMetric, Spec
+from northstar.spec.presets import is_container, split_path
 from northstar.spec.suggest import did_you_mean, known
 
 
@@ -61,6 +63,13 @@ def dependency_order(spec: Spec, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(order)
 
 
+def _preset_path(source: Any, name: str) -> bool:
+    """A property path into one of the containers of the source's preset (`properties.plan`):
+    usable in `--by` and `--where` without being declared (validation checks the container)."""
+    path = split_path(name)
+    return path is not None and is_container(source, path[0])
+
+
 def make_plan(spec: Spec, query: MetricQuery) -> Plan:
     if not query.metrics:
         raise QueryError("name at least one metric")
@@ -76,7 +85,7 @@ def make_plan(spec: Spec, query: MetricQuery) -> Plan:
     for source_name in by_source:
         source = spec.sources[source_name]
         for dim in query.by:
-            if dim not in source.dimensions:
+            if dim not in source.dimensions and not _preset_path(source, dim):
                 raise QueryError(f"dimension '{dim}' is not declared on source '{source_name}'."
                                  + (did_you_mean(dim, source.dimensions)
                                     or f" Declared dimensions: {known(source.dimensions)}."))
@@ -90,7 +99,7 @@ def make_plan(spec: Spec, query: MetricQuery) -> Plan:
         for source_name in by_source:
             dims = spec.sources[source_name].dimensions
             for column in parsed.columns:
-                if column not in dims:
+                if column not in dims and not _preset_path(spec.sources[source_name], column):
                     raise QueryError(f"--where: '{column}' is not a dimension of source '{source_name}'."
                                      + (did_you_mean(column, dims) or f" Declared dimensions: {known(dims)}."))
     if query.start and query.end and query.start > query.end:

@@ -10,6 +10,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from northstar.engine.backends import Backend
+from northstar.engine.properties import with_computed_entity, with_paths
 from northstar.errors import DataError, first_line
 from northstar.spec.load import LoadedSpec
 from northstar.spec.model import Source
@@ -159,4 +160,32 @@ def bind_sources(backend: Backend, loaded: LoadedSpec, names: list[str] | None =
                 first = first_line(exc)
                 raise DataError(f"source '{name}': its `sql` does not run: {first}") from None
             bound[name] = BoundSource(name, source, table, f"sql of source {name}")
-    return {name: BoundSource(b.name, b.source, _decimals_as_floats(b.table), b.where) for name, b in bound.items()}
+    return {name: BoundSource(b.name, b.source, _with_spec_columns(backend, loaded, b), b.where)
+            for name, b in bound.items()}
+
+
+def spec_paths(loaded: LoadedSpec, name: str) -> list[str]:
+    """The property paths the spec reads from source `name`: its dimensions and its metrics'
+    `where`/`expr`/`from`/`to` (paths have a dot; engine/properties.py)."""
+    from northstar.spec.expressions import ExpressionError, parse_sql
+    from northstar.spec.validate import metric_expressions
+
+    spec = loaded.spec
+    names = list(spec.sources[name].dimensions)
+    for metric in spec.metrics.values():
+        if getattr(metric, "source", None) != name:
+            continue
+        for _field, text in metric_expressions(metric):
+            try:
+                names += parse_sql(text).columns
+            except ExpressionError:
+                continue  # validation reports it
+    return [n for n in dict.fromkeys(names) if "." in n]
+
+
+def _with_spec_columns(backend: Backend, loaded: LoadedSpec, bound: BoundSource) -> ir.Table:
+    """The source's table as every reader sees it: decimals as floats, a preset's computed
+    entity, and a column for each property path the spec names (so dimensions, checks and
+    analyses read `properties.plan` as any column)."""
+    table = with_computed_entity(_decimals_as_floats(bound.table), bound.source)
+    return with_paths(table, spec_paths(loaded, bound.name), backend.json_text)

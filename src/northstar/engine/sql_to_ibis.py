@@ -15,7 +15,9 @@ import ibis
 import ibis.expr.types as ir
 from sqlglot import expressions as exp
 
-from northstar.spec.expressions import ExpressionError, SqlExpression, chain, number_value, parse_sql, short
+from northstar.engine.properties import column_value
+from northstar.spec.expressions import (ExpressionError, SqlExpression, chain, column_name, number_value, parse_sql,
+                                        short)
 
 _CASTS = {"int": "int64", "integer": "int64", "bigint": "int64", "double": "float64", "float": "float64",
           "real": "float32", "decimal": "decimal", "varchar": "string", "text": "string", "string": "string",
@@ -110,7 +112,8 @@ def _or(t: Translator, node: exp.Or) -> Any:
         else:
             lists.setdefault(column, []).append(t(value))
     for column, values in lists.items():
-        others.append(t.table[column] == values[0] if len(values) == 1 else t.table[column].isin(values))
+        value = column_value(t.table, column)
+        others.append(value == values[0] if len(values) == 1 else value.isin(values))
     return functools.reduce(lambda a, b: a | b, others)
 
 
@@ -118,7 +121,7 @@ def _column_equals_literal(node: exp.Expression) -> tuple[str | None, exp.Expres
     if type(node) is exp.EQ:
         for column, value in ((node.this, node.expression), (node.expression, node.this)):
             if type(column) is exp.Column and type(value) is exp.Literal:
-                return column.name, value
+                return column_name(column), value
     return None, None
 
 
@@ -173,7 +176,7 @@ def _many(method: str) -> Callable[[Translator, exp.Expression], Any]:
 
 
 _HANDLERS: dict[type[exp.Expression], Callable[[Translator, Any], Any]] = {
-    exp.Column: lambda t, n: t.table[n.name],
+    exp.Column: lambda t, n: column_value(t.table, column_name(n)),
     exp.Literal: _literal,
     exp.Boolean: lambda t, n: ibis.literal(bool(n.this)),
     exp.Null: lambda t, n: ibis.null(),

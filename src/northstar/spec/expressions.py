@@ -52,7 +52,7 @@ class SqlExpression:
 
     text: str
     tree: exp.Expression
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # plain names and property paths (`properties.plan`)
 
 
 class ExpressionError(ValueError):
@@ -114,17 +114,23 @@ def _parse_cached(text: str) -> SqlExpression:
     columns: list[str] = []
     for node in tree.walk():
         _check_node(node, text)
-        if isinstance(node, exp.Column) and node.name not in columns:
-            columns.append(node.name)
+        if isinstance(node, exp.Column) and column_name(node) not in columns:
+            columns.append(column_name(node))
     return SqlExpression(text=text, tree=tree, columns=tuple(columns))
+
+
+def column_name(node: exp.Column) -> str:
+    """A column's name, or a property path's `container.key` (`properties.plan`: the key `plan`
+    of the column `properties`, read by engine/properties.py)."""
+    return f"{node.table}.{node.name}" if node.table else node.name
 
 
 def _check_node(node: exp.Expression, text: str) -> None:
     """One node of the tree against the supported subset (exact classes: sqlglot's TryCast is a
     Cast, and would otherwise pass here and fail in the engine)."""
-    if isinstance(node, exp.Column):
-        if node.table:
-            raise ExpressionError(f"'{node.sql()}' : write the bare column name, without a table")
+    if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
+        raise ExpressionError(f"'{node.sql()}': a property path has one dot, `container.key` (e.g. "
+                              "`properties.plan`); quote a key holding dots: properties.\"a.b\"")
     if isinstance(node, exp.Star):
         raise ExpressionError(f"'*' is not allowed in '{short(text)}'")
     if isinstance(node, exp.AggFunc):

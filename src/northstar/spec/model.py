@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
+from northstar.spec.presets import apply_preset
 # The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
 from northstar.spec.settings import (ALERT_CHECKS, WEEKDAYS, AlertChannel, AlertRule, Alerts, Checks,  # noqa: F401
                                      Digest, Web, parse_clock, parse_quiet_hours)
@@ -25,6 +26,7 @@ AGGS: tuple[str, ...] = ("count", "count_distinct", "sum", "avg", "min", "max")
 Direction = Literal["up", "down"]
 TimeUnit = Literal["s", "ms", "us", "ns"]
 FileFormat = Literal["csv", "parquet", "json"]
+PresetName = Literal["segment", "rudderstack", "hightouch", "ga4", "posthog", "amplitude", "snowplow"]
 FUNNEL_STAGES: tuple[str, ...] = ("acquisition", "activation", "retention", "referral", "revenue")
 MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*([kmgt]i?b?|b)\s*$", re.IGNORECASE)  # engine.memory_limit
 
@@ -35,6 +37,9 @@ class Source(Model):
     path: str | None = None
     table: str | None = None
     sql: str | None = None
+    # What wrote the data (spec/presets.py): fills in the timestamp, entity, event column, key
+    # and late data the source does not give itself, and lets properties be read by a path.
+    preset: PresetName | None = None
     format: FileFormat | None = None
     timestamp: str | None = None  # without one, a source can only be read by other sources' `sql`
     time_unit: TimeUnit | None = None
@@ -63,7 +68,7 @@ class Source(Model):
                 raise ValueError("give the timestamp pattern once: `time_format` (or a pattern in `format`), "
                                  "not both")
             data = {**{k: v for k, v in data.items() if k != "format"}, "time_format": data["format"]}
-        return data
+        return apply_preset(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _one_location(self) -> "Source":

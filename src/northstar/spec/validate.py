@@ -336,8 +336,10 @@ def validate_columns(spec: Spec, lines: LineMap, columns: Mapping[str, Mapping[s
 
         def need(field: str, column: str | None, sub: Path_ = ()) -> None:
             if column is not None and column not in cols:
-                c.error(path + (field,) + sub, f"source '{name}' field '{field}': column '{column}' does not exist."
-                        + (did_you_mean(column, cols) or f" Columns: {known(cols)}."))
+                where = path + (field,) + sub
+                by_preset = (f" (set by `preset: {source.preset}`; give `{field}:` to choose another)"
+                             if source.preset and where not in c.lines.lines else "")
+                c.error(where, f"source '{name}' field '{field}': {missing_column(column, cols)}{by_preset}")
 
         need("timestamp", source.timestamp)
         need("entity", source.entity)
@@ -372,7 +374,18 @@ def validate_columns(spec: Spec, lines: LineMap, columns: Mapping[str, Mapping[s
                 continue
             for column in parsed.columns:
                 if column not in cols:
-                    c.error(("metrics", mname, field_name),
-                            f"metric '{mname}' field '{field_name}': column '{column}' does not exist in source "
-                            f"'{metric.source}'." + (did_you_mean(column, cols) or f" Columns: {known(cols)}."))
+                    c.error(("metrics", mname, field_name), f"metric '{mname}' field '{field_name}' (source "
+                            f"'{metric.source}'): {missing_column(column, cols)}")
     return c.problems
+
+
+def missing_column(column: str, cols: Mapping[str, str]) -> str:
+    """Why `column` (a name, or a property path `container.key`) cannot be read, and what can."""
+    container, dot, _key = column.partition(".")
+    if dot and container in cols:
+        return (f"property path '{column}' cannot be read: column '{container}' has no field '{_key}', or is not "
+                "a struct, a map, JSON (text) or a list of key/value records")
+    if dot:
+        return (f"property path '{column}' reads column '{container}', which does not exist."
+                + (did_you_mean(container, cols) or f" Columns: {known(cols)}."))
+    return f"column '{column}' does not exist." + (did_you_mean(column, cols) or f" Columns: {known(cols)}.")

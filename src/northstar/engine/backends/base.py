@@ -50,6 +50,12 @@ class Backend:
         Ibis passes the pattern to DuckDB's strptime as it is."""
         return text.as_timestamp(pattern)
 
+    def json_text(self, value: ir.Value, key: str) -> ir.Value:
+        """The value at `key` of a JSON object (a property path into JSON text) as text."""
+        from northstar.engine.properties import json_text
+
+        return json_text(value, key)
+
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
 

@@ -150,6 +150,12 @@ class _ClickHouseBase(Backend):
             return ts.cast(dt.Timestamp(timezone="UTC"))
         return _local_to_utc(ts, zone)
 
+    def json_text(self, value: ir.Value, key: str) -> ir.Value:
+        # Ibis compiles this to JSONExtractString, which unquotes a string and writes a number
+        # as text, and gives '' (not NULL) for a missing key.
+        item = (value if value.type().is_json() else value.cast("json"))[key]
+        return item.cast("string").nullif("")
+
     def _spec_sql(self, query: str, qualify: dict[str, str] | None = None) -> str:
         """A source's DuckDB SQL in ClickHouse's dialect: DuckDB's file readers become
         `file(path, format)`, and (chdb) the names of this backend's tables are qualified."""
