@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from northstar.checks.findings import CheckReport, Finding
-from northstar.checks.render import _evidence_text, print_report
+from northstar.checks.render import evidence_text, print_report
 from synthetic import write_spec, write_synthetic
 
 TREE = ("    listens:\n      formula: listeners * listens_per_listener\n"
@@ -70,7 +70,7 @@ def test_check_at_80_columns(spec: Path) -> None:
     findings = json.loads(as_json.stdout)["findings"]
     assert len(findings) >= 5 and any(len(f["message"]) > 160 for f in findings)
     for finding in findings:
-        finding["evidence_text"] = _evidence_text(finding["evidence"])
+        finding["evidence_text"] = evidence_text(finding["evidence"])
         finding["severity"] = {"error": "✖ error", "warning": "▲ warning", "info": "● info"}[finding["severity"]]
     assert_readable(table.stdout, findings, 80)
     assert "Synthetic: North Star 'listens'" in table.stdout
@@ -90,7 +90,7 @@ def test_awkward_text_wraps_and_stays_literal() -> None:
         print_report(console, report)
         text = console.export_text()
         expected = [{"severity": {"error": "✖ error", "info": "● info"}[f.severity], "rule": f.rule,
-                     "subject": f.subject, "message": f.message, "evidence_text": _evidence_text(f.evidence),
+                     "subject": f.subject, "message": f.message, "evidence_text": evidence_text(f.evidence),
                      "fix": f.fix} for f in findings]
         assert_readable(text, expected, width)
         assert "[bold]this[/bold]" in text and "Fix [it]." in text

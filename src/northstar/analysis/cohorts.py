@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from northstar.engine.time import period_range, shift_period
+from northstar.display import Displayable
 
 COLUMNS = ("cohort", "offset", "entities", "rate")
 
@@ -34,8 +35,8 @@ class CohortRow:
                 "rate": self.rate}
 
 
-@dataclass(frozen=True)
-class CohortReport:
+@dataclass(frozen=True, repr=False)
+class CohortReport(Displayable):
     metric: str
     grain: str
     rows: tuple[CohortRow, ...]  # by cohort, then offset

@@ -10,6 +10,7 @@ from northstar.spec.expressions import parse_formula
 from northstar.analysis.periods import PeriodInfo
 from northstar.spec.model import FormulaMetric, Spec
 from northstar.numbers import number_or_none
+from northstar.display import Displayable
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class TreeNodeValue:
         }
 
 
-@dataclass(frozen=True)
-class TreeReport:
+@dataclass(frozen=True, repr=False)
+class TreeReport(Displayable):
     project: str
     north_star: str
     customer_value: str | None

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from northstar.display import Displayable
+
 if TYPE_CHECKING:
     from northstar.checks.context import CheckContext
 
@@ -55,8 +57,8 @@ def rule(rule_id: str, kind: Literal["spec", "data"], summary: str) -> Callable[
     return register
 
 
-@dataclass(frozen=True)
-class CheckReport:
+@dataclass(frozen=True, repr=False)
+class CheckReport(Displayable):
     """Every finding of one run, most severe first, and which rules ran."""
 
     project: str

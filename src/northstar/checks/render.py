@@ -15,7 +15,7 @@ STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 INDENT = 4
 
 
-def _summary(report: CheckReport) -> str:
+def summary_line(report: CheckReport) -> str:
     counts = report.counts
     verdict = "fails the method" if report.has_errors else ("passes, with points to improve" if counts["warning"]
                                                              else "passes")
@@ -23,7 +23,7 @@ def _summary(report: CheckReport) -> str:
             f"{counts['warning']} warning(s), {counts['info']} note(s) from {len(report.rules_run)} rules.")
 
 
-def _evidence_text(evidence: dict[str, Any]) -> str:
+def evidence_text(evidence: dict[str, Any]) -> str:
     parts = []
     for key, value in evidence.items():
         if isinstance(value, dict | list) or key == "evaluated":
@@ -47,13 +47,13 @@ def print_report(console: Console, report: CheckReport) -> None:
         console.print()
         print_wrapped(console, header, 0)
         print_wrapped(console, Text(finding.message), INDENT)
-        evidence = _evidence_text(finding.evidence)
+        evidence = evidence_text(finding.evidence)
         if evidence:
             print_wrapped(console, Text(evidence, style="dim"), INDENT)
         print_wrapped(console, Text.assemble(("Fix: ", "bold"), finding.fix), INDENT)
     if report.findings:
         console.print()
-    print_wrapped(console, Text(_summary(report)), 0)
+    print_wrapped(console, Text(summary_line(report)), 0)
     if report.history:
         print_wrapped(console, Text("North Star history: " + "; ".join(
             f"{h['metric']} until {h['until']} ({h['reason']})" for h in report.history)), 0)
@@ -67,10 +67,10 @@ def print_wrapped(console: Console, text: Text, indent: int) -> None:
 
 
 def report_markdown(report: CheckReport) -> str:
-    lines = [f"# Checks of {report.project}", "", _summary(report), ""]
+    lines = [f"# Checks of {report.project}", "", summary_line(report), ""]
     for finding in report.findings:
         lines.append(f"- **{finding.severity}** `{finding.rule}` ({finding.subject}): {finding.message}")
-        evidence = _evidence_text(finding.evidence)
+        evidence = evidence_text(finding.evidence)
         if evidence:
             lines.append(f"  - Evidence: {evidence}")
         lines.append(f"  - Fix: {finding.fix}")

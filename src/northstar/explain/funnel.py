@@ -42,6 +42,7 @@ from northstar.numbers import number_or_none
 from northstar.spec.expressions import parse_formula
 from northstar.spec.model import (FUNNEL_STAGES, AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric,
                                   Spec)
+from northstar.display import Displayable
 
 STAGE_OWNERS = {"acquisition": "Growth", "activation": "Growth", "retention": "Product", "referral": "Growth",
                 "revenue": "Monetisation"}
@@ -75,8 +76,8 @@ class Stage:
         return out
 
 
-@dataclass(frozen=True)
-class FunnelReport:
+@dataclass(frozen=True, repr=False)
+class FunnelReport(Displayable):
     period: dt.date
     grain: str
     north_star: str

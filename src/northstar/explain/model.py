@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from northstar.display import Displayable
+
 
 def _r(value: float | None, digits: int | None = None) -> float | int | None:
     """Rounded for JSON to 10 significant digits (or `digits` decimals): far below any
@@ -136,8 +138,8 @@ class DriverMove:
                 "correlation": _r(self.correlation, 4), "p_value": _r(self.p_value, 4)}
 
 
-@dataclass(frozen=True)
-class Explanation:
+@dataclass(frozen=True, repr=False)
+class Explanation(Displayable):
     metric: str
     label: str
     grain: str

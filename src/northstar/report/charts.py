@@ -13,6 +13,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from northstar.explain.model import Explanation
 from northstar.i18n import t
 from northstar.report.model import Report
 from northstar.report.text import SEPARATORS, number, signed, value_with_unit
@@ -69,10 +70,13 @@ def trend_figure(report: Report) -> go.Figure:
 
 def contributions_figure(report: Report) -> go.Figure | None:
     """A waterfall from the previous period's value, through each input's share, to this one's."""
-    e = report.explanation
-    if e is None or not e.root.children or e.baseline is None or e.value is None:
+    return waterfall_figure(report.explanation, report.lang) if report.explanation is not None else None
+
+
+def waterfall_figure(e: Explanation, lang: str = "en") -> go.Figure | None:
+    """An explanation's waterfall (the report's and the notebook's); None when there is no split."""
+    if not e.root.children or e.baseline is None or e.value is None:
         return None
-    lang = report.lang
     inputs = list(e.root.children)
     x = [t("report.chart.before", lang, period=e.baseline_period.isoformat()), *(c.label for c in inputs),
          t("report.chart.now", lang, period=e.period.isoformat())]

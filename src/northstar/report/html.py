@@ -18,7 +18,7 @@ DEPTH_PAD_EM = 1.2
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("northstar.report", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     return env
@@ -79,7 +79,7 @@ def render_html(report: Report, generated: dt.date | None = None) -> str:
 
     counts = report.checks.counts
     findings = [f for f in report.checks.findings if f.severity in ("error", "warning")]
-    return _environment().get_template("report.html.j2").render(
+    return environment().get_template("report.html.j2").render(
         r=report, ns=ns, tr=tr, lang=lang, text=text, charts=charts(report), plotly_js=plotly_js(),
         period_title=text.period_title(report.period, report.grain, lang),
         generated=(generated or dt.date.today()).isoformat(),

@@ -121,7 +121,10 @@ def connect(engine: Engine, base_dir: Path) -> DuckDBBackend:
                         f"{first_line(exc)}") from None
     # Naive timestamps are read as UTC whatever the machine's zone is.
     con.raw_sql("SET TimeZone = 'UTC'")
-    con.raw_sql("SET enable_progress_bar = false")  # it would write to the user's terminal
+    # The progress bar would write to the user's terminal. In Jupyter it is off already, and DuckDB
+    # refuses to change it there (even to off) without ipywidgets installed.
+    if con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+        con.raw_sql("SET enable_progress_bar = false")
     return DuckDBBackend(con)
 
 
