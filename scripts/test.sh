@@ -10,6 +10,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# dbt and MetricFlow (tests/test_import_dbt.py) in their own environment, .venv-dbt.
+PYTHON="$PYTHON" scripts/dbt-venv.sh
 
 # System packages the tests use, installed only where missing (root on these machines).
 need_apt=()

@@ -18,7 +18,7 @@ from northstar.spec.model import AlertRule
 
 
 def test_false_alarm_rate_on_series_without_anomalies_is_measured_and_low() -> None:
-    # The numbers the README states (1.83% at 3, 0.31% at the default 4; 0.34% before seasons
+    # The numbers docs/guides/alerts.md states (1.83% at 3, 0.31% at the default 4; 0.34% before seasons
     # were read from a template without the unusual periods).
     at3 = false_alarm_rate(3.0, series=50)
     at4 = false_alarm_rate(4.0, series=50)

@@ -97,7 +97,7 @@ def test_backtest_finds_each_incident_in_its_week_and_little_else(backtest: dict
     elsewhere = incidents_found_and_elsewhere(backtest)
     android = [a for a in backtest["alerts"] if a["kind"] == "segment" and a["period"] == "2026-04-13"]
     assert android and "country=DE" in android[0]["title"] + " ".join(android[0]["why"])
-    assert len(elsewhere) <= 3  # measured: 0 (README)
+    assert len(elsewhere) <= 3  # measured: 0 (docs/guides/alerts.md)
 
 
 @pytest.mark.parametrize("seed", [7, 2024])

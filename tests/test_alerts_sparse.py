@@ -6,7 +6,7 @@ entities, sums of a few rows, real values; zeros, a closure, a dominant spike, l
 short histories) and check every Score and projection; regression tests pin the failures seen
 before (each fails on the old code: a count expected at -1, a 6% dip of a flat count judged
 critical, a conversion expected below 0, a retention band to 5,312, a chart band five times the
-series); the false-alarm rates on sparse Poisson series are pinned at what the README states.
+series); the false-alarm rates on sparse Poisson series are pinned at what docs/guides/alerts.md states.
 """
 
 from __future__ import annotations
@@ -216,12 +216,12 @@ def test_a_projection_that_heads_below_zero_stops_at_zero_and_says_so() -> None:
     assert 0.9 < share.value <= 1.0 and share.scale == "logit"
 
 
-# ---- false alarms on sparse series (README, Alerts) ------------------------------------------------
+# ---- false alarms on sparse series (docs/guides/alerts.md) ------------------------------------------------
 
 @pytest.mark.parametrize("grain", ["week", "month"])
 @pytest.mark.parametrize("empty", ["none", "scattered", "closure"])
 def test_false_alarms_on_sparse_poisson_series_are_rare(grain: str, empty: str) -> None:
-    """The README's table at sensitivity 4 (50 series each): at most 0.11% of the periods on
+    """The table in docs/guides/alerts.md at sensitivity 4 (50 series each): at most 0.11% of the periods on
     counts with means of 1 to 20, with and without empty periods (the old detector: 0.3% to 3.3%).
     Here 20 series per mean, so the bound has room for chance."""
     for mean in (1, 2, 5, 10, 20):

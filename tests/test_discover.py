@@ -344,9 +344,10 @@ def test_interactive_guide_in_a_terminal(sparkify_dir: Path) -> None:
     assert " ".join(check_summary(spec).split()) in " ".join(output.split())  # the terminal may wrap it
 
 
-def test_readme_answers_example_runs(sparkify_dir: Path) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme[readme.index("## Finding the North Star: `northstar discover`"):]
+def test_documented_answers_example_runs(sparkify_dir: Path) -> None:
+    """The answers file shown in docs/guides/discover.md (the README's section before the docs site)."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "discover.md").read_text()
+    section = page[page.index("# Finding the North Star: `northstar discover`"):]
     example = section[section.index("```yaml\n") + 8:section.index("```\n", section.index("```yaml\n") + 8)]
     (sparkify_dir / "answers.yml").write_text(example)
     result = run(["-f", "readme.yml", "discover", "--answers", "answers.yml"], sparkify_dir)

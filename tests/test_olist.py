@@ -254,7 +254,7 @@ def _series(frame, column: str) -> dict[dt.date, float]:  # noqa: ANN001
     return dict(zip(frame["period"], frame[column]))
 
 
-# ---- the dataset is what the README says (guards the independent computation) ---------------
+# ---- the dataset is what docs/reference/spec.md (Joins and fan-out) says (guards the independent computation) ---------------
 
 def test_sample_has_the_traps_the_readme_describes() -> None:
     orders = _olist()["orders"]

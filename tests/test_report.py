@@ -339,7 +339,7 @@ def test_values_are_never_nan_in_the_json(report) -> None:  # type: ignore[no-un
 
 
 def test_another_spec_falling_and_monthly_without_a_previous_period(sparkify_dir: Path) -> None:
-    """The README's Sparkify example: the North Star fell; by month there is nothing to compare with."""
+    """The Sparkify example on the docs' home page (docs/index.md): the North Star fell; by month there is nothing to compare with."""
     weekly = Project.load(sparkify_dir / "northstar.yml")
     report = build_report(weekly)
     tree = weekly.tree()

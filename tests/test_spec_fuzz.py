@@ -221,7 +221,7 @@ def test_mutated_specs_with_their_data_validate_or_fail_cleanly(tmp_path_factory
 
 
 def test_report_counts() -> None:
-    """Runs last in this file: prints what the fuzzers tried (for the README's figures)."""
+    """Runs last in this file: prints what the fuzzers tried (for the figures in docs/contributing/tests.md)."""
     for name, counts in COUNTS.items():
         if counts["tried"]:
             print(f"\nspec fuzzer ({name}): " + json.dumps(dict(counts)))

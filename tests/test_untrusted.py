@@ -52,7 +52,7 @@ def test_untrusted_sql_that_reaches_out_is_refused(tmp_path: Path, sql: str, nee
 
 def test_the_same_sql_runs_when_trusted(tmp_path: Path) -> None:
     """By design a trusted spec is code: `read_csv` of a file outside its folder works without
-    `--untrusted` (the README says so)."""
+    `--untrusted` (docs/reference/trust.md says so)."""
     outside = tmp_path / "outside.csv"
     outside.write_text("ts,user,event,amount\n2024-01-02 10:00:00,u1,play,3\n")
     spec = _sql_spec(f"\"SELECT * FROM read_csv('{outside}')\"")

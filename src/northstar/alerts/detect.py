@@ -60,10 +60,10 @@ forecasts start from the level before the incident again. Likewise, after a dip 
 last `RETURN_LOOKBACK` periods too small to fire (the forecast followed it), a value back at what
 was expected before them is a return, not an anomaly.
 
-False alarms (`alerts.falsealarms`, pinned in tests/test_alerts_detect.py and stated in the
-README): on generated weekly series with yearly seasonality, a trend and Gaussian noise and no
+False alarms (`alerts.falsealarms`, pinned in tests/test_alerts_detect.py and stated in
+docs/guides/alerts.md): on generated weekly series with yearly seasonality, a trend and Gaussian noise and no
 anomalies, and on Poisson counts with means of 1 to 20 a period, with and without empty
-periods; on the demo (two years, 14 metrics) the backtest counts are in the README.
+periods; on the demo (two years, 14 metrics) the backtest counts are in docs/guides/alerts.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """How often the detector fires on series without anomalies: generated series, the share of
-scored periods flagged. The README's false-alarm tables are these functions' output, and
+scored periods flagged. The false-alarm tables in docs/guides/alerts.md are these functions' output, and
 tests/test_alerts_detect.py pins them.
 
 * `false_alarm_rate`: smooth series (a level of 1,000, a yearly sine, a trend, 3% normal

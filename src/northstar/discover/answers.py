@@ -1,6 +1,6 @@
 """The answers file of `northstar discover --answers FILE`: the 9 steps answered in YAML.
 
-A mapping of step keys to answers (see `steps.ANSWER_KEYS` and the README). Unknown keys and
+A mapping of step keys to answers (see `steps.ANSWER_KEYS` and docs/guides/discover.md). Unknown keys and
 wrong types are errors at load, one line naming the file, the line and the key; answers that
 need the data (an event that does not exist, an unknown metric) are reported the same way
 when the guide reaches them, through `Answers.error`.

@@ -53,7 +53,7 @@ METRIC_KEY_ORDER = ("label", "description", "type", "source", "where", "from", "
 
 
 def ordered(body: dict[str, Any]) -> dict[str, Any]:
-    """A metric's keys in the order people read them (as in the README and templates)."""
+    """A metric's keys in the order people read them (as in docs/reference/spec.md and the templates)."""
     rank = {key: i for i, key in enumerate(METRIC_KEY_ORDER)}
     return dict(sorted(body.items(), key=lambda item: rank.get(item[0], len(rank))))
 

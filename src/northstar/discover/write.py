@@ -230,7 +230,7 @@ def _tidy(text: str, change_frequency: str, new: bool) -> str:
 def header(data: str) -> str:
     return (f"Written by `northstar discover` on {dt.date.today()} from {data}.\n"
             "Edit freely: running discover again keeps your comments and metrics.\n"
-            "`northstar check` judges this North Star; the README lists every key.")
+            "`northstar check` judges this North Star; docs/reference/spec.md lists every key.")
 
 
 def render(existing_text: str | None, changes: Changes, data: str) -> str:

@@ -60,7 +60,7 @@ def _domain(project: "Project", metric: str) -> Any:
 
 
 def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
-    """The overview page's data in one response (see the README's *Web app*)."""
+    """The overview page's data in one response (see docs/guides/web.md)."""
     spec = project.spec
     ns = spec.north_star
     tree = service.tree(None)
