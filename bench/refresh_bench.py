@@ -82,9 +82,9 @@ def daily_set(spec: Path, label: str, src: Path | None = None) -> dict[str, dict
 
 
 def append_day(folder: Path) -> int:
-    history = pq.read_table(folder / "data" / "events" / "history.parquet")
-    end = pc.max(history["ts"]).as_py()
-    day = history.filter(pc.greater(history["ts"], pa.scalar(end - pd.Timedelta(days=1), history["ts"].type)))
+    path = folder / "data" / "events" / "history.parquet"
+    end = _last_ts(path)
+    day = pq.read_table(path, filters=[("ts", ">", end - pd.Timedelta(days=1))])
     moved = day.set_column(day.schema.get_field_index("ts"), "ts",
                            pc.add(day["ts"], pa.scalar(pd.Timedelta(days=1), pa.duration("us"))))
     moved = _new_ids(moved, 1)
@@ -93,14 +93,21 @@ def append_day(folder: Path) -> int:
 
 
 def late_events(folder: Path) -> int:
-    history = pq.read_table(folder / "data" / "events" / "history.parquet")
-    end = pc.max(history["ts"]).as_py()
+    path = folder / "data" / "events" / "history.parquet"
+    end = _last_ts(path)
     lo, hi = end - pd.Timedelta(days=21), end - pd.Timedelta(days=20)
-    late = history.filter(pc.and_(pc.greater_equal(history["ts"], pa.scalar(lo, history["ts"].type)),
-                                  pc.less(history["ts"], pa.scalar(hi, history["ts"].type))))
+    late = pq.read_table(path, filters=[("ts", ">=", lo), ("ts", "<", hi)])
     late = _new_ids(late.slice(0, max(1, late.num_rows // 10)), 2)  # a tenth of that day again, arriving late
     pq.write_table(late, folder / "data" / "events" / "late-1.parquet", compression="zstd")
     return late.num_rows
+
+
+def _last_ts(path: Path):  # noqa: ANN202
+    """The history's last event time from the row groups' statistics: the driver reads only the
+    rows it copies (reading the whole history took 13.6 GB at 100M events and was OOM-killed)."""
+    meta = pq.ParquetFile(path).metadata
+    column = meta.schema.names.index("ts")
+    return max(meta.row_group(i).column(column).statistics.max for i in range(meta.num_row_groups))
 
 
 def _new_ids(table: pa.Table, batch: int) -> pa.Table:

@@ -14,8 +14,8 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from northstar.discover.write import TOP_ORDER, _append, _node, _section, _set, _yaml
 from northstar.fileio import write_atomic
+from northstar.spec import yaml_edit
 from northstar.importers.dbt_spec import IMPORT_TAG, Mapping
 from northstar.spec.load import parse_spec
 
@@ -25,9 +25,9 @@ PLACEHOLDER = ("Placeholder North Star: the first metric imported from dbt. Choo
 
 def _put(section: CommentedMap, name: str, body: dict[str, Any]) -> None:
     if name in section:
-        section[name] = _node(body)
+        section[name] = yaml_edit.node(body)
     else:
-        _append(section, name, _node(body))
+        yaml_edit.append(section, name, yaml_edit.node(body))
 
 
 def _placeholder_metric(mapping: Mapping) -> str:
@@ -47,7 +47,7 @@ def stale_metrics(doc: Any, mapping: Mapping) -> list[str]:
 def render(existing: str | None, mapping: Mapping, engine: dict[str, Any] | None, project: str,
            origin: str) -> tuple[str, list[str]]:
     """The spec text after the import, and the stale metrics of an earlier import."""
-    yaml = _yaml(existing)
+    yaml = yaml_edit.round_trip(existing)
     doc = yaml.load(existing) if existing is not None else None
     if not isinstance(doc, CommentedMap):
         doc = CommentedMap()
@@ -55,20 +55,21 @@ def render(existing: str | None, mapping: Mapping, engine: dict[str, Any] | None
                                    "Run it again to update the imported sources and metrics (tagged dbt); your own "
                                    "keys and comments are kept.")
     if "project" not in doc:
-        _set(doc, "project", project, TOP_ORDER)
-        _set(doc, "timezone", "UTC", TOP_ORDER)
+        yaml_edit.set_key(doc, "project", project, yaml_edit.TOP_ORDER)
+        yaml_edit.set_key(doc, "timezone", "UTC", yaml_edit.TOP_ORDER)
     if engine:
-        block = _section(doc, "engine")
+        block = yaml_edit.section(doc, "engine")
         for key, value in engine.items():
-            _set(block, key, value, ("type", "database", "url"))
-    sources = _section(doc, "sources")
+            yaml_edit.set_key(block, key, value, ("type", "database", "url"))
+    sources = yaml_edit.section(doc, "sources")
     for name, body in mapping.sources.items():
         _put(sources, name, body)
-    metrics = _section(doc, "metrics")
+    metrics = yaml_edit.section(doc, "metrics")
     for name, body in mapping.metrics.items():
         _put(metrics, name, body)
     if "north_star" not in doc and mapping.metrics:
-        _set(doc, "north_star", _node({"metric": _placeholder_metric(mapping), "grain": "week"}), TOP_ORDER)
+        yaml_edit.set_key(doc, "north_star", yaml_edit.node({"metric": _placeholder_metric(mapping), "grain": "week"}),
+                          yaml_edit.TOP_ORDER)
         doc.yaml_set_comment_before_after_key("north_star", before=PLACEHOLDER)
     out = io.StringIO()
     yaml.dump(doc, out)
