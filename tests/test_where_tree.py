@@ -178,3 +178,30 @@ def test_cli_where_is_named_in_every_output(tmp_path: Path) -> None:
     bad = _cli(folder, "tree", "--where", "platform = 'ios'")
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
     assert "--where: 'platform' is not a dimension of source 'spend'" in bad.stderr
+
+
+def test_api_where_on_tree_explain_funnel_targets(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from northstar.web import create_app
+
+    folder = tmp_path / "project"
+    _generated(folder, "duckdb", 6)
+    client = TestClient(create_app(folder / "northstar.yml"), raise_server_exceptions=False)
+    whole = client.get("/api/tree").json()
+    got = client.get("/api/tree", params={"where": FILTER})
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["where"] == FILTER and whole["where"] is None and body["period"] == whole["period"]
+    expected = Project.load(folder / "northstar.yml").where(FILTER).tree().to_dict()
+    assert _nodes(body["root"]) == _nodes(expected["root"])
+    assert _nodes(client.get("/api/tree").json()["root"]) == _nodes(whole["root"])  # memo keyed by the filter
+    explained = client.get("/api/explain", params={"where": FILTER})
+    assert explained.status_code == 200 and explained.json()["where"] == FILTER
+    unknown = client.get("/api/tree", params={"where": "contry = 'DE'"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["parameter"] == "where"
+    assert "'contry' is not a dimension of any source. Did you mean 'country'" in unknown.json()["error"]["message"]
+    refused = client.get("/api/tree", params={"where": "platform = 'ios'"})
+    assert refused.status_code == 400, refused.text
+    assert "'platform' is not a dimension of source 'spend'" in json.dumps(refused.json())
