@@ -80,6 +80,11 @@ class Project:
         return {"where": self.segment, "summary": f"For {self.segment}: {summary}" if self.segment else summary}
 
     @property
+    def whole(self) -> "Project":
+        """The project for all customers (itself when not filtered by `where`)."""
+        return self._whole or self
+
+    @property
     def spec(self) -> Spec:
         return self.loaded.spec
 
@@ -292,6 +297,8 @@ class Project:
 
     def check(self, data: bool = True, only: Sequence[str] = ()) -> "CheckReport":
         """Judge the North Star, tree, OMTMs and funnel against the method (see `northstar.checks`)."""
+        if self._whole is not None:  # the checks judge the spec and the data of all customers
+            return self._whole.check(data, only)
         from northstar.checks import run_checks
         from northstar.checks.stored import stored_report
 
