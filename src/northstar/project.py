@@ -52,11 +52,37 @@ class Project:
         self._engine: MetricEngine | None = None
         self.debug = False  # let analyses raise instead of reporting a failed rule
         self._review: PeriodInfo | None = None
+        self.segment: str | None = None  # the customers every answer is for (`where`); None: all
+        self._whole: Project | None = None
 
     @classmethod
     def load(cls, path: str | Path = "northstar.yml") -> "Project":
         """Load and validate a spec (raises SpecError listing every problem)."""
         return cls(load_spec(path))
+
+    def where(self, where: str | None, option: str = "--where") -> "Project":
+        """This project for one segment of the customers (`country = 'DE'`): every metric, tree,
+        explanation, funnel and target computed on the rows that match, in the same review period
+        as the whole (see `MetricEngine.filtered`). An empty filter is the project itself."""
+        from northstar.engine.plan import check_segment
+
+        if not where or not where.strip():
+            return self
+        whole = self._whole or self
+        child = Project(self.loaded, self._backend)
+        child.debug, child._whole = self.debug, whole
+        child.segment = check_segment(self.spec, where, option)
+        child._engine = whole.engine.filtered(child.segment)
+        return child
+
+    def _named(self, summary: str) -> dict[str, object]:
+        """A report's `where` and its summary naming the segment it is for."""
+        return {"where": self.segment, "summary": f"For {self.segment}: {summary}" if self.segment else summary}
+
+    @property
+    def whole(self) -> "Project":
+        """The project for all customers (itself when not filtered by `where`)."""
+        return self._whole or self
 
     @property
     def spec(self) -> Spec:
@@ -124,6 +150,8 @@ class Project:
         period of the North Star's grain that its data covers completely (see
         `northstar.analysis.periods`). Metrics whose window has not passed in it are marked
         provisional; they never move it."""
+        if self._whole is not None:
+            return self._whole.review_period()
         if self._review is None:
             grain = self.spec.north_star.grain
             coverage = self.coverage()
@@ -228,7 +256,8 @@ class Project:
             row = frame.iloc[0]
             values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
         previous = self._info(shift_period(start, grain, -1), grain, None, "the period before")
-        return build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous)
+        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous)
+        return replace(report, where=self.segment)
 
     def _values_at(self, metrics: Sequence[str], period: object) -> tuple[PeriodInfo, dict[str, object]]:
         grain = self.spec.north_star.grain
@@ -268,6 +297,8 @@ class Project:
 
     def check(self, data: bool = True, only: Sequence[str] = ()) -> "CheckReport":
         """Judge the North Star, tree, OMTMs and funnel against the method (see `northstar.checks`)."""
+        if self._whole is not None:  # the checks judge the spec and the data of all customers
+            return self._whole.check(data, only)
         from northstar.checks import run_checks
         from northstar.checks.stored import stored_report
 
@@ -319,13 +350,14 @@ class Project:
         from northstar.explain import explain
 
         result = explain(self, metric, period, vs, by)
-        return replace(result, review=self.period_info(result.period))
+        return replace(result, review=self.period_info(result.period), **self._named(result.summary))
 
     def funnel(self, period: object = None, by: str | None = None) -> "FunnelReport":
         """The AARRR stages for a period, the bottleneck and an OMTM for it (see `explain/funnel.py`)."""
         from northstar.explain.funnel import funnel
 
-        return funnel(self, period, by)
+        report = funnel(self, period, by)
+        return replace(report, **self._named(report.summary))
 
     def targets(self, target: float | None = None, by: object = None, method: str = "trend") -> "TargetsReport":
         """What each formula input of the tree must reach for the North Star to hit its target
@@ -357,7 +389,7 @@ class Project:
 
         report = build_targets(self.spec, history, last, float(value), day, method,
                                domains=metric_domains(self, metrics), provisional=review.provisional)
-        return replace(report, review=review)
+        return replace(report, review=review, **self._named(report.summary))
 
     def final_only(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
         """`frame` (a query's result) with each metric's provisional values (periods after its

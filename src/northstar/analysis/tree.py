@@ -61,12 +61,14 @@ class TreeReport(Displayable):
     previous_period: dt.date
     root: TreeNodeValue
     review: PeriodInfo | None = None  # the period shown, how complete, and why it is the one shown
+    where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
 
     def to_dict(self) -> dict[str, Any]:
         return {"project": self.project, "north_star": self.north_star, "customer_value": self.customer_value,
                 "grain": self.grain, "period": self.period.isoformat(),
                 "previous_period": self.previous_period.isoformat(),
-                "review": self.review.to_dict() if self.review else None, "root": self.root.to_dict()}
+                "review": self.review.to_dict() if self.review else None, "where": self.where,
+                "root": self.root.to_dict()}
 
 
 def tree_metrics(spec: Spec) -> list[str]:

@@ -81,13 +81,15 @@ def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[s
 
 @cli.command()
 @click.option("--period", help="A date in the period to show (default: the last complete period).")
+@click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
+              "(same review period as the whole; a source without the dimension is refused).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
-def tree(state: State, period: str | None, fmt: str) -> None:
+def tree(state: State, period: str | None, where: str | None, fmt: str) -> None:
     """The North Star and its tree: value, previous value, change and owner of each node."""
     from northstar import output
 
-    report = state.project().tree(period)
+    report = state.project().where(where).tree(period)
     if fmt == "json":
         click.echo(output.tree_json(report))
     else:

@@ -21,15 +21,18 @@ def _num(value: float | None, pct: bool = False) -> str:
 @click.option("--period", help="A date in the period to explain (default: the last complete period).")
 @click.option("--vs", default="previous", show_default=True, help="Baseline: previous, year, or a date.")
 @click.option("--by", "by", multiple=True, help="Only these dimensions for segments (repeatable).")
+@click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
+              "(same review period as the whole; a source without the dimension is refused).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True)
 @click.pass_obj
-def explain(state: State, metric: str | None, period: str | None, vs: str, by: tuple[str, ...], fmt: str) -> None:
+def explain(state: State, metric: str | None, period: str | None, vs: str, by: tuple[str, ...], where: str | None,
+            fmt: str) -> None:
     """Why a metric (default: the North Star) moved: through the tree, into segments and drivers."""
     from northstar.explain.narrative import plural
     from northstar.output import json_text
 
-    result = state.project().explain(metric, period=period, vs=vs, by=by)
+    result = state.project().where(where).explain(metric, period=period, vs=vs, by=by)
     if fmt == "json":
         click.echo(json_text(result.to_dict(), indent=2, default=str))
         return
@@ -111,14 +114,16 @@ def _markdown(result: object) -> str:
 @cli.command()
 @click.option("--period", help="A date in the period to show (default: the last complete period).")
 @click.option("--by", help="Show each stage's value per value of this dimension.")
+@click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
+              "(same review period as the whole; a source without the dimension is refused).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True)
 @click.pass_obj
-def funnel(state: State, period: str | None, by: str | None, fmt: str) -> None:
+def funnel(state: State, period: str | None, by: str | None, where: str | None, fmt: str) -> None:
     """The pirate funnel (AARRR): stages, conversions, the bottleneck and an OMTM proposal for it."""
     from northstar.output import json_text
 
-    report = state.project().funnel(period=period, by=by)
+    report = state.project().where(where).funnel(period=period, by=by)
     if fmt == "json":
         click.echo(json_text(report.to_dict(), indent=2, default=str))
         return

@@ -20,15 +20,17 @@ class ReportError(NorthstarError):
               help="The file to write (default: northstar-report-<period>.html or .md; Markdown without "
                    "--out goes to stdout).")
 @click.option("--format", "fmt", type=click.Choice(["html", "markdown"]), default="html", show_default=True)
+@click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
+              "(same review period as the whole; a source without the dimension is refused).")
 @click.option("--lang", default="en", show_default=True, help="The review's language: en, nl or sv.")
 @click.pass_obj
-def report(state: State, period: str | None, out: Path | None, fmt: str, lang: str) -> None:
+def report(state: State, period: str | None, out: Path | None, fmt: str, lang: str, where: str | None) -> None:
     """The weekly North Star review: value, change, why, tree, guardrails, OMTMs, checks, history."""
     from northstar.fileio import write_atomic
     from northstar.report import build_report, check_lang, default_filename, render
 
     check_lang(lang)  # before any computing: a wrong language is a one-line error
-    result = build_report(state.project(), period=period, lang=lang)
+    result = build_report(state.project().where(where), period=period, lang=lang)
     content = render(result, fmt)
     if fmt == "markdown" and out is None:
         click.echo(content, nl=False)

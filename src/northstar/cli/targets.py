@@ -22,14 +22,16 @@ METHOD_WORDS = {"trend": "each input alone, the other inputs of its formula on t
 @click.option("--by", "by", help="The target date, YYYY-MM-DD (default: north_star.target.by).")
 @click.option("--method", type=click.Choice(["trend", "proportional"]), default="trend", show_default=True,
               help="trend: each input alone, the others on trend; proportional: all inputs by the same factor.")
+@click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
+              "(same review period as the whole; a source without the dimension is refused).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
-def targets(state: State, value: float | None, by: str | None, method: str, fmt: str) -> None:
+def targets(state: State, value: float | None, by: str | None, method: str, where: str | None, fmt: str) -> None:
     """What each input of the North Star's tree must reach for it to hit its target, and the
     growth per period that implies; beside the teams' OMTMs."""
     from northstar.output import json_text
 
-    report = state.project().targets(target=value, by=by, method=method)
+    report = state.project().where(where).targets(target=value, by=by, method=method)
     if fmt == "json":
         click.echo(json_text(_safe(report.to_dict()), indent=2))
         return

@@ -18,7 +18,7 @@ from northstar.engine.cache import ResultCache
 from northstar.engine.compile import INSTANT, LOCAL, PERIOD
 from northstar.engine.datacheck import implausible_times
 from northstar.engine.properties import with_paths
-from northstar.engine.plan import MetricQuery, Plan, make_plan
+from northstar.engine.plan import MetricQuery, Plan, combine_filters, make_plan
 from northstar.engine.sources import BoundSource, bind_sources
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.engine.statements import build_part, is_timestamp, restrict
@@ -57,6 +57,8 @@ class MetricEngine:
                           if folder is not None else None)
         self.scanned: list[tuple[str, dt.date, dt.date]] = []  # (source, first, last) computed, not reused
         self.recomputed: set[str] = set()  # sources computed in full every time (no version)
+        self.segment: str | None = None  # a filter on every query and source read (`filtered`)
+        self._whole: MetricEngine | None = None  # the unfiltered engine a filtered one asks
 
     @property
     def results(self) -> ResultCache | None:
@@ -66,11 +68,28 @@ class MetricEngine:
     def extended(self, metrics: dict[str, Any]) -> "MetricEngine":
         """An engine over the same backend, sources and caches whose spec has extra metrics
         (analyses define probe metrics, e.g. the entities active in a source, this way)."""
+        if self._whole is not None:
+            return self._whole.extended(metrics).filtered(self.segment or "")
         spec = self.spec.model_copy(update={"metrics": {**self.spec.metrics, **metrics}})
         other = MetricEngine(dataclasses.replace(self.loaded, spec=spec), self.backend)
         other._bound, other._bounds, other._duplicates, other._instants = (
             self._bound, self._bounds, self._duplicates, self._instants)
         other._versions, other.scanned, other.recomputed = self._versions, self.scanned, self.recomputed
+        return other
+
+    def filtered(self, where: str) -> "MetricEngine":
+        """This engine for one segment of the customers (`country = 'DE'`): every query and every
+        read of a source goes through the unfiltered engine with `where` ANDed into its filter, so
+        caches and stored parts are keyed by it and a source without the dimension is refused by
+        `make_plan`. Data bounds stay the whole data's: the period reviewed is the same."""
+        whole = self._whole or self
+        other = MetricEngine(whole.loaded, whole.backend)
+        other._bound, other._bounds, other._duplicates, other._instants, other._rules = (
+            whole._bound, whole._bounds, whole._duplicates, whole._instants, whole._rules)
+        other._disk, other._parts = whole._disk, whole._parts
+        other._versions, other.scanned, other.recomputed = whole._versions, whole.scanned, whole.recomputed
+        other.segment = combine_filters(self.segment, where)
+        other._whole = whole
         return other
 
     # ---- sources -------------------------------------------------------------------------
@@ -86,6 +105,8 @@ class MetricEngine:
         With `columns`, only those (and the timestamp) are carried: the engine then reads and
         keeps no more than the metrics need.
         """
+        if self._whole is not None:
+            return self._whole.prepared(name, combine_filters(self.segment, where), grain, columns)
         bound = self.source(name)
         # Property paths a query names beyond the spec's (`--by properties.plan`) as columns.
         wanted = [*(columns or ()), *(parse_sql(where).columns if where else ())]
@@ -162,6 +183,8 @@ class MetricEngine:
     def query(self, query: MetricQuery) -> pd.DataFrame:
         """Metric series for a query; results are kept for the engine's life (like the data
         bounds), so analyses that ask for the same series twice compute it once."""
+        if self._whole is not None:
+            return self._whole.query(dataclasses.replace(query, where=combine_filters(self.segment, query.where)))
         if query not in self._results:
             key = self._disk.key(query) if self._disk is not None else None
             found = self._disk.get(key) if key is not None else None  # type: ignore[union-attr]
@@ -223,6 +246,8 @@ class MetricEngine:
     def statements(self, query: MetricQuery) -> list[ir.Table]:
         """The Ibis expressions a query runs, one per source (its metrics fused), not executed:
         e.g. to see their SQL in any dialect (`ibis.to_sql(expr, dialect=...)`)."""
+        if self._whole is not None:
+            return self._whole.statements(dataclasses.replace(query, where=combine_filters(self.segment, query.where)))
         plan = make_plan(self.spec, query)
         first, last, _data_first, _data_last = self._range(plan)
         if first is None or last is None or first > last:

@@ -63,6 +63,28 @@ def dependency_order(spec: Spec, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(order)
 
 
+def combine_filters(first: str | None, second: str | None) -> str | None:
+    """Both filters (`(a) AND (b)`); either alone when the other is empty."""
+    if not first or not second:
+        return first or second or None
+    return f"({first}) AND ({second})"
+
+
+def check_segment(spec: Spec, where: str, option: str = "--where") -> str:
+    """A segment filter (`country = 'DE'`) that parses and names only dimensions some source
+    declares; which sources lack one is said by `make_plan` when a query reads them."""
+    try:
+        parsed = parse_condition(where)
+    except ExpressionError as exc:
+        raise QueryError(f"{option}: {exc}") from None
+    declared = sorted({d for s in spec.sources.values() for d in s.dimensions})
+    for column in parsed.columns:
+        if column not in declared and not any(_preset_path(s, column) for s in spec.sources.values()):
+            raise QueryError(f"{option}: '{column}' is not a dimension of any source."
+                             + (did_you_mean(column, declared) or f" Declared dimensions: {known(declared)}."))
+    return where.strip()
+
+
 def _preset_path(source: Any, name: str) -> bool:
     """A property path into one of the containers of the source's preset (`properties.plan`):
     usable in `--by` and `--where` without being declared (validation checks the container)."""
@@ -100,7 +122,8 @@ def make_plan(spec: Spec, query: MetricQuery) -> Plan:
             dims = spec.sources[source_name].dimensions
             for column in parsed.columns:
                 if column not in dims and not _preset_path(spec.sources[source_name], column):
-                    raise QueryError(f"--where: '{column}' is not a dimension of source '{source_name}'."
+                    raise QueryError(f"--where: '{column}' is not a dimension of source '{source_name}' (read by "
+                                     f"{', '.join(by_source[source_name])}), so they cannot be filtered on it."
                                      + (did_you_mean(column, dims) or f" Declared dimensions: {known(dims)}."))
     if query.start and query.end and query.start > query.end:
         raise QueryError(f"--from {query.start} is after --to {query.end}")

@@ -86,10 +86,11 @@ class FunnelReport(Displayable):
     proposal: dict[str, Any] | None
     summary: str
     review: PeriodInfo | None = None  # the period shown and why
+    where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
 
     def to_dict(self) -> dict[str, Any]:
         return {"period": self.period.isoformat(), "grain": self.grain, "north_star": self.north_star,
-                "review": self.review.to_dict() if self.review else None,
+                "review": self.review.to_dict() if self.review else None, "where": self.where,
                 "stages": [s.to_dict() for s in self.stages], "bottleneck": self.bottleneck,
                 "proposal": self.proposal, "summary": self.summary}
 

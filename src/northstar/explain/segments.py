@@ -270,9 +270,9 @@ class _Searcher:
         if all(c in known.get(when, {}) for c in self.distinct for when in (period, baseline)):
             self._totals = {when: {c: _num(known[when][c]) for c in self.distinct} for when in (period, baseline)}
 
-    def _query(self, keys: tuple[str, ...]) -> pd.DataFrame:
+    def _query(self, keys: tuple[str, ...], columns: Sequence[str] | None = None) -> pd.DataFrame:
         start, end = min(self.period, self.baseline), max(self.period, self.baseline)
-        frame = self.engine.query(MetricQuery(metrics=tuple(self.columns), grain=self.grain, by=keys,
+        frame = self.engine.query(MetricQuery(metrics=tuple(columns or self.columns), grain=self.grain, by=keys,
                                               start=start, end=end))
         return frame[frame["period"].isin([self.period, self.baseline])]
 
@@ -286,13 +286,15 @@ class _Searcher:
         return self._totals
 
     def splits(self, keys: tuple[str, ...]) -> list[Split]:
-        frame = self._query(keys)
-        out = []
-        for name, form in self.forms.items():
-            if not all(k in self.dims_by_metric[name] for k in keys):
-                continue
-            out.append(self._split(form, frame, keys))
-        return out
+        # only the metrics whose sources all have the keys (spend has no platform): the others'
+        # columns are not asked for, or the query is refused
+        forms = [f for name, f in self.forms.items() if all(k in self.dims_by_metric[name] for k in keys)]
+        if not forms:
+            return []
+        parts = {c for f in forms for c in (f.numerator, f.denominator) if c}
+        columns = [c for c in self.columns if c in parts or c in {self.variance.get(p) for p in parts}]
+        frame = self._query(keys, columns)
+        return [self._split(form, frame, keys) for form in forms]
 
     def _split(self, form: Form, frame: pd.DataFrame, keys: tuple[str, ...]) -> Split:
         by_period = {when: frame[frame["period"] == when] for when in (self.period, self.baseline)}

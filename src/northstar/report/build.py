@@ -93,8 +93,10 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
         project=spec.project, lang=lang, grain=ns.grain, period=current, complete=complete, review=info,
         north_star=value,
         series=tuple(series), tree=tree, explanation=explanation, why=why, guardrails=guardrails, focus=focus,
-        checks=project.check(), funnel=funnel, history=history, offering_changes=offering,
+        checks=project.whole.check(), funnel=funnel, where=project.segment, history=history, offering_changes=offering,
         labels={name: label_of(spec, name) for name in spec.metrics},
         units={name: m.unit for name, m in spec.metrics.items()},
         directions={name: m.direction for name, m in spec.metrics.items()},
-        guardrail_owners=tuple(g.owner for g in spec.guardrails), notes=tuple(notes))
+        guardrail_owners=tuple(g.owner for g in spec.guardrails),
+        notes=tuple(notes) + ((f"for {project.segment}; the checks judge the spec on all customers",)
+                              if project.segment else ()))

@@ -55,6 +55,8 @@ def render_markdown(report: Report, limit: int = LIMIT) -> str:
         return t(f"report.{key}", lang, **fields)
 
     title = f"**{tr('title', project=report.project)} · {text.period_title(report.period, report.grain, lang)}**"
+    if report.where:
+        title += f" · for {report.where}"
     if not report.complete:
         title += f" ({tr('incomplete')})"
     vs_previous = (f"{text.change_words(ns.value, ns.previous, lang, ns.unit)} {tr('vs_previous')} "

@@ -92,6 +92,7 @@ class Report:
     guardrail_owners: tuple[str | None, ...] = ()  # the owner of each guardrail, in order
     notes: tuple[str, ...] = ()  # what could not be computed, in one line each
     review: "PeriodInfo | None" = None  # the period, how complete, what is provisional, why this one
+    where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
 
     @property
     def breached(self) -> list["GuardrailStatus"]:

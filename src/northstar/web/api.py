@@ -39,6 +39,8 @@ To = Annotated[str | None, Query(alias="to", description="Last period: those sta
                                                          "(YYYY-MM-DD); default: the data's last.")]
 By = Annotated[list[str] | None, Query(description="Break down by dimensions: comma-separated or repeated.")]
 Where = Annotated[str | None, Query(description="A SQL filter over dimensions, e.g. country = 'NL'.")]
+Segment = Annotated[str | None, Query(description="Only the customers matching a SQL filter over dimensions, "
+                                    "e.g. country = 'DE' (the same review period as the whole).")]
 Compare = Annotated[str | None, Query(description="true adds <metric>_previous and <metric>_last_year columns.")]
 
 
@@ -90,9 +92,10 @@ async def series_csv(request: Request, metrics: Metrics, grain: Grain = None, st
 
 
 @router.get("/tree", response_model=TreeResponse, summary="The North Star and its tree for a period")
-async def tree(request: Request, period: Period = None) -> Response:
+async def tree(request: Request, period: Period = None, where: Segment = None) -> Response:
     """Each node's value, previous value, change and owner (like `northstar tree`)."""
-    return await answer(request, "tree", period=params.date(period, "period"))
+    spec = await current_spec(request)
+    return await answer(request, "tree", period=params.date(period, "period"), where=params.segment(spec, where))
 
 
 @router.get("/explain", response_model=ExplainResponse, summary="Why a metric moved")
@@ -102,11 +105,12 @@ async def explain(request: Request,
             vs: Annotated[str | None, Query(description="The baseline: previous (default), year, or a date "
                                                         "(YYYY-MM-DD) in the period to compare with.")] = None,
             by: Annotated[list[str] | None, Query(description="Dimensions to search for segments; default: all "
-                                                              "of the sources'.")] = None) -> Response:
+                                                              "of the sources'.")] = None,
+            where: Segment = None) -> Response:
     """The exact split through the tree, the segments that drove it, the drivers, and a paragraph."""
     spec = await current_spec(request)
     return await answer(request, "explain", metric=params.metric(spec, metric), period=params.date(period, "period"),
-                        vs=params.vs(vs), by=params.dimensions(spec, by))
+                        vs=params.vs(vs), by=params.dimensions(spec, by), where=params.segment(spec, where))
 
 
 @router.get("/checks", response_model=ChecksResponse, summary="The North Star judged against the method")
@@ -117,10 +121,12 @@ async def checks(request: Request) -> Response:
 
 @router.get("/funnel", response_model=FunnelResponse, summary="The AARRR funnel, its bottleneck and an OMTM")
 async def funnel(request: Request, period: Period = None,
-           by: Annotated[str | None, Query(description="One dimension to split each stage by.")] = None) -> Response:
+           by: Annotated[str | None, Query(description="One dimension to split each stage by.")] = None,
+           where: Segment = None) -> Response:
     """Each stage's value, change and conversion; the bottleneck ranked by the gain in the North Star."""
     spec = await current_spec(request)
-    return await answer(request, "funnel", period=params.date(period, "period"), by=params.dimension(spec, by))
+    return await answer(request, "funnel", period=params.date(period, "period"), by=params.dimension(spec, by),
+                        where=params.segment(spec, where))
 
 
 @router.get("/cohorts", response_model=CohortsResponse, summary="Retention by cohort")
@@ -152,12 +158,15 @@ async def guardrails(request: Request, period: Period = None) -> Response:
 
 @router.get("/targets", response_model=TargetsResponse, summary="What the tree must reach for the target")
 async def targets(request: Request,
-            method: Annotated[str | None, Query(description="trend (default) or proportional.")] = None) -> Response:
+            method: Annotated[str | None, Query(description="trend (default) or proportional.")] = None,
+            where: Segment = None) -> Response:
     """From `north_star.target`: each formula input's required value; 404 `no_target` without a target."""
     chosen = params.choice(method, "method", tuple(METHODS), "trend")
-    if (await current_spec(request)).north_star.target is None:
+    spec = await current_spec(request)
+    segment = params.segment(spec, where)
+    if spec.north_star.target is None:
         raise ApiError(404, "no_target", "the spec sets no north_star.target {value, by}")
-    return await answer(request, "targets", method=chosen)
+    return await answer(request, "targets", method=chosen, where=segment)
 
 
 @router.get("/overview", response_model=OverviewResponse, summary="Everything the overview page shows")

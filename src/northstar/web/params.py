@@ -136,3 +136,16 @@ def cohort_metric(spec: Spec, value: str | None, tree: list[str]) -> str:
     if candidates:
         return candidates[0]
     raise bad_parameter("metric", "the spec has no entity metric (a count_distinct of the entity, or a retention)")
+
+
+def segment(spec: Spec, value: str | None, parameter: str = "where") -> str | None:
+    """A segment filter (`country = 'DE'`) checked as `--where` is: 400 with the CLI's message."""
+    from northstar.engine.plan import check_segment
+    from northstar.errors import QueryError
+
+    if not value or not value.strip():
+        return None
+    try:
+        return check_segment(spec, value)
+    except QueryError as exc:
+        raise ApiError(400, "bad_parameter", str(exc), parameter) from None

@@ -100,6 +100,7 @@ class TreeResponse(BaseModel):
     period: str
     previous_period: str
     review: ReviewOut | None
+    where: str | None = Field(None, description="The segment filter it is for (country = 'DE'); null: all customers.")
     root: TreeNodeOut
 
 
@@ -126,6 +127,7 @@ class ExplainResponse(BaseModel):
     inactive: list[str] = Field([], description="'period' and/or 'baseline': no activity at all in that period.")
     caveats: list[str] = Field([], description="A side of the comparison that is partial or provisional.")
     review: ReviewOut | None = Field(None, description="The period explained: how complete, and why it is shown.")
+    where: str | None = Field(None, description="The segment filter it is for (country = 'DE'); null: all customers.")
 
 
 class ChecksResponse(BaseModel):
@@ -142,6 +144,7 @@ class FunnelResponse(BaseModel):
     grain: str
     north_star: str
     review: ReviewOut | None
+    where: str | None = Field(None, description="The segment filter it is for (country = 'DE'); null: all customers.")
     stages: list[Obj] = Field(description="AARRR stages: value, previous, conversion, reachable level, NSM gain; "
                                           "a provisional stage has `provisional_until` and no gain.")
     bottleneck: str | None
@@ -183,6 +186,7 @@ class TargetsResponse(BaseModel):
                                         "(a Theil–Sen line inside the metric's domain, as the alerts and the forecast).")
     summary: str
     review: ReviewOut | None = Field(None, description="The review period the targets start from.")
+    where: str | None = Field(None, description="The segment filter it is for (country = 'DE'); null: all customers.")
     root: Obj = Field(description="The tree with each node's current, trend and required value; a node provisional "
                                   "in the last period has `final_period`: its current value is that period's.")
     focus: list[Obj]

@@ -265,19 +265,19 @@ class DashboardService:
         args = (metrics, grain, start, end, by, where, compare)
         return self.result("series_csv", args, lambda _p: frame_csv(self._frame(*args)))
 
-    def tree(self, period: str | None = None) -> dict[str, Any]:
-        return self.result("tree", (period,), lambda p: jsonable(p.tree(period).to_dict()))
+    def tree(self, period: str | None = None, where: str | None = None) -> dict[str, Any]:
+        return self.result("tree", (period, where), lambda p: jsonable(p.where(where).tree(period).to_dict()))
 
     def explain(self, metric: str | None = None, period: str | None = None, vs: str = "previous",
-                by: tuple[str, ...] = ()) -> dict[str, Any]:
-        return self.result("explain", (metric, period, vs, by),
-                           lambda p: jsonable(p.explain(metric, period, vs, list(by)).to_dict()))
+                by: tuple[str, ...] = (), where: str | None = None) -> dict[str, Any]:
+        return self.result("explain", (metric, period, vs, by, where),
+                           lambda p: jsonable(p.where(where).explain(metric, period, vs, list(by)).to_dict()))
 
     def checks(self) -> dict[str, Any]:
         return self.result("checks", (), lambda p: jsonable(p.check().to_dict()))
 
-    def funnel(self, period: str | None = None, by: str | None = None) -> dict[str, Any]:
-        return self.result("funnel", (period, by), lambda p: jsonable(p.funnel(period, by).to_dict()))
+    def funnel(self, period: str | None = None, by: str | None = None, where: str | None = None) -> dict[str, Any]:
+        return self.result("funnel", (period, by, where), lambda p: jsonable(p.where(where).funnel(period, by).to_dict()))
 
     def cohorts(self, metric: str, grain: str | None = None, start: str | None = None, end: str | None = None,
                 partial: bool = False) -> dict[str, Any]:
@@ -297,8 +297,9 @@ class DashboardService:
                            lambda p: jsonable({"review": p.period_info(period).to_dict(),
                                                "guardrails": [g.to_dict() for g in p.guardrails(period)]}))
 
-    def targets(self, method: str = "trend") -> dict[str, Any]:
-        return self.result("targets", (method,), lambda p: jsonable(p.targets(method=method).to_dict()))
+    def targets(self, method: str = "trend", where: str | None = None) -> dict[str, Any]:
+        return self.result("targets", (method, where),
+                           lambda p: jsonable(p.where(where).targets(method=method).to_dict()))
 
     def alerts(self) -> dict[str, Any]:
         """The alerts recorded in the alerts state, newest first, with their deliveries. Read anew

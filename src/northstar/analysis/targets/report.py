@@ -137,6 +137,7 @@ class TargetsReport:
     summary: str
     projection: str = ""  # the trend's method in words: "trend of the last 26 weeks"
     review: Any = None  # the period reviewed (`PeriodInfo`), set by the Project
+    where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
 
     def nodes(self) -> list[NodeTarget]:
         out: list[NodeTarget] = []
@@ -155,7 +156,7 @@ class TargetsReport:
                 "target_period": self.target_period.isoformat(), "last_period": self.last_period.isoformat(),
                 "periods": self.periods, "trend_periods": self.trend_periods, "projection": self.projection,
                 "summary": self.summary,
-                "review": self.review.to_dict() if self.review is not None else None,
+                "review": self.review.to_dict() if self.review is not None else None, "where": self.where,
                 "root": self.root.to_dict(), "focus": [f.to_dict() for f in self.focus]}
 
 
