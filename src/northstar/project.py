@@ -23,6 +23,7 @@ from northstar.spec.load import LoadedSpec, load_spec
 from northstar.spec.model import ConversionMetric, Spec
 
 if TYPE_CHECKING:
+    from northstar.analysis.windows import WindowComparison
     from northstar.engine.backends import Backend
     from northstar.analysis.cohorts import CohortReport
     from northstar.analysis.targets import TargetsReport
@@ -85,20 +86,60 @@ class Project:
 
     def query(self, metrics: str | Sequence[str], grain: str | None = None, by: str | Iterable[str] = (),
               where: str | None = None, start: object = None, end: object = None,
-              compare: bool = False) -> pd.DataFrame:
+              compare: bool = False, window: str | None = None) -> pd.DataFrame:
         """Metric series: columns `period`, the `by` dimensions, then one per metric.
 
         Periods are whole periods of the grain (default: the North Star's) in the spec's time
         zone; `start`/`end` pick the periods whose first day falls between the period of
         `start` and `end`. Empty periods are 0 for counts and sums, null for ratios.
         With `compare`, `<metric>_previous` and `<metric>_last_year` follow each metric.
+        With `window` (7d, 28d, mtd, qtd; see `rolling`): rows `window` = current, previous,
+        last_year with their `first` and `last` day, each metric aggregated over the window.
         """
         names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         dims = (by,) if isinstance(by, str) else tuple(by)
+        if window is not None:
+            if grain or start or end or compare:
+                raise QueryError("--window: windows set their own dates; leave out --grain, --from, --to "
+                                 "and --compare")
+            return self.window_values(names, window, dims, where)[1]
         request = MetricQuery(metrics=names, grain=grain or self.spec.north_star.grain, by=dims,
                               where=where or None, start=_date(start, "--from"), end=_date(end, "--to"),
                               compare=compare)
         return self.engine.query(request)
+
+    def rolling(self, window: str) -> "WindowComparison":
+        """The windows of `window` (7d, 28d, mtd, qtd) that every command compares: ending on the
+        last complete local day of the North Star's data (see `northstar.analysis.windows`)."""
+        from northstar.analysis.windows import check_window, rolling_windows
+
+        check_window(window)
+        coverage = self.coverage()
+        if coverage is None:
+            raise QueryError("the data holds no events, so there is no window to show")
+        return rolling_windows(window, last_complete("day", coverage)[0], coverage.first_day)
+
+    def window_values(self, metrics: Sequence[str], window: str, by: Sequence[str] = (),
+                      where: str | None = None) -> tuple["WindowComparison", pd.DataFrame]:
+        """The windows and a frame: `window` (current, previous, last_year), `first`, `last`,
+        the `by` dimensions, one column per metric, its aggregate over the whole window (a
+        distinct count is the distinct entities in the window). A window the data does not
+        cover from its first day has null values."""
+        windows = self.rolling(window)
+        sides = windows.sides()
+        request = MetricQuery(metrics=tuple(metrics), grain="day", by=tuple(by), where=where or None,
+                              windows=tuple((w.first, w.end) for w in sides.values()))
+        frame = self.engine.query(request)
+        names = {w.first: side for side, w in sides.items()}
+        frame.insert(0, "window", frame.pop("period").map(names))
+        frame.insert(1, "first", frame["window"].map(lambda s: sides[s].first))
+        frame.insert(2, "last", frame["window"].map(lambda s: sides[s].last))
+        for side, w in sides.items():
+            if not w.available:
+                frame.loc[frame["window"] == side, list(metrics)] = None
+        order = {side: i for i, side in enumerate(sides)}
+        frame = frame.sort_values("window", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+        return windows, frame
 
     # ---- periods: which one is under review, and how final each value in it is ---------------
 
