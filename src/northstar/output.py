@@ -124,6 +124,8 @@ def _node_label(node: TreeNodeValue) -> str:
 def tree_renderable(report: TreeReport) -> Tree:
     title = (f"[bold]{report.project}[/bold] North Star, {report.grain} of {report.period.isoformat()} "
              f"vs {report.previous_period.isoformat()}")
+    if report.window is not None:
+        title = f"[bold]{report.project}[/bold] North Star, {escape(report.window.description())}"
     if report.review is not None and report.review.why:
         title += f"\n[dim]{escape(report.review.why)}[/dim]"
     if report.review is not None and report.review.partial_reason:

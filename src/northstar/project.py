@@ -111,35 +111,19 @@ class Project:
     def rolling(self, window: str) -> "WindowComparison":
         """The windows of `window` (7d, 28d, mtd, qtd) that every command compares: ending on the
         last complete local day of the North Star's data (see `northstar.analysis.windows`)."""
-        from northstar.analysis.windows import check_window, rolling_windows
+        from northstar.rolling import rolling
 
-        check_window(window)
-        coverage = self.coverage()
-        if coverage is None:
-            raise QueryError("the data holds no events, so there is no window to show")
-        return rolling_windows(window, last_complete("day", coverage)[0], coverage.first_day)
+        return rolling(self, window)
 
     def window_values(self, metrics: Sequence[str], window: str, by: Sequence[str] = (),
                       where: str | None = None) -> tuple["WindowComparison", pd.DataFrame]:
         """The windows and a frame: `window` (current, previous, last_year), `first`, `last`,
         the `by` dimensions, one column per metric, its aggregate over the whole window (a
         distinct count is the distinct entities in the window). A window the data does not
-        cover from its first day has null values."""
-        windows = self.rolling(window)
-        sides = windows.sides()
-        request = MetricQuery(metrics=tuple(metrics), grain="day", by=tuple(by), where=where or None,
-                              windows=tuple((w.first, w.end) for w in sides.values()))
-        frame = self.engine.query(request)
-        names = {w.first: side for side, w in sides.items()}
-        frame.insert(0, "window", frame.pop("period").map(names))
-        frame.insert(1, "first", frame["window"].map(lambda s: sides[s].first))
-        frame.insert(2, "last", frame["window"].map(lambda s: sides[s].last))
-        for side, w in sides.items():
-            if not w.available:
-                frame.loc[frame["window"] == side, list(metrics)] = None
-        order = {side: i for i, side in enumerate(sides)}
-        frame = frame.sort_values("window", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
-        return windows, frame
+        cover from its first day has null values (see `northstar.rolling`)."""
+        from northstar.rolling import window_values
+
+        return window_values(self, metrics, window, by, where)
 
     # ---- periods: which one is under review, and how final each value in it is ---------------
 
@@ -257,10 +241,15 @@ class Project:
             raise QueryError("the data holds no events, so there is no complete period")
         return last_final(grain, coverage, self.window(metric))
 
-    def tree(self, period: object = None) -> TreeReport:
-        """The North Star and its tree for a period (default: the review period)."""
+    def tree(self, period: object = None, window: str | None = None) -> TreeReport:
+        """The North Star and its tree for a period (default: the review period), or over a rolling
+        `window` (7d, 28d, mtd, qtd) against the window before."""
         grain = self.spec.north_star.grain
         metrics = tree_metrics(self.spec)
+        if window is not None:
+            from northstar.rolling import window_tree
+
+            return window_tree(self, window, period)
         info = self.period_info(period)
         start = info.period
         frame = self.query(metrics, grain=grain, start=start, end=start, compare=True)

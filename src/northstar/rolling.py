@@ -1,0 +1,68 @@
+"""The Project's rolling windows: which windows every command compares, their values (the
+engine's aggregate over each whole window), and the tree over them. The date rule is in
+`northstar.analysis.windows`; the engine's window query in `engine/engine.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from northstar.analysis.periods import last_complete
+from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
+from northstar.analysis.windows import WindowComparison, check_window, rolling_windows
+from northstar.engine import MetricQuery
+from northstar.errors import QueryError
+
+if TYPE_CHECKING:
+    from northstar.project import Project
+
+
+def rolling(project: "Project", window: str) -> WindowComparison:
+    """The windows of `window` ending on the last complete local day of the North Star's data
+    (the day rule every command uses), marked unavailable where the data starts later."""
+    check_window(window)
+    coverage = project.coverage()
+    if coverage is None:
+        raise QueryError("the data holds no events, so there is no window to show")
+    return rolling_windows(window, last_complete("day", coverage)[0], coverage.first_day)
+
+
+def window_values(project: "Project", metrics: Sequence[str], window: str, by: Sequence[str] = (),
+                  where: str | None = None) -> tuple[WindowComparison, pd.DataFrame]:
+    """See `Project.window_values`: one engine query over the three windows."""
+    windows = rolling(project, window)
+    sides = windows.sides()
+    request = MetricQuery(metrics=tuple(dict.fromkeys(metrics)), grain="day", by=tuple(by), where=where or None,
+                          windows=tuple((w.first, w.end) for w in sides.values()))
+    frame = project.engine.query(request)
+    names = {w.first: side for side, w in sides.items()}
+    frame.insert(0, "window", frame.pop("period").map(names))
+    frame.insert(1, "first", frame["window"].map(lambda s: sides[s].first))
+    frame.insert(2, "last", frame["window"].map(lambda s: sides[s].last))
+    for side, w in sides.items():
+        if not w.available:  # too little data: no number rather than missing days counted as 0
+            frame.loc[frame["window"] == side, list(request.metrics)] = None
+    order = {side: i for i, side in enumerate(sides)}
+    frame = frame.sort_values("window", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    return windows, frame
+
+
+def side_values(frame: pd.DataFrame, side: str, metrics: Sequence[str]) -> dict[str, object]:
+    """{metric: value} in one window of a `window_values` frame without a breakdown."""
+    rows = frame[frame["window"] == side]
+    return {m: (rows.iloc[0][m] if len(rows) else None) for m in metrics}
+
+
+def window_tree(project: "Project", window: str, period: object = None) -> TreeReport:
+    """The North Star and its tree over a rolling window against the window before."""
+    if period is not None:
+        raise QueryError("--window: a window ends on the data's last complete day; leave out --period")
+    metrics = tree_metrics(project.spec)
+    windows, frame = window_values(project, metrics, window)
+    now, before = side_values(frame, "current", metrics), side_values(frame, "previous", metrics)
+    report = build_tree(project.spec, {m: (now[m], before[m]) for m in metrics},
+                        windows.current.first, windows.previous.first)
+    return replace(report, window=windows)
