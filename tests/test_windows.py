@@ -228,3 +228,66 @@ def test_unknown_window_and_refused_metrics(tmp_path: Path) -> None:
         project.query(["back"], window="7d")
     with pytest.raises(QueryError, match=r"--window: 'total' is a running total"):
         project.query(["total"], window="28d")
+
+
+# ---- CLI and API ---------------------------------------------------------------------------
+
+def _steady(root: Path) -> Path:
+    """Ten weeks of events every 7 hours before 31 March 2024 03:00 in Amsterdam."""
+    rows = [{"ts": datetime(2024, 3, 31, 1, tzinfo=UTC) - timedelta(hours=7 * h), "user": f"u{h % 5}",
+             "event": "play", "country": "NL", "value": float(h)} for h in range(300)]
+    write_project(root, "Europe/Amsterdam", rows)
+    return root / "northstar.yml"
+
+
+def _cli(spec: Path, *args: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "northstar.cli", "-f", str(spec), *args], capture_output=True,
+                         text=True, env={**os.environ, "COLUMNS": "200"})
+    return run.returncode, run.stdout, run.stderr
+
+
+def test_cli_query_and_tree_over_windows(tmp_path: Path) -> None:
+    spec = _steady(tmp_path)
+    code, out, err = _cli(spec, "query", "players", "minutes", "--window", "7d")
+    assert code == 0, err
+    assert out.startswith("7 days to 31 Mar 2024 vs the 7 days before; a year before: 27 Mar-2 Apr 2023 "
+                          "(the data starts on 2024-01-03")
+    code, out, err = _cli(spec, "query", "players", "--window", "28d", "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines()[:3] == ["window,first,last,players", "current,2024-03-04,2024-03-31,5",
+                                    "previous,2024-02-05,2024-03-03,5"]
+    code, out, err = _cli(spec, "tree", "--window", "28d", "--format", "json")
+    assert code == 0, err
+    import json
+
+    report = json.loads(out)
+    assert report["window"]["description"] == "28 days to 31 Mar 2024 vs the 28 days before"
+    frame = Project.load(spec).query(["minutes", "players"], window="28d")
+    assert report["root"]["value"] == frame.iloc[0]["minutes"] and report["root"]["previous"] == frame.iloc[1]["minutes"]
+
+
+@pytest.mark.parametrize("args", [("query", "plays", "--window", "8d"), ("tree", "--window", "week")])
+def test_cli_unknown_window_is_one_line_naming_the_option(tmp_path: Path, args: tuple[str, ...]) -> None:
+    code, out, err = _cli(_steady(tmp_path), *args)
+    assert code == 2 and not out
+    assert err.strip().splitlines() == [f"error: --window: '{args[-1]}' is not one of 7d, 28d, mtd, qtd"]
+
+
+def test_api_tree_over_a_window_and_a_bad_window(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from northstar.web import create_app
+
+    spec = _steady(tmp_path)
+    client = TestClient(create_app(spec), raise_server_exceptions=False)
+    answer = client.get("/api/tree", params={"window": "mtd"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["window"]["description"].startswith("month to date (1-31 Mar 2024) vs the same days of the month")
+    assert body["root"]["value"] == Project.load(spec).tree(window="mtd").root.value
+    bad = client.get("/api/tree", params={"window": "9d"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "window: '9d' is not one of 7d, 28d, mtd, qtd"

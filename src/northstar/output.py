@@ -65,7 +65,9 @@ def frame_json(frame: pd.DataFrame) -> str:
 def frame_csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     out = frame.copy()
-    out["period"] = [plain(p) for p in out["period"]]
+    for column in ("period", "first", "last"):  # dates (a window query has first and last)
+        if column in out.columns:
+            out[column] = [plain(p) for p in out[column]]
     out.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
 

@@ -42,9 +42,10 @@ def window_values(project: "Project", metrics: Sequence[str], window: str, by: S
     frame.insert(0, "window", frame.pop("period").map(names))
     frame.insert(1, "first", frame["window"].map(lambda s: sides[s].first))
     frame.insert(2, "last", frame["window"].map(lambda s: sides[s].last))
-    for side, w in sides.items():
-        if not w.available:  # too little data: no number rather than missing days counted as 0
-            frame.loc[frame["window"] == side, list(request.metrics)] = None
+    missing = frame["window"].isin([side for side, w in sides.items() if not w.available])
+    if missing.any():  # too little data: no number rather than missing days counted as 0
+        for metric in request.metrics:
+            frame[metric] = frame[metric].astype(object).where(~missing, None)
     order = {side: i for i, side in enumerate(sides)}
     frame = frame.sort_values("window", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     return windows, frame

@@ -84,7 +84,9 @@ class WindowComparison:
             then = (f"the same days of the {name} before ({base.label()})" if against == "previous"
                     else f"the same days a year before ({base.label()})")
         text = f"{now} vs {then}"
-        if not base.available:
+        if not self.current.available:
+            text += f": no value, {self.current.reason}"
+        elif not base.available:
             text += f": no comparison, {base.reason}"
         return text
 

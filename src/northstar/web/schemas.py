@@ -100,6 +100,7 @@ class TreeResponse(BaseModel):
     period: str
     previous_period: str
     review: ReviewOut | None
+    window: dict[str, Any] | None = None  # with ?window=: the windows compared and their description
     root: TreeNodeOut
 
 

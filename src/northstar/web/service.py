@@ -265,8 +265,8 @@ class DashboardService:
         args = (metrics, grain, start, end, by, where, compare)
         return self.result("series_csv", args, lambda _p: frame_csv(self._frame(*args)))
 
-    def tree(self, period: str | None = None) -> dict[str, Any]:
-        return self.result("tree", (period,), lambda p: jsonable(p.tree(period).to_dict()))
+    def tree(self, period: str | None = None, window: str | None = None) -> dict[str, Any]:
+        return self.result("tree", (period, window), lambda p: jsonable(p.tree(period, window=window).to_dict()))
 
     def explain(self, metric: str | None = None, period: str | None = None, vs: str = "previous",
                 by: tuple[str, ...] = ()) -> dict[str, Any]:
