@@ -291,3 +291,15 @@ def test_api_tree_over_a_window_and_a_bad_window(tmp_path: Path) -> None:
     bad = client.get("/api/tree", params={"window": "9d"})
     assert bad.status_code == 400
     assert bad.json()["error"]["message"] == "window: '9d' is not one of 7d, 28d, mtd, qtd"
+
+
+@pytest.mark.parametrize("kind", ["7d", "28d", "mtd"])
+def test_explain_over_a_window_adds_up_to_the_change(tmp_path: Path, kind: str) -> None:
+    project = Project.load(_steady(tmp_path))
+    result = project.explain(window=kind)
+    frame = project.query(["minutes"], window=kind)
+    assert (result.value, result.baseline) == (frame.iloc[0]["minutes"], frame.iloc[1]["minutes"])
+    assert math.isclose(sum(c.contribution for c in result.root.children), result.value - result.baseline)
+    assert result.to_dict()["window"]["window"] == kind
+    with pytest.raises(QueryError, match="^--vs: with --window, '2024-01-01' is not previous or year$"):
+        project.explain(window=kind, vs="2024-01-01")

@@ -344,9 +344,15 @@ class Project:
         return build_cohorts(metric, grain, counts, *bounds, partial=partial)
 
     def explain(self, metric: str | None = None, period: object = None, vs: str = "previous",
-                by: Sequence[str] = ()) -> "Explanation":
-        """Why a metric moved: exact split through the tree, segments, drivers (see `northstar.explain`)."""
+                by: Sequence[str] = (), window: str | None = None) -> "Explanation":
+        """Why a metric moved: exact split through the tree, segments, drivers (see `northstar.explain`);
+        with `window`, between rolling windows (`vs`: previous or year; see `northstar.rolling`)."""
         from northstar.explain import explain
+
+        if window is not None:
+            from northstar.rolling import window_explain
+
+            return window_explain(self, metric, window, vs, period, by)
 
         result = explain(self, metric, period, vs, by)
         return replace(result, review=self.period_info(result.period))

@@ -17,6 +17,7 @@ from northstar.engine import MetricQuery
 from northstar.errors import QueryError
 
 if TYPE_CHECKING:
+    from northstar.explain.model import Explanation
     from northstar.project import Project
 
 
@@ -67,3 +68,46 @@ def window_tree(project: "Project", window: str, period: object = None) -> TreeR
     report = build_tree(project.spec, {m: (now[m], before[m]) for m in metrics},
                         windows.current.first, windows.previous.first)
     return replace(report, window=windows)
+
+
+def window_explain(project: "Project", metric: str | None, window: str, vs: str = "previous",
+                   period: object = None, by: Sequence[str] = ()) -> "Explanation":
+    """The change of `metric` between the current window and the one before (or a year before)
+    split exactly through the tree, as for periods (`explain.decompose`): the contributions add
+    up to the change. Segments, top ids and drivers are searched on calendar periods only."""
+    import math
+
+    from northstar.engine.plan import dependency_order, unknown_metric
+    from northstar.explain.decompose import attribute, decomposition
+    from northstar.explain.model import Explanation
+
+    if period is not None:
+        raise QueryError("--window: a window ends on the data's last complete day; leave out --period")
+    if vs not in ("previous", "year"):
+        raise QueryError(f"--vs: with --window, '{vs}' is not previous or year")
+    if by:
+        raise QueryError("--by: segments are searched on calendar periods; leave out --window or --by")
+    spec = project.spec
+    metric = metric or spec.north_star.metric
+    if metric not in spec.metrics:
+        raise unknown_metric(spec, metric)
+    node = decomposition(spec, metric)
+    names = list(dict.fromkeys([*node.names(), *dependency_order(spec, tuple(node.names()))]))
+    windows, frame = window_values(project, names, window)
+    side = "previous" if vs == "previous" else "last_year"
+
+    def floats(values: dict[str, object]) -> dict[str, float]:
+        return {n: math.nan if v is None or pd.isna(v) else float(v) for n, v in values.items()}  # type: ignore[arg-type]
+
+    now, before = floats(side_values(frame, "current", names)), floats(side_values(frame, side, names))
+    description = windows.description(vs)
+    if math.isnan(now[metric]) or math.isnan(before[metric]):
+        raise QueryError(f"--window: {description}: '{metric}' has no value in one of the windows")
+    root = attribute(spec, node, before, now)
+    label = root.label
+    summary = (f"{label} was {now[metric]:,.4g} over {description} ({before[metric]:,.4g}), "
+               f"a change of {now[metric] - before[metric]:+,.4g}.")
+    return Explanation(metric, label, spec.north_star.grain, windows.current.first, windows.sides()[side].first,
+                       root.value, root.baseline, root, summary=summary,
+                       notes=("segments, top ids and drivers are searched on calendar periods, not windows",),
+                       window=windows)

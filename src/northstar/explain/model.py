@@ -158,6 +158,7 @@ class Explanation(Displayable):
     caveats: tuple[str, ...] = ()  # a side of the comparison is partial or provisional
     segments_searched: bool = False  # some metric was split by some dimension
     review: Any = None  # the period explained, how complete, and why it is the one shown (`PeriodInfo`)
+    window: Any = None  # with a rolling window: the windows compared (`WindowComparison`)
 
     @property
     def lead(self) -> Segment | None:
@@ -180,4 +181,5 @@ class Explanation(Displayable):
                 "lead_segment": self.lead.to_dict() if self.lead else None,
                 "overlaps": [o.to_dict() for o in self.overlaps], "top_entities": [f.to_dict() for f in self.entities],
                 "inactive": list(self.inactive), "caveats": list(self.caveats),
-                "review": self.review.to_dict() if self.review is not None else None}
+                "review": self.review.to_dict() if self.review is not None else None,
+                "window": self.window.to_dict() if self.window is not None else None}
