@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from northstar.analysis.periods import last_complete
-from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
+from northstar.analysis.tree import TreeNodeValue, TreeReport, build_tree, tree_metrics
 from northstar.analysis.windows import WindowComparison, check_window, rolling_windows
 from northstar.engine import MetricQuery
 from northstar.errors import QueryError
@@ -62,12 +62,36 @@ def window_tree(project: "Project", window: str, period: object = None) -> TreeR
     """The North Star and its tree over a rolling window against the window before."""
     if period is not None:
         raise QueryError("--window: a window ends on the data's last complete day; leave out --period")
-    metrics = tree_metrics(project.spec)
+    spec = project.spec
+    every = tree_metrics(spec)
+    # a retention or conversion node (or a formula over one) has no window value: shown without
+    # one, with a note, while the rest of the tree is computed
+    metrics = [m for m in every if windowable(spec, m)]
     windows, frame = window_values(project, metrics, window)
     now, before = side_values(frame, "current", metrics), side_values(frame, "previous", metrics)
-    report = build_tree(project.spec, {m: (now[m], before[m]) for m in metrics},
-                        windows.current.first, windows.previous.first)
-    return replace(report, window=windows)
+    report = build_tree(spec, {m: (now[m], before[m]) for m in metrics}, windows.current.first,
+                        windows.previous.first)
+    return replace(report, window=windows, root=_note_skipped(report.root, set(every) - set(metrics)))
+
+
+def windowable(spec: object, metric: str) -> bool:
+    """Whether a metric has a value over a window (see `engine.plan`: no retention, conversion or
+    running total behind it)."""
+    from northstar.engine.plan import dependency_order
+    from northstar.spec.model import AggregateMetric, ConversionMetric, RetentionMetric
+
+    for name in dependency_order(spec, (metric,)):  # type: ignore[arg-type]
+        m = spec.metrics[name]  # type: ignore[attr-defined]
+        if isinstance(m, (RetentionMetric, ConversionMetric)) or (isinstance(m, AggregateMetric) and m.cumulative):
+            return False
+    return True
+
+
+def _note_skipped(node: TreeNodeValue, skipped: set[str]) -> TreeNodeValue:
+    children = tuple(_note_skipped(c, skipped) for c in node.children)
+    note = ("defined on calendar periods (a retention, conversion or running total): no value over a window"
+            if node.metric in skipped else node.note)
+    return replace(node, children=children, note=note)
 
 
 def window_explain(project: "Project", metric: str | None, window: str, vs: str = "previous",
