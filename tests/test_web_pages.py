@@ -311,6 +311,19 @@ def test_a_click_on_a_tree_node_opens_its_metric_page(context: BrowserContext, b
     visit.assert_clean()
 
 
+def test_the_window_control_shows_the_tree_over_a_rolling_window(context: BrowserContext, base_url: str,
+                                                                  api: httpx.Client) -> None:
+    visit = Visit(context, base_url)
+    page = visit.open("/tree")
+    page.locator("#window").select_option("28d")
+    expect(page).to_have_url(re.compile(r"[?&]window=28d"))
+    visit.wait_ready()
+    expected = api.get("/api/tree", params={"window": "28d"}).json()
+    expect(page.locator("#period-shown")).to_have_text(expected["window"]["description"])
+    expect(page.locator("#period")).to_be_disabled()
+    visit.assert_clean()
+
+
 def test_the_grain_filter_changes_the_url_and_the_numbers(context: BrowserContext, base_url: str) -> None:
     visit = Visit(context, base_url)
     page = visit.open(f"/metric/{NSM}")

@@ -65,7 +65,9 @@ def frame_json(frame: pd.DataFrame) -> str:
 def frame_csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     out = frame.copy()
-    out["period"] = [plain(p) for p in out["period"]]
+    for column in ("period", "first", "last"):  # dates (a window query has first and last)
+        if column in out.columns:
+            out[column] = [plain(p) for p in out[column]]
     out.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
 
@@ -124,6 +126,8 @@ def _node_label(node: TreeNodeValue) -> str:
 def tree_renderable(report: TreeReport) -> Tree:
     title = (f"[bold]{report.project}[/bold] North Star, {report.grain} of {report.period.isoformat()} "
              f"vs {report.previous_period.isoformat()}")
+    if report.window is not None:
+        title = f"[bold]{report.project}[/bold] North Star, {escape(report.window.description())}"
     if report.where:
         title += f", for {escape(report.where)}"
     if report.review is not None and report.review.why:

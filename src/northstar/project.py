@@ -23,6 +23,7 @@ from northstar.spec.load import LoadedSpec, load_spec
 from northstar.spec.model import ConversionMetric, Spec
 
 if TYPE_CHECKING:
+    from northstar.analysis.windows import WindowComparison
     from northstar.engine.backends import Backend
     from northstar.analysis.cohorts import CohortReport
     from northstar.analysis.targets import TargetsReport
@@ -111,20 +112,44 @@ class Project:
 
     def query(self, metrics: str | Sequence[str], grain: str | None = None, by: str | Iterable[str] = (),
               where: str | None = None, start: object = None, end: object = None,
-              compare: bool = False) -> pd.DataFrame:
+              compare: bool = False, window: str | None = None) -> pd.DataFrame:
         """Metric series: columns `period`, the `by` dimensions, then one per metric.
 
         Periods are whole periods of the grain (default: the North Star's) in the spec's time
         zone; `start`/`end` pick the periods whose first day falls between the period of
         `start` and `end`. Empty periods are 0 for counts and sums, null for ratios.
         With `compare`, `<metric>_previous` and `<metric>_last_year` follow each metric.
+        With `window` (7d, 28d, mtd, qtd; see `rolling`): rows `window` = current, previous,
+        last_year with their `first` and `last` day, each metric aggregated over the window.
         """
         names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         dims = (by,) if isinstance(by, str) else tuple(by)
+        if window is not None:
+            if grain or start or end or compare:
+                raise QueryError("--window: windows set their own dates; leave out --grain, --from, --to "
+                                 "and --compare")
+            return self.window_values(names, window, dims, where)[1]
         request = MetricQuery(metrics=names, grain=grain or self.spec.north_star.grain, by=dims,
                               where=where or None, start=_date(start, "--from"), end=_date(end, "--to"),
                               compare=compare)
         return self.engine.query(request)
+
+    def rolling(self, window: str) -> "WindowComparison":
+        """The windows of `window` (7d, 28d, mtd, qtd) that every command compares: ending on the
+        last complete local day of the North Star's data (see `northstar.analysis.windows`)."""
+        from northstar.rolling import rolling
+
+        return rolling(self, window)
+
+    def window_values(self, metrics: Sequence[str], window: str, by: Sequence[str] = (),
+                      where: str | None = None) -> tuple["WindowComparison", pd.DataFrame]:
+        """The windows and a frame: `window` (current, previous, last_year), `first`, `last`,
+        the `by` dimensions, one column per metric, its aggregate over the whole window (a
+        distinct count is the distinct entities in the window). A window the data does not
+        cover from its first day has null values (see `northstar.rolling`)."""
+        from northstar.rolling import window_values
+
+        return window_values(self, metrics, window, by, where)
 
     # ---- periods: which one is under review, and how final each value in it is ---------------
 
@@ -244,10 +269,15 @@ class Project:
             raise QueryError("the data holds no events, so there is no complete period")
         return last_final(grain, coverage, self.window(metric))
 
-    def tree(self, period: object = None) -> TreeReport:
-        """The North Star and its tree for a period (default: the review period)."""
+    def tree(self, period: object = None, window: str | None = None) -> TreeReport:
+        """The North Star and its tree for a period (default: the review period), or over a rolling
+        `window` (7d, 28d, mtd, qtd) against the window before."""
         grain = self.spec.north_star.grain
         metrics = tree_metrics(self.spec)
+        if window is not None:
+            from northstar.rolling import window_tree
+
+            return window_tree(self, window, period)
         info = self.period_info(period)
         start = info.period
         frame = self.query(metrics, grain=grain, start=start, end=start, compare=True)
@@ -345,9 +375,15 @@ class Project:
         return build_cohorts(metric, grain, counts, *bounds, partial=partial)
 
     def explain(self, metric: str | None = None, period: object = None, vs: str = "previous",
-                by: Sequence[str] = ()) -> "Explanation":
-        """Why a metric moved: exact split through the tree, segments, drivers (see `northstar.explain`)."""
+                by: Sequence[str] = (), window: str | None = None) -> "Explanation":
+        """Why a metric moved: exact split through the tree, segments, drivers (see `northstar.explain`);
+        with `window`, between rolling windows (`vs`: previous or year; see `northstar.rolling`)."""
         from northstar.explain import explain
+
+        if window is not None:
+            from northstar.rolling import window_explain
+
+            return window_explain(self, metric, window, vs, period, by)
 
         result = explain(self, metric, period, vs, by)
         return replace(result, review=self.period_info(result.period), **self._named(result.summary))

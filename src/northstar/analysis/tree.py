@@ -8,6 +8,7 @@ from typing import Any
 
 from northstar.spec.expressions import parse_formula
 from northstar.analysis.periods import PeriodInfo
+from northstar.analysis.windows import WindowComparison
 from northstar.spec.model import FormulaMetric, Spec
 from northstar.numbers import number_or_none
 from northstar.display import Displayable
@@ -62,13 +63,15 @@ class TreeReport(Displayable):
     root: TreeNodeValue
     review: PeriodInfo | None = None  # the period shown, how complete, and why it is the one shown
     where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
+    # with a rolling window: the windows compared (`period`/`previous_period` are their first days)
+    window: WindowComparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"project": self.project, "north_star": self.north_star, "customer_value": self.customer_value,
                 "grain": self.grain, "period": self.period.isoformat(),
                 "previous_period": self.previous_period.isoformat(),
                 "review": self.review.to_dict() if self.review else None, "where": self.where,
-                "root": self.root.to_dict()}
+                "window": self.window.to_dict() if self.window else None, "root": self.root.to_dict()}
 
 
 def tree_metrics(spec: Spec) -> list[str]:

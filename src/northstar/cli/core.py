@@ -50,10 +50,12 @@ def validate(state: State, no_data: bool, untrusted: bool) -> None:
 @click.option("--from", "start", help="First period (YYYY-MM-DD): the period containing it.")
 @click.option("--to", "end", help="Last period (YYYY-MM-DD): periods starting on or before it.")
 @click.option("--compare", is_flag=True, help="Add the previous period and the same period last year.")
+@click.option("--window", help="A rolling window instead of periods: 7d, 28d, mtd or qtd, to the data's last "
+              "complete day, with the window before and the same window a year before.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
 def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[str, ...], where: str | None,
-          start: str | None, end: str | None, compare: bool, fmt: str) -> None:
+          start: str | None, end: str | None, compare: bool, window: str | None, fmt: str) -> None:
     """Metric values per period: `period`, `period_status` (complete, partial: the data begins or ends
     inside the period, provisional: a conversion's window has not passed yet, no data), the --by
     dimensions, one column per metric."""
@@ -61,6 +63,9 @@ def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[s
     from northstar.limits import query_range
 
     project = state.project()
+    if window is not None:
+        _window_query(project, metrics, grain, by, where, start, end, compare, window, fmt)
+        return
     # clipped to the data, and at most limits.MAX_ROWS rows: a one-line error past it
     first, last = query_range(project, metrics, grain, by, where, start, end, compare)
     frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=first, end=last,
@@ -79,17 +84,39 @@ def query(state: State, metrics: tuple[str, ...], grain: str | None, by: tuple[s
         stdout.print(output.frame_table(frame))
 
 
+def _window_query(project: object, metrics: tuple[str, ...], grain: str | None, by: tuple[str, ...],
+                  where: str | None, start: str | None, end: str | None, compare: bool, window: str,
+                  fmt: str) -> None:
+    """`query --window`: rows current, previous, last_year with their first and last day."""
+    from northstar import output
+
+    frame = project.query(list(metrics), grain=grain, by=list(by), where=where, start=start,  # type: ignore[attr-defined]
+                          end=end, compare=compare, window=window)
+    if fmt == "json":
+        click.echo(output.frame_json(frame))
+    elif fmt == "csv":
+        click.echo(output.frame_csv(frame), nl=False)
+    else:
+        windows = project.rolling(window)  # type: ignore[attr-defined]
+        stdout.print(f"{windows.description()}; a year before: {windows.last_year.label()}"
+                     + ("" if windows.last_year.available else f" ({windows.last_year.reason})"),
+                     markup=False, highlight=False)
+        stdout.print(output.frame_table(frame))
+
+
 @cli.command()
 @click.option("--period", help="A date in the period to show (default: the last complete period).")
 @click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
               "(same review period as the whole; a source without the dimension is refused).")
+@click.option("--window", help="A rolling window instead of the period: 7d, 28d, mtd or qtd, to the data's last "
+              "complete day, against the window before.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
-def tree(state: State, period: str | None, where: str | None, fmt: str) -> None:
+def tree(state: State, period: str | None, where: str | None, window: str | None, fmt: str) -> None:
     """The North Star and its tree: value, previous value, change and owner of each node."""
     from northstar import output
 
-    report = state.project().where(where).tree(period)
+    report = state.project().where(where).tree(period, window=window)
     if fmt == "json":
         click.echo(output.tree_json(report))
     else:

@@ -23,16 +23,19 @@ def _num(value: float | None, pct: bool = False) -> str:
 @click.option("--by", "by", multiple=True, help="Only these dimensions for segments (repeatable).")
 @click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
               "(same review period as the whole; a source without the dimension is refused).")
+@click.option("--window", help="Between rolling windows instead of periods: 7d, 28d, mtd or qtd, to the data's "
+              "last complete day (--vs previous or year).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True)
 @click.pass_obj
 def explain(state: State, metric: str | None, period: str | None, vs: str, by: tuple[str, ...], where: str | None,
+            window: str | None,
             fmt: str) -> None:
     """Why a metric (default: the North Star) moved: through the tree, into segments and drivers."""
     from northstar.explain.narrative import plural
     from northstar.output import json_text
 
-    result = state.project().where(where).explain(metric, period=period, vs=vs, by=by)
+    result = state.project().where(where).explain(metric, period=period, vs=vs, by=by, window=window)
     if fmt == "json":
         click.echo(json_text(result.to_dict(), indent=2, default=str))
         return

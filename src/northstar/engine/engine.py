@@ -24,7 +24,7 @@ from northstar.engine.sql_to_ibis import to_ibis
 from northstar.engine.statements import build_part, is_timestamp, restrict
 from northstar.engine.timestamps import read_bounds
 from northstar.engine.time import (event_time, period_of, period_start, same_period_last_year,
-                                   shift_period)
+                                   shift_period, window_of)
 from northstar.errors import DataError, FilterError, first_line
 from northstar.spec.expressions import parse_formula, parse_sql, short
 from northstar.spec.load import LoadedSpec
@@ -99,11 +99,13 @@ class MetricEngine:
             self._bound.update(bind_sources(self.backend, self.loaded, [name]))
         return self._bound[name]
 
-    def prepared(self, name: str, where: str | None, grain: str, columns: Sequence[str] | None = None) -> ir.Table:
+    def prepared(self, name: str, where: str | None, grain: str, columns: Sequence[str] | None = None,
+                 windows: tuple[tuple[dt.date, dt.date], ...] = ()) -> ir.Table:
         """The source's rows with `__instant`, `__local` and `__period`, after the query filter.
 
         With `columns`, only those (and the timestamp) are carried: the engine then reads and
-        keeps no more than the metrics need.
+        keeps no more than the metrics need. With `windows`, `__period` is the window holding
+        the row (its first day; null outside them) instead of the grain's period.
         """
         if self._whole is not None:
             return self._whole.prepared(name, combine_filters(self.segment, where), grain, columns)
@@ -122,7 +124,8 @@ class MetricEngine:
         self._rules[name] = times.rule
         table = table.select(*kept, **{INSTANT: times.instant, LOCAL: times.local})
         # Rows without a timestamp fall in a null period, dropped when the series are assembled.
-        return table.mutate(**{PERIOD: period_of(table[LOCAL], grain)})
+        period = window_of(table[LOCAL], windows) if windows else period_of(table[LOCAL], grain)
+        return table.mutate(**{PERIOD: period})
 
     def time_rule(self, name: str) -> str | None:
         """How local time follows from the instant in source `name` (after `prepared`)."""
@@ -204,6 +207,8 @@ class MetricEngine:
 
     def _query(self, query: MetricQuery) -> pd.DataFrame:
         plan = make_plan(self.spec, query)
+        if query.windows:
+            return self._window_query(plan)
         grain, keys = query.grain, list(query.by)
         first, last, data_first, data_last = self._range(plan)
         columns = [asm.PERIOD, *keys, *self._output_metrics(query)]
@@ -228,6 +233,27 @@ class MetricEngine:
         grid = grid.sort_values([asm.PERIOD, *keys], na_position="last", kind="stable").reset_index(drop=True)
         return grid[columns]
 
+    def _window_query(self, plan: Plan) -> pd.DataFrame:
+        """Each metric aggregated over each whole window: one statement per source (the same
+        fused statement as for periods, its period column the window), then formulas of the
+        window's aggregates. Results per window are not kept in the part store: a window
+        moves with the data."""
+        query, keys = plan.query, list(plan.query.by)
+        labels = sorted(lo for lo, _hi in query.windows)
+        first, last = labels[0], max(hi for _lo, hi in query.windows) - dt.timedelta(days=1)
+        kinds = {name: _kind(self.spec.metrics[name]) for names in plan.by_source.values() for name in names}
+        frames, integral = [], set()
+        for source_name, names in plan.by_source.items():
+            frame, ints = self._compute_part(plan, source_name, list(names), first, last)
+            frames.append((frame, list(names)))
+            integral |= ints
+        grid = asm.build_grid(labels, [f for f, _ in frames], keys)
+        for frame, _names in frames:
+            grid = asm.attach(grid, frame, keys)
+        grid = self._finish_columns(grid, plan, kinds, keys, integral)
+        grid = grid.sort_values([asm.PERIOD, *keys], na_position="last", kind="stable").reset_index(drop=True)
+        return grid[[asm.PERIOD, *keys, *query.metrics]]
+
     @staticmethod
     def _output_metrics(query: MetricQuery) -> list[str]:
         if not query.compare:
@@ -236,6 +262,9 @@ class MetricEngine:
 
     def _range(self, plan: Plan) -> tuple[dt.date | None, dt.date | None, dt.date | None, dt.date | None]:
         grain, query = plan.query.grain, plan.query
+        if query.windows:
+            return (min(lo for lo, _hi in query.windows), max(hi for _lo, hi in query.windows) - dt.timedelta(days=1),
+                    None, None)
         bounds = [b for b in (self.data_bounds(s) for s in plan.by_source) if b is not None]
         data_first = period_start(min(b[0] for b in bounds).date(), grain) if bounds else None
         data_last = period_start(max(b[1] for b in bounds).date(), grain) if bounds else None

@@ -8,7 +8,7 @@ from typing import Any
 
 from northstar.errors import QueryError
 from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula
-from northstar.spec.model import GRAINS, FormulaMetric, Spec
+from northstar.spec.model import GRAINS, AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
 from northstar.spec.presets import is_container, split_path
 from northstar.spec.suggest import did_you_mean, known
 
@@ -24,6 +24,10 @@ class MetricQuery:
     start: dt.date | None = None
     end: dt.date | None = None
     compare: bool = False
+    # Rolling windows instead of calendar periods: each (first day, day after the last), local
+    # days; every metric is aggregated over each whole window (one row per window, labelled by
+    # its first day), so a distinct count is exact over the window, not a sum of days.
+    windows: tuple[tuple[dt.date, dt.date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,4 +131,31 @@ def make_plan(spec: Spec, query: MetricQuery) -> Plan:
                                      + (did_you_mean(column, dims) or f" Declared dimensions: {known(dims)}."))
     if query.start and query.end and query.start > query.end:
         raise QueryError(f"--from {query.start} is after --to {query.end}")
+    if query.windows:
+        _check_windows(spec, query, order)
     return Plan(query=query, order=order, by_source={k: tuple(v) for k, v in by_source.items()})
+
+
+def _check_windows(spec: Spec, query: MetricQuery, order: tuple[str, ...]) -> None:
+    """A window query aggregates each metric over whole windows: counts, sums, distinct counts,
+    averages, minima, maxima and formulas of them. A retention (a cohort of the period before)
+    and a conversion (a look-ahead past the period) are defined on calendar periods, and a
+    running total has no window: those are refused, naming the metric."""
+    if query.start or query.end or query.compare:
+        raise QueryError("--window: windows set their own dates; leave out --from, --to and --compare")
+    for lo, hi in query.windows:
+        if lo >= hi:
+            raise QueryError(f"--window: a window from {lo} must end after it (got {hi})")
+    ordered = sorted(query.windows)
+    for (_lo, hi), (lo2, _hi2) in zip(ordered, ordered[1:]):
+        if lo2 < hi:
+            raise QueryError(f"--window: windows overlap ({lo2} starts before {hi})")
+    for name in order:
+        metric = spec.metrics[name]
+        if isinstance(metric, RetentionMetric) or isinstance(metric, ConversionMetric):
+            kind = "a retention" if isinstance(metric, RetentionMetric) else "a conversion"
+            raise QueryError(f"--window: '{name}' is {kind}, defined on calendar periods, not rolling windows; "
+                             "use --grain/--period for it")
+        if isinstance(metric, AggregateMetric) and metric.cumulative:
+            raise QueryError(f"--window: '{name}' is a running total, which has no value over a window; "
+                             "use --grain/--period for it")

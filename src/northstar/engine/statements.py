@@ -36,18 +36,22 @@ def build_part(engine: "MetricEngine", plan: Plan, source_name: str, names: Sequ
     """One statement computing the metrics `names` of one source for the periods first..last."""
     query, grain, keys = plan.query, plan.query.grain, list(plan.query.by)
     lo = dt.datetime.combine(first, dt.time())
-    hi = dt.datetime.combine(shift_period(last, grain, 1), dt.time())
+    # windows: `first`/`last` are their first and last days (whole local days)
+    hi = dt.datetime.combine(last + dt.timedelta(days=1) if query.windows else shift_period(last, grain, 1), dt.time())
     source = engine.spec.sources[source_name]
     # A join can fan out on every query: `sql:` sources' keys are checked before use
     # (file and table sources' keys are checked by `validate`).
     if source.sql and source.key and engine.duplicate_keys(source_name):
         from northstar.engine.datacheck import _fan_out_message
         raise DataError(_fan_out_message(source_name, source.key, engine.duplicate_keys(source_name)))
-    table = engine.prepared(source_name, query.where, grain, columns_used(engine.spec, names, source, keys))
+    table = engine.prepared(source_name, query.where, grain, columns_used(engine.spec, names, source, keys),
+                            query.windows)
     bounds = engine.data_bounds(source_name)
     raw = source.timestamp if is_timestamp(table, source) else None
     rule = engine.time_rule(source_name)
     in_range = restrict(table, lo, hi, bounds, raw, rule)
+    if query.windows:  # the days between two windows (e.g. a year ago and now) are read, not grouped
+        in_range = in_range.filter(in_range[PERIOD].notnull())
     upto = restrict(table, None, hi, bounds, raw, rule)
     fused: dict[str, AggregateMetric] = {}
     source_parts: list[tuple[ir.Table, list[str]]] = []

@@ -135,6 +135,14 @@ def period_of(local: ir.TimestampValue, grain: str) -> ir.DateValue:
     return local.truncate(_TRUNC[grain]).date()
 
 
+def window_of(local: ir.TimestampValue, windows: tuple[tuple[dt.date, dt.date], ...]) -> ir.Value:
+    """The label (first day) of the window [first, end) holding each local time; null outside
+    every window (windows are whole local days and do not overlap)."""
+    branches = [((local >= dt.datetime.combine(lo, dt.time())) & (local < dt.datetime.combine(hi, dt.time())),
+                 ibis.literal(lo, type="date")) for lo, hi in windows]
+    return ibis.cases(*branches, else_=ibis.null("date"))
+
+
 def shift_period_expr(period: ir.DateValue, grain: str, n: int = 1) -> ir.Value:
     if grain == "day":
         return period + ibis.interval(days=n)

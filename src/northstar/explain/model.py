@@ -159,6 +159,7 @@ class Explanation(Displayable):
     segments_searched: bool = False  # some metric was split by some dimension
     review: Any = None  # the period explained, how complete, and why it is the one shown (`PeriodInfo`)
     where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
+    window: Any = None  # with a rolling window: the windows compared (`WindowComparison`)
 
     @property
     def lead(self) -> Segment | None:
@@ -181,4 +182,5 @@ class Explanation(Displayable):
                 "lead_segment": self.lead.to_dict() if self.lead else None,
                 "overlaps": [o.to_dict() for o in self.overlaps], "top_entities": [f.to_dict() for f in self.entities],
                 "inactive": list(self.inactive), "caveats": list(self.caveats),
-                "review": self.review.to_dict() if self.review is not None else None, "where": self.where}
+                "review": self.review.to_dict() if self.review is not None else None, "where": self.where,
+                "window": self.window.to_dict() if self.window is not None else None}

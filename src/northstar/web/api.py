@@ -92,10 +92,15 @@ async def series_csv(request: Request, metrics: Metrics, grain: Grain = None, st
 
 
 @router.get("/tree", response_model=TreeResponse, summary="The North Star and its tree for a period")
-async def tree(request: Request, period: Period = None, where: Segment = None) -> Response:
+async def tree(request: Request, period: Period = None, where: Segment = None,
+               window: Annotated[str | None, Query(description="A rolling window instead of the period: 7d, 28d, "
+                                                   "mtd or qtd, to the data's last complete day, against the "
+                                                   "window before (`window` in the answer says which days).")] = None
+               ) -> Response:
     """Each node's value, previous value, change and owner (like `northstar tree`)."""
     spec = await current_spec(request)
-    return await answer(request, "tree", period=params.date(period, "period"), where=params.segment(spec, where))
+    return await answer(request, "tree", period=params.date(period, "period"), where=params.segment(spec, where),
+                        window=window or None)
 
 
 @router.get("/explain", response_model=ExplainResponse, summary="Why a metric moved")

@@ -101,6 +101,7 @@ class TreeResponse(BaseModel):
     previous_period: str
     review: ReviewOut | None
     where: str | None = Field(None, description="The segment filter it is for (country = 'DE'); null: all customers.")
+    window: dict[str, Any] | None = None  # with ?window=: the windows compared and their description
     root: TreeNodeOut
 
 

@@ -265,8 +265,9 @@ class DashboardService:
         args = (metrics, grain, start, end, by, where, compare)
         return self.result("series_csv", args, lambda _p: frame_csv(self._frame(*args)))
 
-    def tree(self, period: str | None = None, where: str | None = None) -> dict[str, Any]:
-        return self.result("tree", (period, where), lambda p: jsonable(p.where(where).tree(period).to_dict()))
+    def tree(self, period: str | None = None, where: str | None = None, window: str | None = None) -> dict[str, Any]:
+        return self.result("tree", (period, where, window),
+                           lambda p: jsonable(p.where(where).tree(period, window=window).to_dict()))
 
     def explain(self, metric: str | None = None, period: str | None = None, vs: str = "previous",
                 by: tuple[str, ...] = (), where: str | None = None) -> dict[str, Any]:

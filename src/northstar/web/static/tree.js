@@ -80,14 +80,19 @@
   function load() {
     return NS.run(async (current) => {
       const period = NS.params().get("period");
-      const [tree, metrics] = await Promise.all([NS.api("/api/tree", { period: period }), NS.metrics()]);
+      const windowed = NS.params().get("window");  // a rolling window (7d, 28d, mtd, qtd) instead of the period
+      const [tree, metrics] = await Promise.all([
+        NS.api("/api/tree", windowed ? { window: windowed } : { period: period }), NS.metrics()]);
       if (!current()) return;
-      if (!period) form.elements.period.value = tree.period;
-      document.getElementById("period-shown").textContent = t("pages.tree.period_shown",
-        { period: NS.period(tree.period, tree.grain), previous: NS.period(tree.previous_period, tree.grain) });
+      form.elements.window.value = windowed || "";
+      form.elements.period.disabled = !!windowed;
+      if (!period && !windowed) form.elements.period.value = tree.period;
+      document.getElementById("period-shown").textContent = tree.window ? tree.window.description
+        : t("pages.tree.period_shown",
+          { period: NS.period(tree.period, tree.grain), previous: NS.period(tree.previous_period, tree.grain) });
       NS.fill(document.getElementById("tree-graph"), draw(tree, metrics));
     });
   }
-  NS.bindControls(form, ["period"], (values) => { NS.setParams(values); load(); });
+  NS.bindControls(form, ["period", "window"], (values) => { NS.setParams(values); load(); });
   load();
 })();
