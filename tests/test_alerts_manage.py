@@ -170,3 +170,41 @@ def test_an_acknowledgement_ends_when_the_deviation_stops_firing(tmp_path: Path)
     held = manage.holds(load_state(path), now + dt.timedelta(days=7))
     assert held == {"anomaly:revenue": ("acknowledged", "on it", None)}
 
+
+def test_the_api_snoozes_and_acknowledges_with_a_token_only(demo: Path, receiver: Receiver) -> None:
+    from fastapi.testclient import TestClient
+
+    from northstar.web import create_app
+
+    spec = spec_with(demo, "api", receiver.url())
+    project = Project.load(spec)
+    state = mon.state_path(project)
+    now = dt.datetime.now(UTC)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"version": 1, "deliveries": {}, "alerts": {
+        "anomaly:revenue:2026-11-16": {"fired": now.isoformat(), "delivered": now.isoformat()},
+        "guardrail:churn:2026-11-16": {"fired": now.isoformat(), "delivered": now.isoformat()}}}))
+
+    open_app = TestClient(create_app(spec))  # no token: the app refuses writes
+    answer = open_app.post("/api/alerts/anomaly:revenue:2026-11-16/ack", json={})
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "token_required"
+
+    client = TestClient(create_app(spec, token="t0ken-for-writes"))
+    assert client.post("/api/alerts/anomaly:revenue:2026-11-16/ack", json={}).status_code == 401
+    auth = {"Authorization": "Bearer t0ken-for-writes"}
+    answer = client.post("/api/alerts/anomaly:revenue:2026-11-16/snooze", json={"for": "3d", "note": "later"},
+                         headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "snoozed" and answer.json()["note"] == "later"
+    answer = client.post("/api/alerts/guardrail:churn:2026-11-16/ack", json={"note": "on it"}, headers=auth)
+    assert answer.status_code == 200 and answer.json()["state"] == "acknowledged", answer.text
+    held = manage.holds(load_state(state), now)
+    assert held["anomaly:revenue"][0] == "snoozed" and held["guardrail:churn"] == ("acknowledged", "on it", None)
+
+    answer = client.post("/api/alerts/anomaly:nope:2026-11-16/ack", json={}, headers=auth)
+    assert answer.status_code == 404 and answer.json()["error"]["parameter"] == "alert_id"
+    answer = client.post("/api/alerts/anomaly:revenue:2026-11-16/snooze", json={"for": "soon"}, headers=auth)
+    assert answer.status_code == 400 and answer.json()["error"]["parameter"] == "for", answer.text
+    answer = client.post("/api/alerts/anomaly:revenue:2026-11-16/snooze", json={"until": "2020-01-01"},
+                         headers=auth)
+    assert answer.status_code == 400 and answer.json()["error"]["parameter"] == "until", answer.text
