@@ -403,9 +403,9 @@ def test_docs_page_is_self_contained_and_complete(client: TestClient) -> None:
     assert {"/api/metrics", "/api/series", "/api/series.csv", "/api/tree", "/api/explain", "/api/checks",
             "/api/funnel", "/api/cohorts", "/api/focus", "/api/guardrails", "/api/targets",
             "/api/overview"} <= set(paths)
-    for path, item in paths.items():
-        operation = item["get"]
-        assert f"GET {path}</code>" in page.text
+    for path, operation in ((p, o) for p, item in paths.items() for o in item.values()):
+        method = next(m for m, o in paths[path].items() if o is operation).upper()
+        assert f"{method} {path}</code>" in page.text
         assert "422" not in operation["responses"] and "500" in operation["responses"]
         for parameter in operation.get("parameters", []):
             assert parameter.get("description"), (path, parameter["name"])

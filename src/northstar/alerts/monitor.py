@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from northstar.alerts.model import Alert, AlertMessage
 from northstar.alerts.grouping import group
+from northstar.alerts.manage import holds, reminder
+from northstar.alerts.model import Alert, AlertMessage
 from northstar.alerts.rules import Fired, evaluate, rules_of
 from northstar.spec.model import AlertRule, parse_duration, parse_quiet_hours
 
@@ -33,7 +34,8 @@ class Outgoing:
     message: AlertMessage
     rule: int
     channels: tuple[str, ...]
-    status: str = "ready"  # ready | printed | sent | failed | pending | cooldown | quiet hours | dry run | backtest
+    status: str = "ready"  # ready | printed | sent | failed | pending | cooldown | quiet hours | snoozed
+    #                        | acknowledged | dry run | backtest
     deliveries: list[Any] = field(default_factory=list)
 
 
@@ -51,9 +53,14 @@ class MonitorResult:
     def to_dict(self) -> dict[str, Any]:
         return {"backtest": self.backtest, "review": self.review.to_dict() if self.review is not None else None,
                 "alerts": [a.to_dict() for a in self.alerts],
-                "messages": [{**o.message.to_dict(), "rule": o.rule, "channels": list(o.channels),
+                "messages": [{**o.message.to_dict(), "id": _lead(o.message), "rule": o.rule, "channels": list(o.channels),
                               "status": o.status,
                               "deliveries": [_delivery_dict(d) for d in o.deliveries]} for o in self.outgoing]}
+
+
+def _lead(message: AlertMessage) -> str:
+    """The id users snooze or acknowledge a message by: the key of its first alert."""
+    return message.alerts[0].key if message.alerts else message.key
 
 
 def _delivery_dict(d: Any) -> dict[str, Any]:
@@ -160,17 +167,24 @@ def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = 
     fired = evaluate(project, explain=explain)
     outgoing = _messages(project, fired)
     rules = rules_of(project.spec)
-    sent = delivered_times(load_state(state_path(project)))
+    state = load_state(state_path(project))
+    sent = delivered_times(state)
+    held = holds(state, now) if isinstance(state, dict) else {}
     for item in outgoing:
         rule = rules[item.rule]
+        hold = held.get(family(item.message.key))
         if not item.channels:
             item.status = "printed"
-        elif cooled(item.message, rule, sent, now):
+        elif hold is not None and hold[0] != "snooze ended":
+            item.status = hold[0]  # snoozed | acknowledged
+        elif hold is None and cooled(item.message, rule, sent, now):
             item.status = "cooldown"
         elif in_quiet_hours(rule, now, project.spec.timezone):
             item.status = "quiet hours"
         elif dry_run:
             item.status = "dry run"
+        if hold is not None and hold[0] == "snooze ended" and item.message.key in sent and hold[2] is not None:
+            item.message = reminder(item.message, hold[2])  # sent again once the snooze is over
     return MonitorResult(_unique(fired), outgoing, review=_review(project))
 
 
@@ -198,7 +212,19 @@ def dispatch(project: Any, result: MonitorResult, now: dt.datetime, dry_run: boo
     if not dry_run:
         _finish_earlier(project, path, now, tried)
         _record(path, result.outgoing, now)
+        _settle(path, result, now)
     return result
+
+
+def _settle(path: Path, result: MonitorResult, now: dt.datetime) -> None:
+    """End the snoozes and acknowledgements this pass finished (`manage.settle`)."""
+    from northstar.alerts.manage import settle
+
+    handed = [o.message.key for o in result.outgoing if o.status in ("sent", "failed", "pending")]
+    try:
+        settle(path, [a.key for a in result.alerts], handed, now)
+    except OSError as exc:
+        log.warning("alerts: could not update the snoozes in %s: %s", path, exc.strerror or exc)
 
 
 def _review(project: Any) -> Any:
@@ -259,6 +285,7 @@ def render_text(result: MonitorResult) -> str:
         head = f"== {o.message.title}"
         if o.channels and not result.backtest:
             head += f"  [{o.status}: {', '.join(o.channels)}]"
+        head += f"  (id {_lead(o.message)})"
         blocks.append(head + "\n" + o.message.text)
     n, m = len(result.alerts), len(result.outgoing)
     tail = f"{n} alert{'s' if n != 1 else ''} in {m} message{'s' if m != 1 else ''}"

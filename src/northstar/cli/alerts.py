@@ -74,3 +74,78 @@ def digest(state: State, channel: str | None, dry_run: bool) -> None:
             stderr.print(f"warning: digest to {d.channel}: {d.error}", style="yellow", markup=False, highlight=False)
         else:
             stdout.print(f"digest {d.status} to {d.channel}", markup=False, highlight=False)
+
+
+@cli.group()
+def alerts() -> None:
+    """Manage alerts: test a channel, list the alerts, snooze or acknowledge one."""
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_obj
+def alerts_test(state: State, channel: str) -> None:
+    """Send a clearly marked test message through CHANNEL (one of alerts.channels); exit 0 when
+    it was delivered."""
+    from northstar.alerts.manage import send_test
+
+    send_test(state.project(), channel)
+    stdout.print(f"test message delivered to {channel}", markup=False, highlight=False)
+
+
+@alerts.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def alerts_list(state: State, fmt: str) -> None:
+    """The alerts of the alerts state, newest first: id, metric, period, state, note."""
+    from northstar.alerts import monitor as mon
+    from northstar.alerts.manage import rows
+    from northstar.output import json_text
+
+    project = state.project()
+    found = rows(project.spec, mon.load_state(mon.state_path(project)), dt.datetime.now(dt.timezone.utc))
+    if fmt == "json":
+        click.echo(json_text(found, indent=2, default=str))
+        return
+    if not found:
+        stdout.print("no alerts", markup=False, highlight=False)
+        return
+    from rich.table import Table
+
+    table = Table("id", "metric", "period", "state", "note")
+    for row in found:
+        table.add_row(*(str(row[k] or "") for k in ("id", "metric", "period", "state", "note")))
+    stdout.print(table)
+
+
+@alerts.command("snooze")
+@click.argument("alert_id")
+@click.option("--until", "until", help="Snooze until this date (YYYY-MM-DD, UTC) or time (YYYY-MM-DDTHH:MM).")
+@click.option("--for", "duration", help="Snooze for this long: 30m, 12h, 3d, 2w.")
+@click.option("--note", help="Why (shown by `alerts list`).")
+@click.pass_obj
+def alerts_snooze(state: State, alert_id: str, until: str | None, duration: str | None, note: str | None) -> None:
+    """Hold ALERT_ID (and later periods of the same deviation) until a time; the first pass after
+    it sends it again if it still deviates."""
+    from northstar.alerts import monitor as mon
+    from northstar.alerts.manage import snooze, snooze_end
+
+    now = dt.datetime.now(dt.timezone.utc)
+    end = snooze_end(now, until, duration)
+    project = state.project()
+    snooze(mon.state_path(project), alert_id, end, note, now)
+    stdout.print(f"{alert_id} snoozed until {end.isoformat(timespec='minutes')}", markup=False, highlight=False)
+
+
+@alerts.command("ack")
+@click.argument("alert_id")
+@click.option("--note", help="Why (shown by `alerts list`).")
+@click.pass_obj
+def alerts_ack(state: State, alert_id: str, note: str | None) -> None:
+    """Acknowledge ALERT_ID: not sent again while the same deviation lasts."""
+    from northstar.alerts import monitor as mon
+    from northstar.alerts.manage import ack
+
+    project = state.project()
+    ack(mon.state_path(project), alert_id, note, dt.datetime.now(dt.timezone.utc))
+    stdout.print(f"{alert_id} acknowledged", markup=False, highlight=False)

@@ -1,4 +1,4 @@
-"""The JSON API: GET routes under `/api`, thin layers over `northstar.Project` (via the cache).
+"""The JSON API: GET routes under `/api` (and two writes, snoozing and acknowledging an alert), thin layers over `northstar.Project` (via the cache).
 
 Bodies are the `to_dict()` of the Project's results (dates as ISO strings, null for no value);
 errors have the one shape of `northstar.web.errors`. Every parameter is checked first
@@ -12,19 +12,34 @@ at once than the service has engines: the others wait on the loop, holding no th
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from northstar.analysis.targets import METHODS
 from northstar.analysis.tree import tree_metrics
 from northstar.web import params
 from northstar.web.compute import answer, current_spec, run
-from northstar.web.errors import ApiError
-from northstar.web.schemas import (AlertsResponse, ChecksResponse, CohortsResponse, ExplainResponse, FocusResponse, FunnelResponse,
-                                   GuardrailsResponse, MetricsResponse, OverviewResponse, SeriesResponse,
-                                   TargetsResponse, TreeResponse)
+from northstar.web.errors import ApiError, bad_parameter
+from northstar.web.schemas import (
+    AlertsResponse,
+    ChecksResponse,
+    CohortsResponse,
+    ExplainResponse,
+    FocusResponse,
+    FunnelResponse,
+    GuardrailsResponse,
+    MetricsResponse,
+    OverviewResponse,
+    SeriesResponse,
+    TargetsResponse,
+    TreeResponse,
+)
 from northstar.web.service import DashboardService, dumps
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -41,6 +56,8 @@ By = Annotated[list[str] | None, Query(description="Break down by dimensions: co
 Where = Annotated[str | None, Query(description="A SQL filter over dimensions, e.g. country = 'NL'.")]
 Segment = Annotated[str | None, Query(description="Only the customers matching a SQL filter over dimensions, "
                                     "e.g. country = 'DE' (the same review period as the whole).")]
+AlertId = Annotated[str, Path(description="The alert's id, kind:metric:period, as `northstar alerts list` "
+                                           "shows it.")]
 Compare = Annotated[str | None, Query(description="true adds <metric>_previous and <metric>_last_year columns.")]
 
 
@@ -197,3 +214,58 @@ async def alerts(request: Request,
         return dumps(body)
 
     return _json(await run(request, listing))
+
+
+class SnoozeBody(BaseModel):
+    until: str | None = Field(default=None, description="Snooze until this date (YYYY-MM-DD, UTC) or time.")
+    for_: str | None = Field(default=None, alias="for", description="Snooze for this long: 30m, 12h, 3d, 2w.")
+    note: str | None = Field(default=None, max_length=1000, description="Why (shown by `alerts list`).")
+
+
+class AckBody(BaseModel):
+    note: str | None = Field(default=None, max_length=1000, description="Why (shown by `alerts list`).")
+
+
+def _hold(request: Request, alert_id: str, change: Callable[..., Any]) -> Any:
+    """Run a snooze or an acknowledgement: a write, so only on an app with a token; the CLI's
+    one-line errors as 404 (unknown id) or 400 naming the parameter."""
+    from northstar.alerts.monitor import state_path
+    from northstar.errors import QueryError
+
+    if not request.app.state.auth_required:
+        raise ApiError(403, "token_required", "changing alerts needs a token: serve with --token or NORTHSTAR_TOKEN")
+    try:
+        return change(state_path(_service(request).project()))
+    except QueryError as error:
+        text = str(error)
+        if text.startswith("ALERT_ID:"):
+            raise ApiError(404, "unknown_alert", text, "alert_id") from None
+        name = text.split(":", 1)[0].lstrip("-").split("/")[0]
+        raise bad_parameter(name, text.split(":", 1)[1].strip()) from None
+
+
+@router.post("/alerts/{alert_id}/snooze", summary="Snooze an alert (needs a token)")
+async def snooze_alert(request: Request, alert_id: AlertId, body: SnoozeBody) -> Response:
+    """Like `northstar alerts snooze`: body `{"until": DATE}` or `{"for": "3d"}`, and `note`. The
+    alert and later periods of the same deviation are not sent until then; 404 for an unknown id."""
+    from northstar.alerts import manage
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def change(path: Any) -> Any:
+        end = manage.snooze_end(now, body.until, body.for_)
+        return manage.snooze(path, alert_id, end, body.note, now)
+
+    entry = await asyncio.to_thread(_hold, request, alert_id, change)
+    return _json(dumps({"id": alert_id, "state": "snoozed", **entry["snooze"]}))
+
+
+@router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (needs a token)")
+async def ack_alert(request: Request, alert_id: AlertId, body: AckBody | None = None) -> Response:
+    """Like `northstar alerts ack`: not sent again while the same deviation lasts; 404 for an unknown id."""
+    from northstar.alerts import manage
+
+    now = dt.datetime.now(dt.timezone.utc)
+    note = body.note if body else None
+    entry = await asyncio.to_thread(_hold, request, alert_id, lambda path: manage.ack(path, alert_id, note, now))
+    return _json(dumps({"id": alert_id, "state": "acknowledged", **entry["ack"]}))
