@@ -10,17 +10,16 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from northstar.analysis.periods import (Coverage, PeriodInfo, coverage_state, first_whole, last_complete,
-                                       last_day, last_final, provisional_metrics, review_reason)
+from northstar.analysis.periods import (PeriodInfo, first_whole, last_day)
 from northstar.analysis.status import FocusStatus, GuardrailStatus, focus_status, guardrail_status
-from northstar.analysis.tree import TreeReport, build_tree, reviewed_metrics, tree_metrics
+from northstar.project_periods import PeriodsMixin, _date
+from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
 from northstar.engine import MetricEngine, MetricQuery
-from northstar.engine.plan import dependency_order
 from northstar.engine.datacheck import check_data
-from northstar.engine.time import period_start, shift_period, to_date
+from northstar.engine.time import period_start, shift_period
 from northstar.errors import Problem, QueryError
 from northstar.spec.load import LoadedSpec, load_spec
-from northstar.spec.model import ConversionMetric, Spec
+from northstar.spec.model import Spec
 
 if TYPE_CHECKING:
     from northstar.analysis.windows import WindowComparison
@@ -35,16 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def _date(value: object, name: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return to_date(value)
-    except ValueError:
-        raise QueryError(f"{name}: '{value}' is not a date; write YYYY-MM-DD") from None
-
-
-class Project:
+class Project(PeriodsMixin):
     """A loaded spec and the engine that computes it."""
 
     def __init__(self, loaded: LoadedSpec, backend: "Backend | None" = None) -> None:
@@ -150,124 +140,6 @@ class Project:
         from northstar.rolling import window_values
 
         return window_values(self, metrics, window, by, where)
-
-    # ---- periods: which one is under review, and how final each value in it is ---------------
-
-    def coverage(self, metrics: Sequence[str] | None = None) -> Coverage | None:
-        """First and last event of the data behind `metrics` (default: the North Star), local time;
-        None when those sources hold no events."""
-        names = dependency_order(self.spec, tuple(metrics or (self.spec.north_star.metric,)))
-        sources = sorted({getattr(self.spec.metrics[n], "source", None) for n in names} - {None})  # type: ignore[type-var]
-        bounds = [b for b in (self.engine.data_bounds(s) for s in sources) if b is not None]
-        if not bounds:
-            return None
-        return Coverage(min(b[0] for b in bounds), max(b[1] for b in bounds))
-
-    def window(self, metric: str) -> dt.timedelta:
-        """How far past a period the data must reach for the metric's value in it to be final:
-        the longest conversion window among the metrics it is built from (0 for none)."""
-        names = dependency_order(self.spec, (metric,))
-        windows = [self.spec.metrics[n].window for n in names if isinstance(self.spec.metrics[n], ConversionMetric)]
-        return max(windows, default=dt.timedelta(0))
-
-    def review_period(self) -> PeriodInfo:
-        """The period every command, page, report, digest and alert reviews by default: the last
-        period of the North Star's grain that its data covers completely (see
-        `northstar.analysis.periods`). Metrics whose window has not passed in it are marked
-        provisional; they never move it."""
-        if self._whole is not None:
-            return self._whole.review_period()
-        if self._review is None:
-            grain = self.spec.north_star.grain
-            coverage = self.coverage()
-            if coverage is None:
-                raise QueryError("the data holds no events, so there is no period to review")
-            current, found = last_complete(grain, coverage)
-            self._review = self._info(current, grain, None, review_reason(current, grain, coverage, found))
-        return self._review
-
-    def period_info(self, period: object = None, grain: str | None = None, metrics: Sequence[str] | None = None,
-                    name: str = "--period") -> PeriodInfo:
-        """A period (a date in it; default: the review period), how completely the data covers it
-        and which metrics are provisional in it. A period the data does not reach is an error."""
-        grain = grain or self.spec.north_star.grain
-        chosen = _date(period, name)
-        if chosen is None:
-            if grain == self.spec.north_star.grain and metrics is None:
-                return self.review_period()
-            coverage = self.coverage(metrics)
-            if coverage is None:
-                raise QueryError("the data holds no events, so there is no period to show")
-            current, found = last_complete(grain, coverage)
-            return self._info(current, grain, metrics, review_reason(current, grain, coverage, found))
-        start = period_start(chosen, grain)
-        if grain == self.spec.north_star.grain and metrics is None and self._review_or_none() is not None \
-                and start == self._review_or_none().period:  # type: ignore[union-attr]
-            return self.review_period()  # the review period asked for by a date in it: the same answer
-        info = self._info(start, grain, metrics, f"asked for ({name} {chosen.isoformat()})")
-        if info.state == "outside":
-            coverage = self.coverage(metrics)
-            span = (f"the data covers {coverage.first_day.isoformat()} to {coverage.last_day.isoformat()}"
-                    if coverage else "the data holds no events")
-            raise QueryError(f"{name}: the {grain} of {info.period.isoformat()} has no data: {info.reason} ({span})")
-        return info
-
-    def _review_or_none(self) -> PeriodInfo | None:
-        try:
-            return self.review_period()
-        except QueryError:
-            return None
-
-    def _info(self, period: dt.date, grain: str, metrics: Sequence[str] | None, why: str) -> PeriodInfo:
-        coverage = self.coverage(metrics)
-        state, reason = coverage_state(period, grain, coverage)
-        names = list(metrics) if metrics is not None else reviewed_metrics(self.spec)
-        windows = {m: self.window(m) for m in names}
-        ends = {m: c.last for m in names if windows[m] and (c := self.coverage([m])) is not None}
-        return PeriodInfo(period, grain, state, reason, provisional_metrics(period, grain, windows, ends), why)
-
-    def period_statuses(self, periods: Iterable[object], metrics: Sequence[str], grain: str | None = None) -> list[str]:
-        """For each period: complete | partial (the data begins or ends inside it) | provisional
-        (a metric's window has not passed in it) | no data (the data does not reach it)."""
-        grain = grain or self.spec.north_star.grain
-        coverage = self.coverage(metrics)
-        windows = {m: self.window(m) for m in metrics}
-        ends = {m: c.last for m in metrics if windows[m] and (c := self.coverage([m])) is not None}
-        out: dict[dt.date, str] = {}
-        labels = [to_date(p) for p in periods]
-        for when in dict.fromkeys(labels):
-            state = coverage_state(when, grain, coverage)[0]
-            if state == "outside":
-                out[when] = "no data"
-            elif state == "partial":
-                out[when] = "partial"
-            else:
-                out[when] = "provisional" if provisional_metrics(when, grain, windows, ends) else "complete"
-        return [out[w] for w in labels]
-
-    def with_status(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
-        """A query's result with a `period_status` column after `period` (see `period_statuses`)."""
-        frame = frame.copy()
-        frame.insert(1, "period_status", self.period_statuses(frame["period"], metrics, grain) if len(frame) else [])
-        return frame
-
-    def last_complete_period(self, grain: str | None = None, metrics: Sequence[str] | None = None) -> dt.date:
-        """The latest period fully covered by the data of the sources behind `metrics` (default:
-        the North Star). Windows do not move it: see `last_final_period`."""
-        grain = grain or self.spec.north_star.grain
-        coverage = self.coverage(metrics)
-        if coverage is None:
-            raise QueryError("the data holds no events, so there is no complete period")
-        return last_complete(grain, coverage)[0]
-
-    def last_final_period(self, metric: str, grain: str | None = None) -> dt.date:
-        """The latest complete period in which `metric`'s value is final (its window has passed):
-        what anomalies, leads, baselines and verdicts may use."""
-        grain = grain or self.spec.north_star.grain
-        coverage = self.coverage([metric])
-        if coverage is None:
-            raise QueryError("the data holds no events, so there is no complete period")
-        return last_final(grain, coverage, self.window(metric))
 
     def tree(self, period: object = None, window: str | None = None) -> TreeReport:
         """The North Star and its tree for a period (default: the review period), or over a rolling
@@ -426,19 +298,6 @@ class Project:
         report = build_targets(self.spec, history, last, float(value), day, method,
                                domains=metric_domains(self, metrics), provisional=review.provisional)
         return replace(report, review=review, **self._named(report.summary))
-
-    def final_only(self, frame: pd.DataFrame, metrics: Sequence[str], grain: str | None = None) -> pd.DataFrame:
-        """`frame` (a query's result) with each metric's provisional values (periods after its
-        last final one) set to null: what may be used as final."""
-        grain = grain or self.spec.north_star.grain
-        frame = frame.copy()
-        for metric in dict.fromkeys(metrics):
-            if metric not in frame.columns or not self.window(metric):
-                continue
-            last = self.last_final_period(metric, grain)
-            later = frame["period"].map(lambda p: to_date(p) > last).astype(bool)
-            frame[metric] = frame[metric].astype(float).where(~later)
-        return frame
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM in a period (default: the review period): value, progress from baseline
