@@ -37,7 +37,7 @@ GROUPS = (
       "health_beauty_revenue", "freight_share", "revenue_per_seller", "cumulative_revenue"),
      "order_item__product_category", "product_category"),
     (("payments", "credit_card_share"), "payment__payment_type", "payment_type"),
-    (("delivery_conversion",), None, None),
+    (("delivery_conversion",), "order__customer_state", "customer_state"),  # by the purchase's state
 )
 CUMULATIVE = {"cumulative_revenue"}
 NOT_IMPORTED = {"revenue_growth", "revenue_7d", "revenue_mtd", "delivered_in_week_count", "same_order_delivery",

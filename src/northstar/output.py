@@ -101,7 +101,9 @@ def frame_table(frame: pd.DataFrame, title: str | None = None) -> Table:
 def change_words(node: TreeNodeValue) -> str:
     """Change shown by sign, arrow and words, not by colour alone."""
     pct = node.change_pct
-    if node.change is None:
+    if node.change is None:  # a side has no value (a rate over nothing, a period without data)
+        if node.value is None:
+            return "no value in this period" if node.previous is not None else "no value"
         return "no previous value"
     if node.change == 0:
         return "→ unchanged"

@@ -36,6 +36,10 @@ class SourcePlan:
         not as a breakdown (a `table:` source has no such column)."""
         return [(d.name, d.expr) for d in self.model.dimensions if d.type == "categorical" and not _is_column(d.expr)]
 
+    def breakdowns(self) -> list[str]:
+        """The categorical dimensions that are columns: a source's breakdowns."""
+        return [d.expr.strip() for d in self.model.dimensions if d.type == "categorical" and _is_column(d.expr)]
+
     def column(self, name: str) -> str:
         """SQL for a dimension or entity (by dbt name) over the relation's columns."""
         found = self.model.dimension(name) or self.model.entity(name)
@@ -64,7 +68,7 @@ class SourcePlan:
             body["timestamp"] = self.column(time)
             if primary is not None and _is_column(primary.expr):
                 body["entity"] = primary.expr.strip()
-            dims = [d.expr.strip() for d in model.dimensions if d.type == "categorical" and _is_column(d.expr)]
+            dims = self.breakdowns()
             if dims:
                 body["dimensions"] = dims
             out[self.source_name(time)] = body
@@ -79,17 +83,21 @@ def conversion_source(base: SourcePlan, base_time: str, base_where: str | None, 
                       conversion_time: str, conversion_where: str | None, entity: str) -> dict[str, Any]:
     """One `sql:` source holding both sides of a conversion: the entity, the event's day (MetricFlow
     matches conversions on days) and the step (`base` or `conversion`), each side filtered by its
-    measure's filter."""
+    measure's filter. The base model's breakdowns ride along on the base rows (null on the
+    conversion rows): a conversion is broken down by its base event, as MetricFlow does."""
+    dims = base.breakdowns()
 
     def side(plan: SourcePlan, time: str, where: str | None, step: str) -> exp.Select:
+        extra = [exp.alias_(exp.column(d) if step == "base" else exp.null(), d, quoted=False) for d in dims]
         query = exp.select(exp.alias_(exp.maybe_parse(plan.column(entity), dialect="duckdb"), entity, quoted=False),
                            exp.alias_(exp.cast(exp.maybe_parse(plan.column(time), dialect="duckdb"), "date"), "event_at",
                                       quoted=False),
-                           exp.alias_(exp.Literal.string(step), "step", quoted=False)).from_(plan.relation())
+                           exp.alias_(exp.Literal.string(step), "step", quoted=False), *extra).from_(plan.relation())
         return query.where(where, dialect="duckdb") if where else query
 
     union = side(base, base_time, base_where, "base").union(
         side(conversion, conversion_time, conversion_where, "conversion"), distinct=False)
     return {"description": f"dbt conversion: '{base.model.name}' events and the '{conversion.model.name}' "
                            f"events they convert to, by {entity}",
-            "sql": union.sql(dialect="duckdb"), "timestamp": "event_at", "entity": entity}
+            "sql": union.sql(dialect="duckdb"), "timestamp": "event_at", "entity": entity,
+            **({"dimensions": dims} if dims else {})}
