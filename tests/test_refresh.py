@@ -333,3 +333,21 @@ def test_the_checks_raw_scans_are_kept_and_equal_a_full_recompute(shop: Path) ->
     pq.write_table(events(range(16, 17), seed=4, per_week=60), shop / "data" / "late.parquet")  # three weeks back
     report, scanned = _checked(shop)
     assert json.dumps(report, sort_keys=True, default=str) == json.dumps(_full_check(shop), sort_keys=True, default=str)
+
+
+def test_explain_after_new_data_reads_what_is_kept(shop: Path) -> None:
+    """Explaining a period again after data arrived later reads the kept parts, the kept segment
+    splits and the kept ids behind a sum: nothing before the new file is scanned, and the answer
+    equals one computed with nothing stored."""
+    period = "2025-03-03"
+    first = Project.load(shop / "northstar.yml").explain(period=period).to_dict()
+    pq.write_table(events(range(20, 21), seed=3), shop / "data" / "part-2.parquet")
+    project = Project.load(shop / "northstar.yml")
+    again = project.explain(period=period).to_dict()
+    assert all(lo >= dt.date(2025, 5, 12) for _source, lo, _hi in project.engine.scanned), project.engine.scanned
+    other = shop.parent / "shop-full"
+    other.mkdir()
+    text = (shop / "northstar.yml").read_text().replace('"cache": true', '"cache": false')
+    (other / "northstar.yml").write_text(text.replace('"data/', f'"{shop}/data/'))
+    assert again == Project.load(other / "northstar.yml").explain(period=period).to_dict()
+    assert again["period"] == first["period"]

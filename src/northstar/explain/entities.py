@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 import ibis
 
 from northstar.engine.compile import PERIOD
+from northstar.engine.kept import kept
 from northstar.engine.sql_to_ibis import to_ibis
 from northstar.explain.model import EntityFinding, TopEntity
 from northstar.spec.expressions import parse_sql
@@ -142,7 +143,13 @@ def _query(project: object, name: str, column: str, period: dt.date, baseline: d
     score = ibis.greatest((grouped["__now"] - grouped["__before"]).abs() * weights[0],
                           grouped["__now"].abs() * weights[1], grouped["__before"].abs() * weights[2])
     top = grouped.order_by([ibis.desc(score), grouped["__id"]]).limit(LIMIT)
-    frame = engine.backend.execute(top, what=f"finding the {noun_of(column)}s behind {name}")
+    # kept like the metric parts: computed again only when a change of the data touches the
+    # periods from the earlier to the later of the two (a new day after them keeps it)
+    what = ["top_entities", metric.model_dump(mode="json"), column, getattr(engine, "segment", None),
+            period.isoformat(), baseline.isoformat(), total, baseline_total, LIMIT]
+    frame = kept(engine, metric.source, what, grain, min(period, baseline), max(period, baseline),
+                 lambda _lo, _hi: engine.backend.execute(top, what=f"finding the {noun_of(column)}s behind {name}"),
+                 whole=True)
     if not len(frame):
         return [], (0, 0, 0)
     first = frame.iloc[0]
