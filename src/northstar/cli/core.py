@@ -26,11 +26,11 @@ def validate(state: State, no_data: bool, untrusted: bool) -> None:
         from northstar.spec.load import load_spec
 
         loaded = load_spec(state.spec_path)
-        spec, problems = loaded.spec, list(loaded.warnings)
+        spec, problems = loaded.spec.for_north_star(state.north_star), list(loaded.warnings)
     else:
         from northstar.cli.untrusted import untrusted_project
 
-        project = untrusted_project(state.spec_path) if untrusted else state.project()
+        project = untrusted_project(state.spec_path).for_north_star(state.north_star) if untrusted else state.project()
         spec, problems = project.spec, project.validate(data=not no_data)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
