@@ -37,7 +37,7 @@ async def _north_star_param(request: Request, north_star: str | None = None) -> 
 
 
 router = APIRouter(include_in_schema=False)
-pages = APIRouter(include_in_schema=False, dependencies=[Depends(_north_star_param)])  # ?north_star= on a page
+_PAGE: dict[str, Any] = {"response_class": HTMLResponse, "dependencies": [Depends(_north_star_param)]}  # ?north_star=
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -159,17 +159,17 @@ def _page(request: Request, template: str, page: str, lang: str, keep_lang: str 
 
 # ---- pages ------------------------------------------------------------------------------------
 
-@pages.get("/", response_class=HTMLResponse)
+@router.get("/", **_PAGE)
 def overview_page(request: Request) -> HTMLResponse:
     return _render(request, "overview.html", "overview")
 
 
-@pages.get("/tree", response_class=HTMLResponse)
+@router.get("/tree", **_PAGE)
 def tree_page(request: Request) -> HTMLResponse:
     return _render(request, "tree.html", "tree")
 
 
-@pages.get("/metric/{name}", response_class=HTMLResponse)
+@router.get("/metric/{name}", **_PAGE)
 def metric_page(request: Request, name: str) -> HTMLResponse:
     spec = _spec(request)
     if spec is not None and name not in spec.metrics:
@@ -177,34 +177,31 @@ def metric_page(request: Request, name: str) -> HTMLResponse:
     return _render(request, "metric.html", "metric", metric=name, config={"metric": name})
 
 
-@pages.get("/funnel", response_class=HTMLResponse)
+@router.get("/funnel", **_PAGE)
 def funnel_page(request: Request) -> HTMLResponse:
     return _render(request, "funnel.html", "funnel")
 
 
-@pages.get("/cohorts", response_class=HTMLResponse)
+@router.get("/cohorts", **_PAGE)
 def cohorts_page(request: Request) -> HTMLResponse:
     spec = _spec(request)
     options = list(entity_metrics(spec)) if spec is not None else []
     return _render(request, "cohorts.html", "cohorts", config={"entityMetrics": options})
 
 
-@pages.get("/checks", response_class=HTMLResponse)
+@router.get("/checks", **_PAGE)
 def checks_page(request: Request) -> HTMLResponse:
     return _render(request, "checks.html", "checks")
 
 
-@pages.get("/focus", response_class=HTMLResponse)
+@router.get("/focus", **_PAGE)
 def focus_page(request: Request) -> HTMLResponse:
     return _render(request, "focus.html", "focus")
 
 
-@pages.get("/alerts", response_class=HTMLResponse)
+@router.get("/alerts", **_PAGE)
 def alerts_page(request: Request) -> HTMLResponse:
     return _render(request, "alerts.html", "alerts")
-
-
-router.include_router(pages)
 
 
 # ---- assets -----------------------------------------------------------------------------------
