@@ -176,7 +176,7 @@ def test_check_warns_when_north_stars_share_their_data() -> None:
     report = run_checks(Project(same), data=False, only=["several-north-stars"])
     (finding,) = report.findings
     assert finding.severity == "warning" and finding.evidence["products"] == [["x", "y"]]
-    assert "2 North Stars but their trees read the data of 1 product" in finding.message
+    assert "2 North Stars but their metrics read the data of 1 product" in finding.message
     assert "one North Star all teams can focus on; more than one only when products differ a lot" in finding.message
     apart = parse(_spec("north_stars:\n  - {name: x, metric: a}\n  - {name: y, metric: b}\n"), "northstar.yml")
     (finding,) = run_checks(Project(apart), data=False, only=["several-north-stars"]).findings
@@ -299,14 +299,16 @@ def test_every_command_answers_for_each_north_star(demo: Path, name: str) -> Non
     tree = json.loads(run(demo, "--north-star", name, "tree", "--format", "json").stdout)
     assert tree["root"]["metric"] == root
     explained = json.loads(run(demo, "--north-star", name, "explain", "--format", "json").stdout)
-    assert explained["metric"] == root and explained["value"] == tree["root"]["value"]
+    # explain's JSON keeps 10 significant digits
+    assert explained["metric"] == root and explained["value"] == pytest.approx(tree["root"]["value"], rel=1e-9)
     funnel = run(demo, "--north-star", name, "funnel", "--format", "json")
     assert funnel.returncode == 0 and json.loads(funnel.stdout)["north_star"] == root
     targets = json.loads(run(demo, "--north-star", name, "targets", "--format", "json").stdout)
     assert targets["north_star"] == root and targets["target"] == {"music": 40000.0, "podcasts": 30000.0}[name]
     query = run(demo, "--north-star", name, "query", root, "--from", tree["period"], "--to", tree["period"],
                 "--format", "json")
-    assert json.loads(query.stdout)[0][root] == tree["root"]["value"]  # --grain defaults to its North Star's
+    # --grain defaults to its North Star's (query's JSON keeps 10 significant digits)
+    assert json.loads(query.stdout)[0][root] == pytest.approx(tree["root"]["value"], rel=1e-9)
     report = run(demo, "--north-star", name, "report", "--format", "markdown", "--out", f"report-{name}.md")
     assert report.returncode == 0, report.stderr
     assert tree["root"]["label"] in (demo / f"report-{name}.md").read_text()

@@ -4,9 +4,9 @@ The method (its Dutch source: "Als je producten erg van elkaar verschillen zou j
 NSM kunnen hebben ... Over het algemeen zou je één North Star Metric moeten hebben waar alle
 teams zich op kunnen focussen"): a company has one North Star all teams can focus on; only
 products that differ a lot may each have their own. Northstar cannot see how different two
-products are, but it can see their data: North Stars whose trees read the same sources measure
+products are, but it can see their data: North Stars whose metrics read the same sources measure
 one product, however their metrics are named. So the products are the groups of North Stars
-that share a source; more North Stars than groups is a warning, and otherwise an info finding
+whose metrics share a source; more North Stars than groups is a warning, and otherwise an info finding
 says the rule, so that nobody adds a North Star per team.
 """
 
@@ -19,13 +19,14 @@ from northstar.checks.findings import Finding, rule
 
 
 def _sources(spec: object) -> set[str]:
-    """The sources a North Star's tree reads, through formulas and `sql:` sources."""
-    from northstar.analysis.tree import tree_metrics
+    """The sources a North Star's metric reads, through formulas and `sql:` sources (its tree's
+    formulas decompose that metric; a driver is a hypothesis and may well be another product's)."""
     from northstar.engine.plan import dependency_order
     from northstar.spec.validate import sql_source_references
 
-    names = [m for m in tree_metrics(spec) if m in spec.metrics]  # type: ignore[attr-defined]
-    direct = {getattr(spec.metrics[m], "source", None) for m in dependency_order(spec, tuple(names))}  # type: ignore[attr-defined]
+    metric = spec.north_star.metric  # type: ignore[attr-defined]
+    names = (metric,) if metric in spec.metrics else ()  # type: ignore[attr-defined]
+    direct = {getattr(spec.metrics[m], "source", None) for m in dependency_order(spec, names)}  # type: ignore[attr-defined]
     todo, seen = [s for s in direct if s], set()
     while todo:
         name = todo.pop()
@@ -65,7 +66,7 @@ def several_north_stars(ctx: CheckContext) -> Iterator[Finding]:
         shared = [g for g in groups if len(g) > 1]
         yield Finding(
             "several-north-stars", "warning", ", ".join(names),
-            f"The spec has {len(names)} North Stars but their trees read the data of {len(groups)} "
+            f"The spec has {len(names)} North Stars but their metrics read the data of {len(groups)} "
             f"product{'s' if len(groups) != 1 else ''}: " + "; ".join(" and ".join(repr(n) for n in g) + " read the "
                                                                         "same sources" for g in shared)
             + f". {rule_text}",

@@ -44,7 +44,7 @@ def metrics_catalogue(spec: Spec) -> dict[str, Any]:
                         "direction": metric.direction, "in_tree": name in in_tree})
     body = {"metrics": metrics, "north_star": spec.north_star.metric, "grain": spec.north_star.grain,
             "dimensions": declared_dimensions(spec)}
-    if spec.north_stars:  # several North Stars: each by name, the primary first
+    if len(spec.north_stars) > 1:  # several North Stars: each by name, the primary first
         body["north_stars"] = [{"name": name, "metric": view.north_star.metric, "grain": view.north_star.grain,
                                 "primary": index == 0, "current": name == spec.north_star_name}
                                for index, name in enumerate(spec.north_star_names)
@@ -132,6 +132,6 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
         "focus": service.focus(None)["focus"],
         "checks": service.checks()["counts"],
     }
-    if spec.north_stars:  # several North Stars: all of them side by side (one North Star: unchanged)
+    if len(spec.north_stars) > 1:  # several North Stars: all of them side by side (one: unchanged)
         body["north_stars"] = north_star_cards(service, project)
     return body
