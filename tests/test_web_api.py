@@ -233,7 +233,7 @@ def test_unknown_route_and_method(client: TestClient) -> None:
 
 def test_no_target_is_404(copy_dir: Path) -> None:
     spec = copy_dir / "northstar.yml"
-    spec.write_text(spec.read_text().replace("  target: {value: 40000, by: 2026-12-31}\n", ""))
+    spec.write_text(spec.read_text().replace("    target: {value: 40000, by: 2026-12-31}\n", ""))
     with TestClient(create_app(spec)) as client:
         assert_error(client.get("/api/targets"), 404, "no_target")
 
