@@ -342,7 +342,7 @@ def test_demo_spec_uses_every_feature() -> None:
         named |= {d["metric"] for d in node.get("drivers", [])}
     named |= {f["metric"] for f in spec["focus"]} | {g["metric"] for g in spec["guardrails"]}
     assert named <= set(metrics)
-    assert len({f["team"] for f in spec["focus"] if "north_star" not in f}) == 2
+    assert len({f["team"] for f in spec["focus"] if f["north_star"] == "music"}) == 2
     for focus in spec["focus"]:
         assert 55 <= (focus["to"] - focus["from"]).days <= 125  # 2 to 4 months
     assert set(spec["funnel"]) == {"acquisition", "activation", "retention", "referral", "revenue"}

@@ -64,9 +64,10 @@ def test_demo_has_two_north_stars_the_primary_first(project: Project) -> None:
     podcasts = project.for_north_star("podcasts")
     assert podcasts.spec.north_star.metric == "podcast_minutes" and podcasts.north_star_name == "podcasts"
     assert podcasts.engine is project.engine  # the same sources and metrics: one engine
-    # the podcasts' focus metric is theirs alone; the shared ones are everyone's
+    # each North Star's focus metrics are its own; the guardrails are shared
     assert [f.team for f in project.spec.focus] == ["Growth", "Product"]
-    assert [f.team for f in podcasts.spec.focus] == ["Growth", "Product", "Podcasts"]
+    assert [f.team for f in podcasts.spec.focus] == ["Podcasts"]
+    assert podcasts.spec.guardrails == project.spec.guardrails and len(project.spec.guardrails) == 3
     assert [p.north_star_name for p in project.north_stars()] == list(NAMES)
     assert podcasts.for_north_star("music").spec.focus == project.spec.focus
     with pytest.raises(QueryError, match=r"^--north-star: 'podcast' is not a North Star of the spec\. "
@@ -362,7 +363,7 @@ def test_every_route_answers_for_each_north_star(api: httpx.Client, demo: Path, 
     assert api.get("/api/targets", params={"north_star": name}).json()["north_star"] == root
     assert api.get("/api/checks", params={"north_star": name}).json()["north_star"] == root
     teams = [f["team"] for f in api.get("/api/focus", params={"north_star": name}).json()["focus"]]
-    assert teams == (["Growth", "Product", "Podcasts"] if name == "podcasts" else ["Growth", "Product"])
+    assert teams == (["Podcasts"] if name == "podcasts" else ["Growth", "Product"])
     series = api.get("/api/series", params={"north_star": name, "metrics": root}).json()
     assert series["grain"] == "week" and any(r[root] == tree["root"]["value"] for r in series["rows"])
     assert api.get("/api/cohorts", params={"north_star": name}).status_code == 200

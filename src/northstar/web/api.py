@@ -56,6 +56,8 @@ async def north_star_param(request: Request, north_star: Annotated[str | None, Q
         spec = await current_spec(request)
         if name not in spec.north_star_names:
             raise bad_parameter("north_star", unknown_north_star(spec, name))
+        if name == spec.north_star_names[0]:
+            name = None  # the primary is the default: one cache entry for both ways of asking
     NORTH_STAR.set(name)
 
 

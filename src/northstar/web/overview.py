@@ -59,7 +59,7 @@ def north_star_cards(service: "DashboardService", project: "Project") -> list[di
 
     cards = []
     for index, name in enumerate(project.spec.north_star_names):
-        token = NORTH_STAR.set(name)
+        token = NORTH_STAR.set(name if index else None)  # the primary's results are those asked without a name
         try:
             tree = service.tree(None)
         finally:
