@@ -182,7 +182,8 @@ def demo(state: State, directory: str, users: int, seed: int, serve_after: bool,
     if script.name == "northstar" and shutil.which("northstar") != str(script.resolve()) and script.exists():
         command = str(script.resolve())  # not on PATH (e.g. .venv/bin/northstar): say the full path
     stdout.print(f"\nNext: cd {out} && {command} check   (is listening minutes a good North Star?)\n"
-                 f"      {command} query listening_minutes --grain week --by platform",
+                 f"      {command} query listening_minutes --grain week --by platform\n"
+                 f"      {command} --north-star podcasts tree   (the second product line's North Star)",
                  markup=False, highlight=False)
     if serve_after:
         from northstar.cli.web import run_server
