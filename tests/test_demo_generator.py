@@ -331,9 +331,10 @@ def test_demo_spec_uses_every_feature() -> None:
     assert metrics["trial_conversion"]["within"] == "14d"
     # a long window in the tree: its last 9 weeks are provisional at any review
     assert metrics["paid_conversion"]["within"] == "60d" and metrics["paid_conversion"]["type"] == "conversion"
-    assert {"metric": "paid_conversion", "direction": "up", "lag": 4} in spec["north_star"]["tree"]["paid_listeners"][
-        "drivers"]
-    north_star = spec["north_star"]
+    # two product lines (issue 16): music, the primary North Star, and podcasts
+    assert [(n["name"], n.get("primary")) for n in spec["north_stars"]] == [("music", True), ("podcasts", None)]
+    north_star = spec["north_stars"][0]
+    assert {"metric": "paid_conversion", "direction": "up", "lag": 4} in north_star["tree"]["paid_listeners"]["drivers"]
     assert north_star["metric"] == "listening_minutes" and north_star["grain"] == "week"
     assert north_star["tree"]["listening_minutes"]["formula"] == "active_listeners * minutes_per_listener"
     named = {north_star["metric"], *north_star["tree"], *spec["funnel"].values()}
@@ -341,7 +342,7 @@ def test_demo_spec_uses_every_feature() -> None:
         named |= {d["metric"] for d in node.get("drivers", [])}
     named |= {f["metric"] for f in spec["focus"]} | {g["metric"] for g in spec["guardrails"]}
     assert named <= set(metrics)
-    assert len({f["team"] for f in spec["focus"]}) == 2
+    assert len({f["team"] for f in spec["focus"] if f["north_star"] == "music"}) == 2
     for focus in spec["focus"]:
         assert 55 <= (focus["to"] - focus["from"]).days <= 125  # 2 to 4 months
     assert set(spec["funnel"]) == {"acquisition", "activation", "retention", "referral", "revenue"}

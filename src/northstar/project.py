@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 class Project(PeriodsMixin):
     """A loaded spec and the engine that computes it."""
 
-    def __init__(self, loaded: LoadedSpec, backend: "Backend | None" = None) -> None:
-        self.loaded = loaded
+    def __init__(self, loaded: LoadedSpec, backend: "Backend | None" = None, north_star: str | None = None) -> None:
+        # the spec as the North Star worked on sees it (the primary by default; see spec/north_stars.py)
+        view = loaded.spec.for_north_star(north_star)
+        self.loaded = loaded if view is loaded.spec else replace(loaded, spec=view)
         self._backend = backend  # None: the engine the spec's `engine:` block names (a sandbox for untrusted specs)
         self._engine: MetricEngine | None = None
         self.debug = False  # let analyses raise instead of reporting a failed rule
@@ -60,11 +62,38 @@ class Project(PeriodsMixin):
         if not where or not where.strip():
             return self
         whole = self._whole or self
-        child = Project(self.loaded, self._backend)
+        child = Project(self.loaded, self._backend, self.north_star_name)
         child.debug, child._whole = self.debug, whole
         child.segment = check_segment(self.spec, where, option)
         child._engine = whole.engine.filtered(child.segment)
         return child
+
+    def for_north_star(self, name: str | None, option: str = "--north-star") -> "Project":
+        """This project for the North Star `name` of the spec's `north_stars:` (None: this one): its
+        tree, explanations, targets, focus metrics, guardrails and checks. The sources and metrics
+        are the same, so it shares this project's engine and caches. QueryError naming `option`
+        for an unknown name."""
+        from northstar.spec.north_stars import for_north_star
+
+        if name is None or name == self.north_star_name:
+            for_north_star(self.spec, name, option)  # an unknown name is an error even here
+            return self
+        whole = self.whole
+        child = Project(whole.loaded, whole._backend)
+        child.loaded = replace(whole.loaded, spec=for_north_star(whole.spec, name, option))
+        child.debug = self.debug
+        child._engine = whole.engine  # the same sources and metrics: one engine, one cache
+        return child.where(self.segment) if self.segment else child
+
+    @property
+    def north_star_name(self) -> str | None:
+        """The name of the North Star worked on (None: the spec has one `north_star:`)."""
+        return self.spec.north_star_name
+
+    def north_stars(self) -> list["Project"]:
+        """This project for each of the spec's North Stars, the primary first (itself alone for a
+        spec with one `north_star:`)."""
+        return [self.for_north_star(name) for name in self.spec.north_star_names] or [self]
 
     def _named(self, summary: str) -> dict[str, object]:
         """A report's `where` and its summary naming the segment it is for."""

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from northstar.checks import spec_rules  # noqa: F401  isort: skip
 from northstar.checks import data_rules  # noqa: F401  isort: skip
 from northstar.checks import segment_rules  # noqa: F401  isort: skip
+from northstar.checks import north_star_rules  # noqa: F401  isort: skip
 from northstar.checks.context import CheckContext, NotEvaluated
 from northstar.checks.findings import RULES, SEVERITIES, CheckReport, Finding, Rule
 from northstar.errors import QueryError, SpecError, first_line
@@ -33,7 +34,8 @@ def selected_rules(project: object, only: Iterable[str] = ()) -> list[Rule]:
         raise QueryError(f"--rule: unknown rule '{unknown[0]}'." + (did_you_mean(unknown[0], RULES)
                                                                     or f" Rules: {known(RULES)}."))
     chosen = list(only) or list(RULES)
-    return [RULES[r] for r in chosen if r not in spec.checks.skip]
+    return [RULES[r] for r in chosen if r not in spec.checks.skip and (RULES[r].applies is None
+                                                                         or RULES[r].applies(spec))]
 
 
 def run_checks(project: object, data: bool = True, only: Iterable[str] = ()) -> CheckReport:

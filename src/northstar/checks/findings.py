@@ -40,18 +40,21 @@ class Rule:
     kind: Literal["spec", "data"]
     summary: str
     run: RuleFunction
+    applies: Callable[[Any], bool] | None = None  # of the spec: whether the rule runs at all (None: always)
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, kind: Literal["spec", "data"], summary: str) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule: a function of the check context that yields findings."""
+def rule(rule_id: str, kind: Literal["spec", "data"], summary: str,
+         applies: Callable[[Any], bool] | None = None) -> Callable[[RuleFunction], RuleFunction]:
+    """Register a rule: a function of the check context that yields findings. `applies(spec)`
+    False: the rule is not run, nor listed among the rules run, for that spec."""
 
     def register(function: RuleFunction) -> RuleFunction:
         if rule_id in RULES:
             raise ValueError(f"rule '{rule_id}' is registered twice")
-        RULES[rule_id] = Rule(rule_id, kind, summary, function)
+        RULES[rule_id] = Rule(rule_id, kind, summary, function, applies)
         return function
 
     return register

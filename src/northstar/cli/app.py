@@ -26,24 +26,29 @@ stderr = _console(err=True)
 
 
 class State:
-    def __init__(self, spec: str, debug: bool) -> None:
+    def __init__(self, spec: str, debug: bool, north_star: str | None = None) -> None:
         self.spec_path = spec
         self.debug = debug
+        self.north_star = north_star  # the North Star to work on (`--north-star`); None: the primary
 
     def project(self) -> Any:
+        """The spec's Project, for the North Star of `--north-star` (unknown: a one-line error)."""
         from northstar.project import Project
 
-        return Project.load(self.spec_path)
+        return Project.load(self.spec_path).for_north_star(self.north_star)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-f", "--spec", default="northstar.yml", show_default=True, help="The spec file.")
+@click.option("--north-star", "north_star", metavar="NAME", default=None,
+              help="With several North Stars (`north_stars:` in the spec): the one to work on, by its name. "
+                   "Default: the primary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="northstar-metric", prog_name="northstar")
 @click.pass_context
-def cli(ctx: click.Context, spec: str, debug: bool) -> None:
+def cli(ctx: click.Context, spec: str, north_star: str | None, debug: bool) -> None:
     """Northstar: your North Star Metric, its tree, focus metrics and guardrails, as code."""
-    ctx.obj = State(spec, debug)
+    ctx.obj = State(spec, debug, north_star)
 
 
 def main(argv: list[str] | None = None) -> None:

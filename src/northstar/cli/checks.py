@@ -43,17 +43,43 @@ def check(state: State, fmt: str, rules: tuple[str, ...], no_data: bool, list_on
         return
     from northstar.cli.untrusted import untrusted_project
 
-    project = untrusted_project(state.spec_path) if untrusted else state.project()
+    project = untrusted_project(state.spec_path).for_north_star(state.north_star) if untrusted else state.project()
     project.debug = state.debug
-    report = project.check(data=not no_data, only=rules)
-    if fmt == "json":
-        click.echo(report_json(report))
+    # several North Stars and no --north-star: each is judged, the primary first
+    projects = [project] if state.north_star else project.north_stars()
+    reports = []
+    for each in projects:
+        each.debug = state.debug
+        reports.append(each.check(data=not no_data, only=rules))
+    if len(reports) > 1:
+        _print_reports(fmt, [p.north_star_name for p in projects], reports)
+    elif fmt == "json":
+        click.echo(report_json(reports[0]))
     elif fmt == "markdown":
-        click.echo(report_markdown(report), nl=False)
+        click.echo(report_markdown(reports[0]), nl=False)
     else:
-        print_report(_report_console(), report)
-    if report.has_errors:
+        print_report(_report_console(), reports[0])
+    if any(report.has_errors for report in reports):
         raise SystemExit(1)
+
+
+def _print_reports(fmt: str, names: list[str | None], reports: list) -> None:
+    """The reports of several North Stars: JSON `{"north_stars": [{"name", ...report}]}`, else
+    one report after the other under the North Star's name."""
+    from northstar.checks.render import print_report, report_markdown
+    from northstar.output import json_text
+
+    if fmt == "json":
+        click.echo(json_text({"north_stars": [{"name": n, **r.to_dict()} for n, r in zip(names, reports)]},
+                             indent=2, default=str))
+        return
+    for index, (name, report) in enumerate(zip(names, reports)):
+        title = f"North Star '{name}'" + (" (primary)" if index == 0 else "")
+        if fmt == "markdown":
+            click.echo(f"# {title}\n\n" + report_markdown(report), nl=False)
+        else:
+            stdout.print(("\n" if index else "") + title, style="bold", markup=False, highlight=False)
+            print_report(_report_console(), report)
 
 
 @cli.command()

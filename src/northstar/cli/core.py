@@ -26,11 +26,11 @@ def validate(state: State, no_data: bool, untrusted: bool) -> None:
         from northstar.spec.load import load_spec
 
         loaded = load_spec(state.spec_path)
-        spec, problems = loaded.spec, list(loaded.warnings)
+        spec, problems = loaded.spec.for_north_star(state.north_star), list(loaded.warnings)
     else:
         from northstar.cli.untrusted import untrusted_project
 
-        project = untrusted_project(state.spec_path) if untrusted else state.project()
+        project = untrusted_project(state.spec_path).for_north_star(state.north_star) if untrusted else state.project()
         spec, problems = project.spec, project.validate(data=not no_data)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
@@ -182,7 +182,8 @@ def demo(state: State, directory: str, users: int, seed: int, serve_after: bool,
     if script.name == "northstar" and shutil.which("northstar") != str(script.resolve()) and script.exists():
         command = str(script.resolve())  # not on PATH (e.g. .venv/bin/northstar): say the full path
     stdout.print(f"\nNext: cd {out} && {command} check   (is listening minutes a good North Star?)\n"
-                 f"      {command} query listening_minutes --grain week --by platform",
+                 f"      {command} query listening_minutes --grain week --by platform\n"
+                 f"      {command} --north-star podcasts tree   (the second product line's North Star)",
                  markup=False, highlight=False)
     if serve_after:
         from northstar.cli.web import run_server

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
@@ -42,7 +43,7 @@ def _warm(server: object, service: object) -> None:
 
 
 def run_server(spec_path: str | Path, host: str | None = None, port: int | None = None,
-               token: str | None = None) -> None:
+               token: str | None = None, north_star: str | None = None) -> None:
     """Serve the dashboard of a spec until interrupted. `token == ""`: generate a random one."""
     import uvicorn
 
@@ -51,6 +52,7 @@ def run_server(spec_path: str | Path, host: str | None = None, port: int | None 
     from northstar.web.auth import install_log_redaction
 
     project = Project.load(spec_path)
+    project.for_north_star(north_star)  # an unknown --north-star: one line before anything starts
     host = host or project.spec.web.host
     port = port or project.spec.web.port
     generated = token == ""
@@ -60,13 +62,14 @@ def run_server(spec_path: str | Path, host: str | None = None, port: int | None 
     _check_port(host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
+    page = url + (f"?north_star={quote(north_star)}" if north_star else "")  # the pages take ?north_star=
     if host not in LOOPBACK and not app.state.auth_required:
         stderr.print(f"warning: serving on {host} without a token: anyone who can reach this machine can read the "
                      "dashboard; set NORTHSTAR_TOKEN or web.token", style="yellow", markup=False, highlight=False)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False)
     server = uvicorn.Server(config)
     install_log_redaction()  # after uvicorn configured its loggers
-    stderr.print(f"Northstar dashboard of {project.spec.project}: {url}  (API: {url}api/overview, docs: {url}docs; "
+    stderr.print(f"Northstar dashboard of {project.spec.project}: {page}  (API: {url}api/overview, docs: {url}docs; "
                  "Ctrl+C stops)", markup=False, highlight=False)
     if generated:  # shown once, on the terminal only: the user needs it to get in
         stderr.print(f"token required; open {url}?token={token}", markup=False, highlight=False)
@@ -89,4 +92,4 @@ def run_server(spec_path: str | Path, host: str | None = None, port: int | None 
 @click.pass_obj
 def serve(state: State, host: str | None, port: int | None, token: str | None) -> None:
     """Serve the dashboard and its JSON API (binds to 127.0.0.1 unless told otherwise)."""
-    run_server(state.spec_path, host, port, token)
+    run_server(state.spec_path, host, port, token, state.north_star)

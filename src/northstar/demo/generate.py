@@ -2,7 +2,8 @@
 
 ``generate_events`` and ``generate_marketing_spend`` build the tables in memory (the
 benchmark uses them for ~10 million events); ``generate_demo`` writes a ready-to-use demo
-project: ``data/events.parquet``, ``data/marketing_spend.parquet`` and ``northstar.yml``.
+project: ``data/events.parquet``, ``data/marketing_spend.parquet``, ``data/podcast_plays.parquet``
+(the second product line, ``podcasts.py``) and ``northstar.yml``.
 Every random draw comes from ``numpy.random.SeedSequence(seed)`` streams in a fixed order,
 so the same seed gives byte-identical files.
 """
@@ -83,6 +84,7 @@ class DemoSummary:
     events_path: Path
     marketing_spend_path: Path
     spec_path: Path
+    podcast_plays_path: Path | None = None
 
 
 def users_for_events(n_events: int) -> int:
@@ -226,6 +228,10 @@ def generate_demo(out_dir: Path, users: int = 5000, seed: int = 42) -> DemoSumma
     # groups outside a queried period by their min/max statistics.
     pq.write_table(events, events_path, compression="zstd", row_group_size=131_072)
     pq.write_table(spend, spend_path, compression="zstd")
+    from northstar.demo.podcasts import podcast_plays
+
+    podcasts_path = data_dir / "podcast_plays.parquet"
+    pq.write_table(podcast_plays(events, seed), podcasts_path, compression="zstd", row_group_size=131_072)
     spec_path.write_text(demo_spec_text(), encoding="utf-8")
     n_users = len(events.column("user_id").unique())
     span = DataSpan(DEMO_START, DEMO_WEEKS)
@@ -238,4 +244,5 @@ def generate_demo(out_dir: Path, users: int = 5000, seed: int = 42) -> DemoSumma
         events_path=events_path,
         marketing_spend_path=spend_path,
         spec_path=spec_path,
+        podcast_plays_path=podcasts_path,
     )

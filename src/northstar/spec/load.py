@@ -61,6 +61,9 @@ def _describe(loc: tuple[str | int, ...]) -> str:
         kind = "metric" if loc[0] == "metrics" else "source"
         rest = ".".join(str(p) for p in loc[2:])
         return f"{kind} '{loc[1]}'" + (f" field '{rest}'" if rest else "")
+    if loc[0] == "north_stars" and len(loc) >= 4 and loc[2] == "tree":
+        rest = ".".join(str(p) for p in loc[4:])
+        return f"tree node '{loc[3]}' of north_stars[{loc[1]}]" + (f" field '{rest}'" if rest else "")
     if loc[0] == "north_star" and len(loc) >= 3 and loc[1] == "tree":
         rest = ".".join(str(p) for p in loc[3:])
         return f"tree node '{loc[2]}'" + (f" field '{rest}'" if rest else "")
@@ -76,6 +79,10 @@ def _allowed_keys(model_loc: tuple[str | int, ...], raw: Any) -> list[str]:
         node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
     cls: Any = m.Spec
     path = list(model_loc)
+    if path[:1] == ["north_stars"] and len(path) >= 2:  # an entry of north_stars: as a north_star: block
+        if len(path) == 2:
+            return [f.alias or name for name, f in m.NamedNorthStar.model_fields.items()]
+        path = ["north_star"] + path[2:]
     mapping = {"sources": m.Source, "engine": m.Engine, "north_star": m.NorthStar, "funnel": m.Funnel,
                "focus": m.Focus, "guardrails": m.Guardrail, "web": m.Web, "alerts": m.Alerts}
     if not path:
@@ -97,10 +104,19 @@ def _allowed_keys(model_loc: tuple[str | int, ...], raw: Any) -> list[str]:
     return [f.alias or name for name, f in cls.model_fields.items()]
 
 
+def _copied(loc: tuple[str | int, ...], raw: Any) -> bool:
+    """An error in `north_star`, which `north_stars:` fills in from its primary (see `Spec`): the same
+    error is reported at the entry of `north_stars:` it came from."""
+    return bool(loc) and loc[0] == "north_star" and isinstance(raw, dict) and "north_star" not in raw \
+        and "north_stars" in raw
+
+
 def _pydantic_problems(error: ValidationError, raw: Any, lines: LineMap) -> list[Problem]:
     problems: list[Problem] = []
     for item in error.errors():
         loc = _error_loc(item)
+        if _copied(loc, raw):
+            continue
         kind = item["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
@@ -138,6 +154,9 @@ def _repaired(raw: dict[str, Any], error: ValidationError) -> dict[str, Any] | N
     drops: dict[int, tuple[list[Any], set[int]]] = {}  # list items to drop, all at the end (indexes stay valid)
     for item in error.errors():
         loc = _error_loc(item)
+        if _copied(loc, raw):  # repaired at its entry of north_stars:
+            changed = True
+            continue
         if len(loc) >= 2 and loc[0] == "metrics" and isinstance(fixed.get("metrics"), dict) and loc[1] in fixed["metrics"]:
             fixed["metrics"][loc[1]] = ({"source": first_source, "agg": "count"} if first_source
                                         else {"formula": "placeholder_metric"})
@@ -187,6 +206,9 @@ def _build(raw: Any, lines: LineMap, path: Path) -> LoadedSpec:
     if not isinstance(raw, dict):
         raise SpecError([Problem("the spec must be a YAML mapping (project:, sources:, metrics:, ...)",
                                  lines.file, 1)])
+    if "north_star" in raw and "north_stars" in raw:
+        raise SpecError([lines.problem(("north_stars",), "give `north_star:` (one North Star) or `north_stars:` "
+                                       "(several, each with a name), not both")])
     shape_problems: list[Problem] = []
     spec: Spec | None = None
     attempt = raw

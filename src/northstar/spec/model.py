@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
 from northstar.spec.presets import apply_preset
@@ -197,6 +197,13 @@ class NorthStar(Model):
     offering_changes: tuple[OfferingChange, ...] = ()
 
 
+class NamedNorthStar(NorthStar):
+    """One of several North Stars (`north_stars:`): a North Star with its name, one of them primary."""
+
+    name: str = Field(min_length=1, max_length=100)
+    primary: bool = False
+
+
 class Focus(Model):
     """A team's One Metric That Matters for a time box of 2-4 months."""
 
@@ -207,6 +214,7 @@ class Focus(Model):
     from_: dt.date | None = Field(default=None, alias="from")
     to: dt.date | None = None
     owner: str | None = None
+    north_star: str | None = None  # the North Star (of `north_stars:`) it serves; none: every one
 
 
 class Guardrail(Model):
@@ -214,6 +222,7 @@ class Guardrail(Model):
     min: float | None = None
     max: float | None = None
     owner: str | None = None
+    north_star: str | None = None  # the North Star (of `north_stars:`) it guards; none: every one
 
     @model_validator(mode="after")
     def _bounds(self) -> "Guardrail":
@@ -279,10 +288,49 @@ class Spec(Model):
     engine: Engine = Field(default_factory=Engine)
     sources: dict[str, Source] = Field(min_length=1)
     metrics: dict[str, Metric] = Field(min_length=1)
-    north_star: NorthStar
+    north_star: NorthStar  # with `north_stars:`, the one worked on (by default the primary)
+    north_stars: tuple[NamedNorthStar, ...] = ()  # several North Stars (see `north_stars.py`)
     focus: tuple[Focus, ...] = ()
     guardrails: tuple[Guardrail, ...] = ()
     funnel: Funnel | None = None
     checks: Checks = Field(default_factory=Checks)
     web: Web = Field(default_factory=Web)
     alerts: Alerts = Field(default_factory=Alerts)
+
+    # A view for one of several North Stars (`for_north_star`): its name and the spec as loaded.
+    _north_star_name: str | None = PrivateAttr(default=None)
+    _every_north_star: "Spec | None" = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _primary_north_star(cls, data: Any) -> Any:
+        """With `north_stars:`, `north_star` is the primary (the one with `primary: true`, else the
+        first); the loader refuses a spec giving both (`load.py`)."""
+        if isinstance(data, dict) and "north_stars" in data and "north_star" not in data:
+            from northstar.spec.north_stars import primary_entry
+
+            chosen = primary_entry(data["north_stars"])
+            if chosen is not None:
+                data = {**data, "north_star": {k: v for k, v in chosen.items() if k not in ("name", "primary")}}
+        return data
+
+    @property
+    def north_star_names(self) -> tuple[str, ...]:
+        """The names of `north_stars:`, the primary first; () for a spec with one `north_star:`."""
+        from northstar.spec.north_stars import ordered
+
+        return tuple(ns.name for ns in ordered(self.north_stars))
+
+    @property
+    def north_star_name(self) -> str | None:
+        """The name of the North Star this spec is for (None: a spec with one `north_star:`)."""
+        if not self.north_stars:
+            return None
+        return self._north_star_name or self.north_star_names[0]
+
+    def for_north_star(self, name: str | None) -> "Spec":
+        """This spec for the North Star `name` (None: the one it is for, by default the primary): see
+        `north_stars.for_north_star`. QueryError for a name the spec does not have."""
+        from northstar.spec.north_stars import for_north_star
+
+        return for_north_star(self, name)

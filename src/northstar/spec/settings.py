@@ -88,6 +88,7 @@ class AlertRule(Model):
     min_history: int | None = Field(default=None, ge=4, le=520)  # periods before anomalies fire (default by grain: 26 weeks...)
     quiet_hours: str | None = None  # "22:00-07:00": held until the end of the span
     cooldown: Duration = "7d"  # the same event is not sent again within this
+    north_star: str | None = None  # the North Star (of `north_stars:`) the rule is for; none: every one
 
     @field_validator("quiet_hours")
     @classmethod

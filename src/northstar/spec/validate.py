@@ -229,6 +229,12 @@ def _check_north_star(spec: Spec, c: _Collector) -> None:
         c.error(("north_star", "history"), "history entries must be in date order (oldest `until` first)")
 
 
+def _check_north_stars(spec: Spec, c: _Collector) -> None:
+    from northstar.spec.north_stars import check_north_stars
+
+    check_north_stars(spec, c, _check_north_star)
+
+
 def _check_checks(spec: Spec, c: _Collector) -> None:
     checks = spec.checks
     for index, name in enumerate(checks.revenue):
@@ -306,7 +312,7 @@ def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
     c = _Collector(lines)
     if not _zone_ok(spec.timezone):
         c.error(("timezone",), f"unknown time zone '{short(spec.timezone, 60)}': use an IANA name such as UTC or Europe/Amsterdam")
-    for check in (_check_sources, _check_metrics, _check_north_star, _check_focus_guardrails_funnel,
+    for check in (_check_sources, _check_metrics, _check_north_stars, _check_focus_guardrails_funnel,
                   _check_checks, _check_alerts):
         try:
             check(spec, c)

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -40,9 +40,28 @@ from northstar.web.schemas import (
     TargetsResponse,
     TreeResponse,
 )
-from northstar.web.service import DashboardService, dumps
+from northstar.web.service import NORTH_STAR, DashboardService, dumps
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+async def north_star_param(request: Request, north_star: Annotated[str | None, Query(
+        description="With several North Stars (`north_stars:` in the spec): the one to work on, by its name; "
+                    "default: the primary.")] = None) -> None:
+    """`?north_star=NAME` on every route and page, checked once: 400 `bad_parameter` for a name the
+    spec does not have; the request's results are then those of that North Star (`NORTH_STAR`)."""
+    from northstar.spec.north_stars import unknown_north_star
+
+    name = (north_star or "").strip() or None
+    NORTH_STAR.set(None)
+    if name is not None:
+        spec = await current_spec(request)
+        if name not in spec.north_star_names:
+            raise bad_parameter("north_star", unknown_north_star(spec, name))
+        if name == spec.north_star_names[0]:
+            name = None  # the primary is the default: one cache entry for both ways of asking
+    NORTH_STAR.set(name)
+
+
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(north_star_param)])
 
 Period = Annotated[str | None, Query(description="A date (YYYY-MM-DD) in the period to show; "
                                                  "default: the last complete period.")]

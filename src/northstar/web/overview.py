@@ -42,8 +42,37 @@ def metrics_catalogue(spec: Spec) -> dict[str, Any]:
                         "source": None if isinstance(metric, FormulaMetric) else metric.source,
                         "dimensions": metric_dimensions(spec, name), "tags": list(metric.tags),
                         "direction": metric.direction, "in_tree": name in in_tree})
-    return {"metrics": metrics, "north_star": spec.north_star.metric, "grain": spec.north_star.grain,
+    body = {"metrics": metrics, "north_star": spec.north_star.metric, "grain": spec.north_star.grain,
             "dimensions": declared_dimensions(spec)}
+    if len(spec.north_stars) > 1:  # several North Stars: each by name, the primary first
+        body["north_stars"] = [{"name": name, "metric": view.north_star.metric, "grain": view.north_star.grain,
+                                "primary": index == 0, "current": name == spec.north_star_name}
+                               for index, name in enumerate(spec.north_star_names)
+                               for view in (spec.for_north_star(name),)]
+    return body
+
+
+def north_star_cards(service: "DashboardService", project: "Project") -> list[dict[str, Any]]:
+    """Each North Star of `north_stars:` side by side, the primary first: its name, metric, value in its
+    review period against the period before, and target (the overview's `north_stars`)."""
+    from northstar.web.service import NORTH_STAR
+
+    cards = []
+    for index, name in enumerate(project.spec.north_star_names):
+        token = NORTH_STAR.set(name if index else None)  # the primary's results are those asked without a name
+        try:
+            tree = service.tree(None)
+        finally:
+            NORTH_STAR.reset(token)
+        spec = project.spec.for_north_star(name)
+        ns, root = spec.north_star, tree["root"]
+        cards.append({"name": name, "primary": index == 0, "current": name == project.north_star_name,
+                      "metric": ns.metric, "label": label_of(spec, ns.metric), "customer_value": ns.customer_value,
+                      "unit": spec.metrics[ns.metric].unit, "grain": ns.grain, "period": tree["period"],
+                      "value": _number(root["value"]), "previous": _number(root["previous"]),
+                      "change_pct": root.get("change_pct"),
+                      "target": {"value": ns.target.value, "by": ns.target.by.isoformat()} if ns.target else None})
+    return cards
 
 
 _number = number_or_none
@@ -80,7 +109,7 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
         explanation = service.explain(None, None, "previous", ())["summary"]
     except NorthstarError as exc:  # e.g. no value in the previous period: say why, in one line
         explanation = str(exc).splitlines()[0]
-    return {
+    body = {
         "project": spec.project,
         "north_star": {
             "metric": ns.metric, "label": label_of(spec, ns.metric), "customer_value": ns.customer_value,
@@ -103,3 +132,6 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
         "focus": service.focus(None)["focus"],
         "checks": service.checks()["counts"],
     }
+    if len(spec.north_stars) > 1:  # several North Stars: all of them side by side (one: unchanged)
+        body["north_stars"] = north_star_cards(service, project)
+    return body

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -30,7 +30,14 @@ from northstar.errors import NorthstarError
 from northstar.i18n import LANGUAGES, catalogue, negotiate, t
 from northstar.spec.model import GRAINS, Spec
 
+async def _north_star_param(request: Request, north_star: str | None = None) -> None:
+    from northstar.web.api import north_star_param
+
+    await north_star_param(request, north_star)
+
+
 router = APIRouter(include_in_schema=False)
+_PAGE: dict[str, Any] = {"response_class": HTMLResponse, "dependencies": [Depends(_north_star_param)]}  # ?north_star=
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -135,31 +142,34 @@ def _page(request: Request, template: str, page: str, lang: str, keep_lang: str 
     languages = [{"code": code, "name": LANGUAGE_NAMES[code], "current": code == lang,
                   "href": request.url.path + "?" + urlencode([*others.items(), ("lang", code)])}
                  for code in LANGUAGES]
-    nav = [{"href": _href(path, keep_lang), "label": tr(f"pages.nav.{key}"), "key": key,
+    north_star = request.query_params.get("north_star") or ""  # several North Stars: links stay on the one shown
+    nav = [{"href": _href(path, keep_lang, north_star=north_star), "label": tr(f"pages.nav.{key}"), "key": key,
             "current": key == page} for path, key in NAV]
     config = {"page": page, "lang": lang, "locale": LOCALES[lang], "keepLang": keep_lang, "i18n": texts,
               "northStar": spec.north_star.metric if spec else None, "grain": spec.north_star.grain if spec else None,
+              **({"northStarName": spec.north_star_name} if spec is not None and spec.north_stars else {}),
               "grains": list(GRAINS), **context.pop("config", {})}
     body = _env.get_template(template).render(
         t=tr, lang=lang, page=page, project=spec.project if spec else "Northstar", nav=nav, languages=languages, static=static,
         plotly_src=f"/static/plotly.min.js?v={plotly_version()}", config_json=_script_json(config),
-        href=lambda path, **params: _href(path, keep_lang, **params), grains=GRAINS, **context)
+        href=lambda path, **params: _href(path, keep_lang, **{"north_star": north_star, **params}), grains=GRAINS,
+        **context)
     return body.encode()
 
 
 # ---- pages ------------------------------------------------------------------------------------
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", **_PAGE)
 def overview_page(request: Request) -> HTMLResponse:
     return _render(request, "overview.html", "overview")
 
 
-@router.get("/tree", response_class=HTMLResponse)
+@router.get("/tree", **_PAGE)
 def tree_page(request: Request) -> HTMLResponse:
     return _render(request, "tree.html", "tree")
 
 
-@router.get("/metric/{name}", response_class=HTMLResponse)
+@router.get("/metric/{name}", **_PAGE)
 def metric_page(request: Request, name: str) -> HTMLResponse:
     spec = _spec(request)
     if spec is not None and name not in spec.metrics:
@@ -167,29 +177,29 @@ def metric_page(request: Request, name: str) -> HTMLResponse:
     return _render(request, "metric.html", "metric", metric=name, config={"metric": name})
 
 
-@router.get("/funnel", response_class=HTMLResponse)
+@router.get("/funnel", **_PAGE)
 def funnel_page(request: Request) -> HTMLResponse:
     return _render(request, "funnel.html", "funnel")
 
 
-@router.get("/cohorts", response_class=HTMLResponse)
+@router.get("/cohorts", **_PAGE)
 def cohorts_page(request: Request) -> HTMLResponse:
     spec = _spec(request)
     options = list(entity_metrics(spec)) if spec is not None else []
     return _render(request, "cohorts.html", "cohorts", config={"entityMetrics": options})
 
 
-@router.get("/checks", response_class=HTMLResponse)
+@router.get("/checks", **_PAGE)
 def checks_page(request: Request) -> HTMLResponse:
     return _render(request, "checks.html", "checks")
 
 
-@router.get("/focus", response_class=HTMLResponse)
+@router.get("/focus", **_PAGE)
 def focus_page(request: Request) -> HTMLResponse:
     return _render(request, "focus.html", "focus")
 
 
-@router.get("/alerts", response_class=HTMLResponse)
+@router.get("/alerts", **_PAGE)
 def alerts_page(request: Request) -> HTMLResponse:
     return _render(request, "alerts.html", "alerts")
 

@@ -46,6 +46,8 @@ class MetricsResponse(BaseModel):
     north_star: str
     grain: str
     dimensions: list[str] = Field(description="Every dimension declared on a source.")
+    north_stars: list[Obj] | None = Field(default=None, description="With several North Stars (`north_stars:`): "
+                                          "{name, metric, grain, primary, current} of each, the primary first.")
 
 
 class ReviewOut(BaseModel):
@@ -230,6 +232,10 @@ class OverviewResponse(BaseModel):
     guardrails: list[Obj]
     focus: list[Obj]
     checks: dict[str, int] = Field(description="Findings of `northstar check` by severity.")
+    north_stars: list[Obj] | None = Field(default=None, description="With several North Stars (`north_stars:`): "
+                                          "each side by side, the primary first: {name, primary, current, metric, "
+                                          "label, customer_value, unit, grain, period, value, previous, change_pct, "
+                                          "target}.")
 
 
 class AlertDeliveryOut(BaseModel):

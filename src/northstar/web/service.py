@@ -24,6 +24,7 @@ Results are JSON-ready (dates as ISO strings, no NaN); `encoded()` also keeps th
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import os
@@ -46,6 +47,21 @@ from northstar.web.memo import MAX_BYTES, MAX_ENTRIES, MISSING, Memo
 __all__ = ["DashboardService", "MAX_BYTES", "MAX_ENTRIES", "UNKNOWN_VERSION_TTL", "dumps", "jsonable"]
 
 UNKNOWN_VERSION_TTL = 60  # seconds
+# The North Star a request works on (`?north_star=`, set once per request by `api.north_star_param`);
+# None: the primary. Every result is memoized under it and computed on the Project for it.
+NORTH_STAR: contextvars.ContextVar[str | None] = contextvars.ContextVar("north_star", default=None)
+
+
+def _scoped(project: Project) -> Project:
+    """`project` for the request's North Star."""
+    name = NORTH_STAR.get()
+    return project.for_north_star(name) if name else project
+
+
+def _keyed(key: Any) -> Any:
+    """A memo key for the request's North Star (the primary's keys are those of a single North Star)."""
+    name = NORTH_STAR.get()
+    return ("north_star", name, key) if name else key
 _SLICE = 5_000  # records encoded at a time
 
 
@@ -110,8 +126,9 @@ class DashboardService:
 
     def project(self) -> Project:
         """The current Project (loaded again first when the spec or the data changed). Its
-        spec is what requests are checked against; computations use the pool's engines."""
-        return self._current()[0]
+        spec is what requests are checked against; computations use the pool's engines. For
+        the request's North Star (`NORTH_STAR`)."""
+        return _scoped(self._current()[0])
 
     def is_fresh(self) -> bool:
         """Whether the loaded Project is the current one (no reload needed): a few `stat`s."""
@@ -145,6 +162,7 @@ class DashboardService:
 
     def _memoized(self, key: Any, method: str, compute: Callable[[Project], Any]) -> Any:
         project, version = self._current()
+        key = _keyed(key)
         hit = self._memo.get(key, version)
         if hit is not MISSING:
             return hit
@@ -154,7 +172,7 @@ class DashboardService:
             if again is not MISSING:
                 return again
             with self._pool.take(version, project) as engine:
-                value = compute(engine)
+                value = compute(_scoped(engine))
             with self._count_lock:
                 self.computed[method] += 1
             self._memo.put(key, version, value)
@@ -164,7 +182,7 @@ class DashboardService:
 
     def fresh_project(self) -> Project | None:
         """The loaded Project when it is current (a few `stat`s), else None (a reload is due)."""
-        return self._project if self.is_fresh() else None
+        return _scoped(self._project) if self.is_fresh() else None
 
     def cached(self, method: str, /, **kwargs: Any) -> bytes | None:
         """The JSON bytes of a request when they are memoized at the current version, else None.
@@ -172,7 +190,7 @@ class DashboardService:
         version = self.version()
         if version != self._version:
             return None
-        hit = self._memo.get((f"json:{method}", tuple(sorted(kwargs.items()))), version)
+        hit = self._memo.get(_keyed((f"json:{method}", tuple(sorted(kwargs.items())))), version)
         return None if hit is MISSING else hit  # type: ignore[no-any-return]
 
     def page(self, key: Any, render: Callable[[], bytes | None]) -> bytes | None:
@@ -198,11 +216,11 @@ class DashboardService:
         if method == "series":
             return self._memoized(key, "series_json", lambda p: self._series_json(p, **kwargs))  # type: ignore[no-any-return]
         version = self._current()[1]
-        hit = self._memo.get(key, version)
+        hit = self._memo.get(_keyed(key), version)
         if hit is not MISSING:
             return hit  # type: ignore[no-any-return]
         data = dumps(getattr(self, method)(**kwargs))
-        self._memo.put(key, version, data)
+        self._memo.put(_keyed(key), version, data)
         return data
 
     def clear(self) -> None:

@@ -149,6 +149,8 @@
     for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") query.set(k, v);
     const lang = NS.params().get("lang");
     if (lang) query.set("lang", lang);
+    const northStar = NS.params().get("north_star");  // several North Stars: stay on the one shown
+    if (northStar && !query.has("north_star")) query.set("north_star", northStar);
     const text = query.toString();
     return path + (text ? "?" + text : "");
   };
@@ -206,6 +208,8 @@
   NS.api = async function (path, params) {
     const url = new URL(path, window.location.origin);
     for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
+    const northStar = NS.params().get("north_star");  // the North Star the page is for (the API's default: the primary)
+    if (northStar && !url.searchParams.has("north_star")) url.searchParams.set("north_star", northStar);
     const response = await fetch(url.toString(), { headers: { Accept: "application/json" }, credentials: "same-origin" });
     let body = null;
     try { body = await response.json(); } catch (e) { body = null; }

@@ -96,9 +96,25 @@
     document.getElementById("trend-desc").textContent = note.join(" ");
   }
 
+  /** Several North Stars: a card each, side by side, the primary first; each links to its overview. */
+  function northStars(cards) {
+    const section = document.getElementById("north-stars");
+    if (!cards || !cards.length) return;
+    section.hidden = false;
+    NS.fill(document.getElementById("north-star-cards"), cards.map((c) => el("a", {
+      class: "ns-card" + (c.current ? " current" : ""), href: NS.href("/", { north_star: c.name }),
+      "data-testid": "ns-card", "data-name": c.name, "aria-current": c.current ? "page" : null,
+    }, el("span", { class: "ns-card-name" }, c.name + (c.primary ? " ★" : "")),
+      el("strong", { class: "ns-card-label" }, c.label || c.metric),
+      el("span", { class: "ns-card-value", "data-testid": "ns-card-value" }, NS.withUnit(c.value, c.unit)),
+      el("span", { class: "ns-card-period" }, NS.period(c.period, c.grain)),
+      NS.change(c.change_pct, "up"))));
+  }
+
   NS.run(async (current) => {
     const [data, metrics] = await Promise.all([NS.api("/api/overview"), NS.metrics()]);
     if (!current()) return;
+    northStars(data.north_stars);
     hero(data, metrics);
     trend(data);
     const explanation = document.getElementById("explanation");
