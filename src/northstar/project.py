@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from northstar.explain.funnel import FunnelReport
     from northstar.explain.model import Explanation
     from northstar.refresh import RefreshReport
+    from northstar.spec.annotations import Annotation
     from collections.abc import Callable
 
 
@@ -97,6 +98,19 @@ class Project(PeriodsMixin):
         if data:
             problems += check_data(self.engine)
         return problems
+
+    def annotations(self, metric: str | None = None, start: object = None, end: object = None,
+                    grain: str | None = None) -> list["Annotation"]:
+        """The annotations (the spec's and those added beside it, `northstar/annotations.py`) about
+        `metric` (any: None) and this project's segment with a day in the periods of `grain` from
+        the one of `start` to the one of `end` (no grain: the days themselves), earliest first."""
+        from northstar.annotations import all_annotations, overlapping
+
+        first, last = _date(start, "--from"), _date(end, "--to")
+        if grain is not None:
+            first = period_start(first, grain) if first else None
+            last = last_day(period_start(last, grain), grain) if last else None
+        return overlapping(all_annotations(self.loaded), metric, first, last, self.segment)
 
     # ---- metrics ---------------------------------------------------------------------------
 

@@ -77,7 +77,8 @@ def _allowed_keys(model_loc: tuple[str | int, ...], raw: Any) -> list[str]:
     cls: Any = m.Spec
     path = list(model_loc)
     mapping = {"sources": m.Source, "engine": m.Engine, "north_star": m.NorthStar, "funnel": m.Funnel,
-               "focus": m.Focus, "guardrails": m.Guardrail, "web": m.Web, "alerts": m.Alerts}
+               "focus": m.Focus, "guardrails": m.Guardrail, "web": m.Web, "alerts": m.Alerts,
+               "annotations": m.Annotation}
     if not path:
         cls = m.Spec
     elif path[0] == "metrics" and len(path) == 2:
