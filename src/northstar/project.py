@@ -271,7 +271,9 @@ class Project(PeriodsMixin):
 
             return window_explain(self, metric, window, vs, period, by)
 
-        result = explain(self, metric, period, vs, by)
+        from northstar.explain.annotated import annotated
+
+        result = annotated(self, explain(self, metric, period, vs, by))
         return replace(result, review=self.period_info(result.period), **self._named(result.summary))
 
     def funnel(self, period: object = None, by: str | None = None) -> "FunnelReport":
