@@ -404,3 +404,33 @@ def test_annotations_from_cli_and_api_appear_on_the_charts(served: str) -> None:
             (release, "line", "2026-02-25", "2026-02-25"), (campaign, "rect", "2026-03-02", "2026-03-04")}
         assert not errors, errors
         browser.close()
+
+
+def test_the_html_report_chart_marks_them(spec: Path) -> None:
+    from northstar.report import build_report
+    from northstar.report.charts import trend_figure
+
+    _add_cli_and_api(spec)
+    report = build_report(Project.load(spec))
+    figure = trend_figure(report)
+    assert sorted((s.name, s.type, s.x0, s.x1) for s in figure.layout.shapes) == [
+        ("annotation:release-2-0-2026-02-25", "line", "2026-02-23", "2026-02-23"),
+        ("annotation:spring-campaign-2026-03-02", "line", "2026-03-02", "2026-03-02")]
+    assert sorted(a.text for a in figure.layout.annotations) == ["Release 2.0", "Spring campaign"]
+    assert "During: Spring campaign, 2 Mar – 4 Mar 2026." in report.why
+
+
+def test_the_demo_incidents_are_its_annotations() -> None:
+    """Each documented incident of the demo (demo/incidents.py) is an annotation of its spec with
+    the same days and, for a segment incident, the same segment."""
+    from northstar.demo.incidents import INCIDENTS
+    from northstar.spec import load_spec
+
+    spec = load_spec(ROOT / "src" / "northstar" / "demo" / "northstar.yml").spec
+    assert len(spec.annotations) == len(INCIDENTS)
+    for incident in INCIDENTS:
+        (a,) = [a for a in spec.annotations if (a.start, a.end) == (incident.start, incident.end)]
+        wanted = " AND ".join(f"{k} = '{v}'" for k, v in incident.segment.items()) or None
+        assert a.where == wanted, incident.name
+        assert not a.expected  # the demo's alerts are there to find them (tests/test_alerts_monitor.py)
+        assert a.metrics is None or set(a.metrics) <= set(incident.effects), incident.name
