@@ -434,3 +434,10 @@ def test_the_demo_incidents_are_its_annotations() -> None:
         assert a.where == wanted, incident.name
         assert not a.expected  # the demo's alerts are there to find them (tests/test_alerts_monitor.py)
         assert a.metrics is None or set(a.metrics) <= set(incident.effects), incident.name
+
+
+def test_the_dutch_and_swedish_digest_name_them_too(spec: Path) -> None:
+    _add_cli_and_api(spec)
+    project = Project.load(spec)
+    assert "Tijdens: Spring campaign, 2026-03-02 – 2026-03-04." in mon.digest(project, findings=False, lang="nl").text
+    assert "Under: Spring campaign, 2026-03-02 – 2026-03-04." in mon.digest(project, findings=False, lang="sv").text
