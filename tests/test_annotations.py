@@ -335,6 +335,9 @@ def test_explain_and_the_digest_name_annotations_from_cli_and_api(spec: Path) ->
                               "during: Release 2.0, 25 Feb 2026.")
     assert [(a["id"], a["during"]) for a in e.to_dict()["annotations"]] == [
         ("release-2-0-2026-02-25", "baseline"), ("spring-campaign-2026-03-02", "period")]
+    rolling = Project.load(spec).explain(window="7d")  # the 7 days to 2026-03-09 against the 7 before
+    assert rolling.summary.endswith(" During: Spring campaign, 2 Mar – 4 Mar 2026. The baseline (2026-02-24 to "
+                                    "2026-03-02) was during: Release 2.0, 25 Feb 2026."), rolling.summary
     body = client.get("/api/explain", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert "During: Spring campaign" in body["summary"] and len(body["annotations"]) == 2
     md = run_cli(spec, "explain", "--format", "markdown")

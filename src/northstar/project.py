@@ -266,12 +266,12 @@ class Project(PeriodsMixin):
         with `window`, between rolling windows (`vs`: previous or year; see `northstar.rolling`)."""
         from northstar.explain import explain
 
+        from northstar.explain.annotated import annotated
+
         if window is not None:
             from northstar.rolling import window_explain
 
-            return window_explain(self, metric, window, vs, period, by)
-
-        from northstar.explain.annotated import annotated
+            return annotated(self, window_explain(self, metric, window, vs, period, by))
 
         result = annotated(self, explain(self, metric, period, vs, by))
         return replace(result, review=self.period_info(result.period), **self._named(result.summary))

@@ -18,6 +18,11 @@ def annotated(project: Any, e: Explanation) -> Explanation:
         return e
     now = (e.period, last_day(e.period, e.grain))
     then = (e.baseline_period, last_day(e.baseline_period, e.grain))
+    baseline_name = f"{e.grain} of {e.baseline_period.isoformat()}"
+    if e.window is not None:  # a rolling window: its own days, and the window it is compared with
+        now = (e.window.current.first, e.window.current.last)
+        base = next(w for w in e.window.sides().values() if w.first == e.baseline_period)
+        then, baseline_name = (base.first, base.last), f"{base.first.isoformat()} to {base.last.isoformat()}"
     marked = []
     for a in found:
         sides = [side for side, (first, last) in (("period", now), ("baseline", then)) if a.overlaps(first, last)]
@@ -31,5 +36,5 @@ def annotated(project: Any, e: Explanation) -> Explanation:
     if current:
         text += " D" + during(current)[1:] + "."
     if earlier:
-        text += f" The baseline ({e.grain} of {e.baseline_period.isoformat()}) was {during(earlier)}."
+        text += f" The baseline ({baseline_name}) was {during(earlier)}."
     return replace(e, annotations=tuple(marked), summary=text)
