@@ -11,6 +11,7 @@ it lists) in each period of the North Star's grain it has a day in. `monitor` th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from northstar.analysis.periods import last_day
 from northstar.spec.annotations import Annotation
 
 SILENCED_KINDS = ("anomaly", "segment")
+log = logging.getLogger("northstar.alerts.expected")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ def expected_annotations(project: Any) -> list[Annotation]:
     """The expected annotations about everyone (those for one segment silence nothing on the total)."""
     try:
         return [a for a in project.annotations() if a.expected and a.where is None]
-    except Exception:  # noqa: BLE001 - an unreadable annotations file must not stop the alerts
+    except Exception as exc:  # noqa: BLE001 - an unreadable annotations file must not stop the alerts
+        log.warning("alerts: annotations not read, none silences an alert: %s", str(exc).splitlines()[0])
         return []
 
 
