@@ -444,3 +444,28 @@ def test_the_dutch_and_swedish_digest_name_them_too(spec: Path) -> None:
     project = Project.load(spec)
     assert "Tijdens: Spring campaign, 2026-03-02 – 2026-03-04." in mon.digest(project, findings=False, lang="nl").text
     assert "Under: Spring campaign, 2026-03-02 – 2026-03-04." in mon.digest(project, findings=False, lang="sv").text
+
+
+def test_the_overview_forecast_leaves_expected_periods_out(spec: Path) -> None:
+    """The forecast is fitted on the North Star's complete periods with those an expected
+    annotation covers left out (None): the same band as the forecast of that series, and not the
+    band of the series with the spike kept in."""
+    from northstar.domains import metric_domain
+    from northstar.web.forecast import forecast
+
+    rows = (spec.parent / "events.csv").read_text().splitlines()
+    week30 = FIRST + dt.timedelta(weeks=30)
+    extra = [f"{week30 + dt.timedelta(days=i % 7)} 09:00:00,x{i},NL" for i in range(300)]
+    (spec.parent / "events.csv").write_text("\n".join(rows + extra) + "\n")
+    run_cli(spec, "annotate", "add", "Known closure", "--date", week30.isoformat(), "--to",
+            (week30 + dt.timedelta(days=6)).isoformat(), "--expected")
+    body = TestClient(create_app(spec)).get("/api/overview").json()
+    periods = [dt.date.fromisoformat(r["period"]) for r in body["series"]]
+    values = [r["value"] for r in body["series"]]
+    assert values[periods.index(week30)] == 400 and len(periods) == WEEKS
+    kept_out = [None if p == week30 else v for p, v in zip(periods, values)]
+    domain = metric_domain(Project.load(spec), "events")
+    assert body["forecast"] == json.loads(json.dumps(forecast(periods, kept_out, "week", domain=domain)))
+    assert body["forecast"] != json.loads(json.dumps(forecast(periods, values, "week", domain=domain)))
+    assert [(a["id"], a["first_period"]) for a in body["annotations"]] == [
+        ("known-closure-" + week30.isoformat(), week30.isoformat())]
