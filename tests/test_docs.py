@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from northstar.cli import cli
 from northstar.spec import model
-from northstar.web import api, docs, pages
+from northstar.web import api, api_annotations, docs, pages
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -153,7 +153,8 @@ def _paths(router: object) -> list[str]:
     return [route.path for route in router.routes]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("route", _paths(api.router) + _paths(docs.router) + ["/openapi.json"])
+@pytest.mark.parametrize("route", _paths(api.router) + _paths(api_annotations.router) + _paths(docs.router)
+                         + ["/openapi.json"])
 def test_api_routes_are_documented(route: str) -> None:
     assert f"`{route}`" in API_PAGE.read_text(encoding="utf-8"), f"route {route} is not in docs/reference/api.md"
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from northstar.explain.funnel import FunnelReport
     from northstar.explain.model import Explanation
     from northstar.refresh import RefreshReport
+    from northstar.spec.annotations import Annotation
     from collections.abc import Callable
 
 
@@ -126,6 +127,19 @@ class Project(PeriodsMixin):
         if data:
             problems += check_data(self.engine)
         return problems
+
+    def annotations(self, metric: str | None = None, start: object = None, end: object = None,
+                    grain: str | None = None) -> list["Annotation"]:
+        """The annotations (the spec's and those added beside it, `northstar/annotations.py`) about
+        `metric` (any: None) and this project's segment with a day in the periods of `grain` from
+        the one of `start` to the one of `end` (no grain: the days themselves), earliest first."""
+        from northstar.annotations import all_annotations, overlapping
+
+        first, last = _date(start, "--from"), _date(end, "--to")
+        if grain is not None:
+            first = period_start(first, grain) if first else None
+            last = last_day(period_start(last, grain), grain) if last else None
+        return overlapping(all_annotations(self.loaded), metric, first, last, self.segment)
 
     # ---- metrics ---------------------------------------------------------------------------
 
@@ -281,12 +295,14 @@ class Project(PeriodsMixin):
         with `window`, between rolling windows (`vs`: previous or year; see `northstar.rolling`)."""
         from northstar.explain import explain
 
+        from northstar.explain.annotated import annotated
+
         if window is not None:
             from northstar.rolling import window_explain
 
-            return window_explain(self, metric, window, vs, period, by)
+            return annotated(self, window_explain(self, metric, window, vs, period, by))
 
-        result = explain(self, metric, period, vs, by)
+        result = annotated(self, explain(self, metric, period, vs, by))
         return replace(result, review=self.period_info(result.period), **self._named(result.summary))
 
     def funnel(self, period: object = None, by: str | None = None) -> "FunnelReport":

@@ -45,6 +45,7 @@ class MonitorResult:
     outgoing: list[Outgoing]
     backtest: bool = False
     review: Any = None  # the review period (`Project.review_period`): the one every command names
+    silenced: list[Any] = field(default_factory=list)  # alerts an expected annotation held (`alerts/expected.py`)
 
     @property
     def messages(self) -> list[AlertMessage]:
@@ -55,7 +56,8 @@ class MonitorResult:
                 "alerts": [a.to_dict() for a in self.alerts],
                 "messages": [{**o.message.to_dict(), "id": _lead(o.message), "rule": o.rule, "channels": list(o.channels),
                               "status": o.status,
-                              "deliveries": [_delivery_dict(d) for d in o.deliveries]} for o in self.outgoing]}
+                              "deliveries": [_delivery_dict(d) for d in o.deliveries]} for o in self.outgoing],
+                **({"silenced": [x.to_dict() for x in self.silenced]} if self.silenced else {})}
 
 
 def _lead(message: AlertMessage) -> str:
@@ -142,13 +144,27 @@ def cooled(message: AlertMessage, rule: AlertRule, sent: dict[str, dt.datetime],
 
 
 def _messages(project: Any, fired: list[Fired]) -> list[Outgoing]:
+    from northstar.alerts.expected import with_during
+
     rules = rules_of(project.spec)
     out: list[Outgoing] = []
     for index, rule in enumerate(rules):
-        alerts = [f.alert for f in fired if f.rule == index]
+        alerts = with_during(project, [f.alert for f in fired if f.rule == index])
         for message in group(project.spec, alerts):
             out.append(Outgoing(message, index, tuple(rule.channels)))
     return out
+
+
+def _silence(project: Any, fired: list[Fired]) -> tuple[list[Fired], list[Any]]:
+    """The alerts kept and those an expected annotation silences (`alerts/expected.py`)."""
+    from northstar.alerts.expected import expected_annotations, silence
+
+    expected = expected_annotations(project)
+    if not expected:
+        return fired, []
+    kept, silenced = silence(project, [f.alert for f in fired], expected)
+    keep = {id(a) for a in kept}
+    return [f for f in fired if id(f.alert) in keep], list({x.alert.key: x for x in silenced}.values())
 
 
 def _unique(fired: list[Fired]) -> list[Alert]:
@@ -164,7 +180,7 @@ def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, exp
 def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = True) -> MonitorResult:
     """The computing half of a pass (it needs the engine): the alerts, grouped in messages, each
     marked `ready` to send or why not (no channel, cooldown, quiet hours, dry run)."""
-    fired = evaluate(project, explain=explain)
+    fired, silenced = _silence(project, evaluate(project, explain=explain))
     outgoing = _messages(project, fired)
     rules = rules_of(project.spec)
     state = load_state(state_path(project))
@@ -185,7 +201,7 @@ def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = 
             item.status = "dry run"
         if hold is not None and hold[0] == "snooze ended" and item.message.key in sent and hold[2] is not None:
             item.message = reminder(item.message, hold[2])  # sent again once the snooze is over
-    return MonitorResult(_unique(fired), outgoing, review=_review(project))
+    return MonitorResult(_unique(fired), outgoing, review=_review(project), silenced=silenced)
 
 
 def dispatch(project: Any, result: MonitorResult, now: dt.datetime, dry_run: bool = False) -> MonitorResult:
@@ -262,11 +278,11 @@ def _record(path: Path, outgoing: list[Outgoing], now: dt.datetime) -> None:
 def backtest(project: Any, start: dt.date, explain: bool = True) -> MonitorResult:
     """Replay history from `start`: the alerts that would have fired, grouped as they would have
     been sent (cooldown and quiet hours, which depend on when runs happen, are not applied)."""
-    fired = evaluate(project, start=start, explain=explain)
+    fired, silenced = _silence(project, evaluate(project, start=start, explain=explain))
     outgoing = _messages(project, fired)
     for o in outgoing:
         o.status = "backtest"
-    return MonitorResult(_unique(fired), outgoing, backtest=True, review=_review(project))
+    return MonitorResult(_unique(fired), outgoing, backtest=True, review=_review(project), silenced=silenced)
 
 
 def render_text(result: MonitorResult) -> str:
@@ -278,8 +294,10 @@ def render_text(result: MonitorResult) -> str:
             preface += "; provisional there, so not judged yet: " + ", ".join(
                 f"{m} (until the data reaches {d.isoformat()})" for m, d in review.provisional.items())
         preface += "\n\n"
+    quiet = "".join(f"\nsilenced {x.alert.key}: {x.alert.title} (expected: {x.annotation.words()}, id "
+                    f"{x.annotation.id})" for x in result.silenced)
     if not result.outgoing:
-        return preface + "no alerts" + (" would have fired" if result.backtest else "")
+        return preface + "no alerts" + (" would have fired" if result.backtest else "") + quiet
     blocks = []
     for o in result.outgoing:
         head = f"== {o.message.title}"
@@ -289,7 +307,7 @@ def render_text(result: MonitorResult) -> str:
         blocks.append(head + "\n" + o.message.text)
     n, m = len(result.alerts), len(result.outgoing)
     tail = f"{n} alert{'s' if n != 1 else ''} in {m} message{'s' if m != 1 else ''}"
-    return preface + "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "")
+    return preface + "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "") + quiet
 
 
 def digest(project: Any, findings: bool = True, lang: str | None = None) -> AlertMessage:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from northstar.alerts.expected import expected_annotations, without
 from northstar.alerts.model import Alert
 from northstar.alerts.scoring import score_metric
 from northstar.analysis.projection import Projection, project
@@ -302,6 +303,7 @@ def evaluate(project: object, start: dt.date | None = None, explain: bool = True
     backtest = start is not None
     fired: list[Fired] = []
     cache: dict[tuple, list[Alert]] = {}
+    expected = expected_annotations(project)  # their periods are no history (alerts/expected.py)
     for index, rule in enumerate(rules):
         names = watched(spec, rule)
         alerts: list[Alert] = []
@@ -313,7 +315,8 @@ def evaluate(project: object, start: dt.date | None = None, explain: bool = True
             if "anomaly" in rule.checks:
                 key = ("anomaly", m, first, rule.sensitivity, rule.min_history)
                 if key not in cache:
-                    cache[key] = anomaly_alerts(project, m, values, rule, first, explain)
+                    cache[key] = anomaly_alerts(project, m, without(values, expected, m, grain, first), rule,
+                                                first, explain)
                 alerts += cache[key]
         if "segment" in rule.checks:
             alerts += _segments(project, series, names, rule, start)

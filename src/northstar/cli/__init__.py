@@ -11,5 +11,6 @@ from northstar.cli import web as _web  # noqa: F401
 from northstar.cli import report as _report  # noqa: F401
 from northstar.cli import alerts as _alerts  # noqa: F401
 from northstar.cli import importers as _importers  # noqa: F401
+from northstar.cli import annotate as _annotate  # noqa: F401
 
 __all__ = ["cli", "main"]

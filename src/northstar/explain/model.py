@@ -160,6 +160,7 @@ class Explanation(Displayable):
     review: Any = None  # the period explained, how complete, and why it is the one shown (`PeriodInfo`)
     where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
     window: Any = None  # with a rolling window: the windows compared (`WindowComparison`)
+    annotations: tuple[Any, ...] = ()  # (`Annotation`, "period" | "baseline" | "both") overlapping the periods
 
     @property
     def lead(self) -> Segment | None:
@@ -183,4 +184,6 @@ class Explanation(Displayable):
                 "overlaps": [o.to_dict() for o in self.overlaps], "top_entities": [f.to_dict() for f in self.entities],
                 "inactive": list(self.inactive), "caveats": list(self.caveats),
                 "review": self.review.to_dict() if self.review is not None else None, "where": self.where,
-                "window": self.window.to_dict() if self.window is not None else None}
+                "window": self.window.to_dict() if self.window is not None else None,
+                **({"annotations": [{**a.to_dict(), "during": side} for a, side in self.annotations]}
+                   if self.annotations else {})}

@@ -89,6 +89,12 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
     history = tuple({"metric": h.metric, "label": label_of(spec, h.metric) if h.metric in spec.metrics else h.metric,
                      "until": h.until.isoformat(), "reason": h.reason} for h in ns.history)
     offering = tuple({"date": o.date.isoformat(), "change": o.change} for o in ns.offering_changes)
+    from northstar.annotations import marks
+
+    shown = (series[0]["period"], current) if series else (current, current)
+    annotations = tuple({**m, "first_period": max(m["first_period"], shown[0].isoformat()),
+                         "last_period": min(m["last_period"], shown[1].isoformat())}
+                        for m in marks(project.annotations(ns.metric, *shown, grain=ns.grain), ns.grain))
     return Report(
         project=spec.project, lang=lang, grain=ns.grain, period=current, complete=complete, review=info,
         north_star=value,
@@ -97,6 +103,6 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
         labels={name: label_of(spec, name) for name in spec.metrics},
         units={name: m.unit for name, m in spec.metrics.items()},
         directions={name: m.direction for name, m in spec.metrics.items()},
-        guardrail_owners=tuple(g.owner for g in spec.guardrails),
+        guardrail_owners=tuple(g.owner for g in spec.guardrails), annotations=annotations,
         notes=tuple(notes) + ((f"for {project.segment}; the checks judge the spec on all customers",)
                               if project.segment else ()))

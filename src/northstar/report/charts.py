@@ -65,7 +65,25 @@ def trend_figure(report: Report) -> go.Figure:
         fig.add_trace(go.Scatter(x=[ns.target_by.isoformat()], y=[ns.target], mode="markers", showlegend=False,
                                  hoverinfo="skip", marker={"symbol": "star", "size": 14, "color": TARGET}))
     fig.update_layout(_layout(lang, yaxis_title={"text": ns.unit or "", "font": {"color": MUTED}}))
+    _annotate(fig, report.annotations)
     return fig
+
+
+def _annotate(fig: go.Figure, annotations: tuple[dict[str, Any], ...]) -> None:
+    """Each annotation as a line (one period) or a shaded range (several) with its title, as on
+    the dashboard's charts (`web/static/annotations.js`)."""
+    for index, a in enumerate(annotations):
+        x0, x1, name = a["first_period"], a["last_period"], f"annotation:{a['id']}"
+        color = GOOD if a["expected"] else TARGET
+        if x0 == x1:
+            fig.add_shape(type="line", name=name, xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, layer="below",
+                          line={"color": color, "width": 2})
+        else:
+            fig.add_shape(type="rect", name=name, xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, layer="below",
+                          fillcolor=color, opacity=0.16, line={"width": 0})
+        fig.add_annotation(name=name, x=x0, xref="x", yref="paper", y=1 - 0.07 * (index % 4), yanchor="top",
+                           xanchor="left", text=a["title"], showarrow=False, font={"size": 11, "color": INK},
+                           bgcolor="rgba(255,255,255,0.7)")
 
 
 def contributions_figure(report: Report) -> go.Figure | None:

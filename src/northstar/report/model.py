@@ -93,6 +93,7 @@ class Report:
     notes: tuple[str, ...] = ()  # what could not be computed, in one line each
     review: "PeriodInfo | None" = None  # the period, how complete, what is provisional, why this one
     where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
+    annotations: tuple[dict[str, Any], ...] = ()  # about the North Star: `annotations.marks` at its grain
 
     @property
     def breached(self) -> list["GuardrailStatus"]:

@@ -191,6 +191,10 @@ def why_paragraph(explanation: Any, lang: str) -> str:
         text += " " + t("report.why.driver" if d.lag else "report.why.driver_same", lang, driver=d.driver,
                         pct=percent(d.change_pct, lang, signed=True), lag=grain_count(d.lag, e.grain, lang),
                         r=localise(f"{d.correlation:+.2f}", lang))
+    during = [a for a, side in e.annotations if side != "baseline"]  # dates as ISO: no month names to translate
+    if during:
+        text += " " + t("report.why.during", lang, items="; ".join(
+            f"{a.title}, {a.start.isoformat()}" + (f" – {a.end.isoformat()}" if a.end != a.start else "") for a in during))
     return text
 
 

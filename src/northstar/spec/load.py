@@ -84,7 +84,8 @@ def _allowed_keys(model_loc: tuple[str | int, ...], raw: Any) -> list[str]:
             return [f.alias or name for name, f in m.NamedNorthStar.model_fields.items()]
         path = ["north_star"] + path[2:]
     mapping = {"sources": m.Source, "engine": m.Engine, "north_star": m.NorthStar, "funnel": m.Funnel,
-               "focus": m.Focus, "guardrails": m.Guardrail, "web": m.Web, "alerts": m.Alerts}
+               "focus": m.Focus, "guardrails": m.Guardrail, "web": m.Web, "alerts": m.Alerts,
+               "annotations": m.Annotation}
     if not path:
         cls = m.Spec
     elif path[0] == "metrics" and len(path) == 2:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
+from northstar.spec.annotations import Annotation
 from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
 from northstar.spec.presets import apply_preset
 # The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
@@ -296,6 +297,7 @@ class Spec(Model):
     checks: Checks = Field(default_factory=Checks)
     web: Web = Field(default_factory=Web)
     alerts: Alerts = Field(default_factory=Alerts)
+    annotations: tuple[Annotation, ...] = ()  # releases, campaigns, outages, holidays (spec/annotations.py)
 
     # A view for one of several North Stars (`for_north_star`): its name and the spec as loaded.
     _north_star_name: str | None = PrivateAttr(default=None)

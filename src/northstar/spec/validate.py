@@ -11,6 +11,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 
 from northstar.errors import Problem
+from northstar.spec.annotations import annotation_problems
 from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula, parse_sql, short
 from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
 from northstar.spec.suggest import did_you_mean, known
@@ -318,7 +319,12 @@ def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
             check(spec, c)
         except Exception as exc:  # one crashing check must not hide the others
             c.error((), f"internal error in {check.__name__}: {exc!r}")
+    c.problems += annotation_problems(spec.annotations, spec.metrics, spec_dimensions(spec), c.lines.problem)
     return c.problems
+
+
+def spec_dimensions(spec: Spec) -> list[str]:
+    return sorted({d for s in spec.sources.values() for d in s.dimensions})
 
 
 def time_format_path(lines: LineMap, name: str) -> Path_:

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from northstar.alerts.schedule import Scheduler
 from northstar.project import Project
 from northstar.web.api import router as api_router
+from northstar.web.api_annotations import router as annotations_router
 from northstar.web.auth import TokenMiddleware, install_log_redaction, resolve_token
 from northstar.web.docs import install_openapi, router as docs_router
 from northstar.web.errors import install_error_handlers
@@ -62,6 +63,7 @@ def create_app(project_or_spec_path: Project | str | Path, token: str | None = N
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(api_router)
+    app.include_router(annotations_router)
     app.include_router(docs_router)
     if find_spec("northstar.web.pages") is not None:  # engineer B's pages; until they exist, the API alone
         from northstar.web.pages import router as pages_router

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from northstar.alerts.expected import covering
 from northstar.analysis.tree import label_of, tree_metrics
+from northstar.annotations import marks
 from northstar.engine.plan import dependency_order
 from northstar.engine.time import same_period_last_year, to_date
 from northstar.errors import NorthstarError
@@ -105,6 +107,9 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
     by_period = {r["period"]: _number(r[ns.metric]) for r in series}
     value, previous = _number(root["value"]), _number(root["previous"])
     last_year = by_period.get(same_period_last_year(period, ns.grain).isoformat())
+    notes = project.annotations(ns.metric)
+    expected = [a for a in notes if a.expected and a.where is None]  # their periods are no trend
+    trend = [None if covering(expected, ns.metric, to_date(r["period"]), ns.grain) else r[ns.metric] for r in final]
     try:
         explanation = service.explain(None, None, "previous", ())["summary"]
     except NorthstarError as exc:  # e.g. no value in the previous period: say why, in one line
@@ -124,13 +129,13 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
         "series": [{"period": r["period"], "value": _number(r[ns.metric]), "status": r.get("period_status")}
                    for r in complete],
         "partial": [{"period": r["period"], "value": _number(r[ns.metric])} for r in partial],
-        "forecast": forecast([to_date(r["period"]) for r in final], [r[ns.metric] for r in final], ns.grain,
-                             domain=_domain(project, ns.metric)),
+        "forecast": forecast([to_date(r["period"]) for r in final], trend, ns.grain, domain=_domain(project, ns.metric)),
         "explanation": explanation,
         "tree": tree,
         "guardrails": service.guardrails(None)["guardrails"],
         "focus": service.focus(None)["focus"],
         "checks": service.checks()["counts"],
+        **({"annotations": marks(notes, ns.grain)} if notes else {}),
     }
     if len(spec.north_stars) > 1:  # several North Stars: all of them side by side (one: unchanged)
         body["north_stars"] = north_star_cards(service, project)

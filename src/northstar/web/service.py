@@ -122,7 +122,13 @@ class DashboardService:
         data = data_version(project.spec, project.loaded.base_dir)
         if data is None:
             data = ["unknown", int(time.time() // UNKNOWN_VERSION_TTL)]
-        return json.dumps([spec, data], default=str)
+        from northstar.annotations import store_path
+
+        try:  # the annotations beside the spec: one added by the CLI or the API shows at once
+            added = os.stat(store_path(self.spec_path))
+            return json.dumps([spec, data, [added.st_size, added.st_mtime_ns, added.st_ino]], default=str)
+        except OSError:
+            return json.dumps([spec, data], default=str)
 
     def project(self) -> Project:
         """The current Project (loaded again first when the spec or the data changed). Its

@@ -1,5 +1,6 @@
 /* Focus: each team's One Metric That Matters over its time box, with baseline and target
- * lines and the straight path between them (/api/focus, /api/series). */
+ * lines and the straight path between them, and the annotations about it (/api/focus, /api/series,
+ * /api/annotations). */
 (function () {
   "use strict";
   const { el, t } = NS;
@@ -41,8 +42,10 @@
       x: [f.start, f.deadline], y: [f.baseline, f.target], name: t("pages.focus.path"), mode: "lines",
       line: { color: NS.colors.plan, dash: "dashdot", width: 1 }, hoverinfo: "skip",
     }];
+    const notes = grain ? (await NS.api("/api/annotations", { metric: f.metric, grain: grain, from: f.start, to: f.deadline })).annotations : [];
+    const marks = NS.annotationLayout(notes, rows.map((r) => r.period).concat([f.start, f.deadline]));
     NS.plot(document.getElementById(chartId), traces, { height: 300, xaxis: { range: [f.start, f.deadline] },
-      yaxis: { tickformat: unit === "%" ? ".0%" : "", title: { text: unit || "" } } });
+      yaxis: { tickformat: unit === "%" ? ".0%" : "", title: { text: unit || "" } }, shapes: marks.shapes, annotations: marks.annotations });
   }
 
   function load() {

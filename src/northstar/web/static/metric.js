@@ -98,10 +98,11 @@
     traces = traces.concat(anomalyTraces());
     const chartNode = document.getElementById("metric-chart");
     const period = selectedPeriod();
-    const shapes = period ? [{ type: "line", xref: "x", yref: "paper", x0: period, x1: period, y0: 0, y1: 1,
-      line: { color: "#777", width: 1, dash: "dot" } }] : [];
+    const marks = NS.annotationLayout(state.annotations, state.periods);
+    const shapes = marks.shapes.concat(period ? [{ type: "line", xref: "x", yref: "paper", x0: period, x1: period, y0: 0, y1: 1,
+      line: { color: "#777", width: 1, dash: "dot" } }] : []);
     NS.plot(chartNode, traces, { yaxis: { title: { text: unit || "" }, tickformat: unit === "%" ? ".0%" : "" }, shapes: shapes,
-      hovermode: "closest" }).then(() => {
+      annotations: marks.annotations, hovermode: "closest" }).then(() => {
       if (!chartNode.dataset.bound) {
         chartNode.dataset.bound = "1";
         chartNode.on("plotly_click", (event) => {
@@ -157,6 +158,16 @@
     } catch (error) {
       console.warn("anomaly marks: " + error.message); // the chart still shows the series
       return null;
+    }
+  }
+
+  /** The annotations about this metric, each with the periods of `grain` it falls in. */
+  async function loadAnnotations(grain) {
+    try {
+      return (await NS.api("/api/annotations", { metric: name, grain: grain })).annotations;
+    } catch (error) {
+      console.warn("annotations: " + error.message); // the chart still shows the series
+      return [];
     }
   }
 
@@ -269,12 +280,13 @@
     return NS.run(async (current) => {
       const query = seriesParams();
       const known = await NS.metrics();
-      const [metrics, series, marks] = await Promise.all([NS.metrics(), NS.api("/api/series", query),
-        loadMarks(query.grain || known.grain, query.by)]);
+      const [metrics, series, marks, notes] = await Promise.all([NS.metrics(), NS.api("/api/series", query),
+        loadMarks(query.grain || known.grain, query.by), loadAnnotations(query.grain || known.grain)]);
       if (!current()) return;
       const info = metrics.byName[name];
       const periods = Array.from(new Set(series.rows.map((r) => r.period)));
-      state = { rows: series.rows, info: info, grain: series.grain, by: (series.by || [])[0] || "", periods: periods, marks: marks };
+      state = { rows: series.rows, info: info, grain: series.grain, by: (series.by || [])[0] || "", periods: periods, marks: marks,
+        annotations: notes };
       summary();
       chart();
       anomalyNote();

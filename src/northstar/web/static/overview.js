@@ -88,7 +88,10 @@
         line: { color: NS.colors.target, dash: "dot", width: 2 }, marker: { size: [0, 9], symbol: "diamond", color: NS.colors.target },
         name: t("pages.overview.target"), customdata: [text, text], hovertemplate: "%{customdata}<extra></extra>" });
     }
-    NS.plot(document.getElementById("trend-chart"), traces, { yaxis: { title: { text: unit || "" }, rangemode: "tozero" } });
+    const xs = series.map((r) => r.period).concat(forecast.map((f) => f.period), partial.map((r) => r.period));
+    const marks = NS.annotationLayout(data.annotations, xs);
+    NS.plot(document.getElementById("trend-chart"), traces, { yaxis: { title: { text: unit || "" }, rangemode: "tozero" },
+      shapes: marks.shapes, annotations: marks.annotations });
     const note = [t("pages.overview.trend_note", { n: series.length, grain: NS.grainName(ns.grain) })];
     note.push(forecast.length ? t("pages.overview.forecast_note", { n: forecast.length }) : t("pages.overview.no_forecast"));
     if (partial.length) note.push(t("pages.overview.partial_note"));
