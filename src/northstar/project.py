@@ -158,7 +158,7 @@ class Project(PeriodsMixin):
             row = frame.iloc[0]
             values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
         previous = self._info(shift_period(start, grain, -1), grain, None, "the period before")
-        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous)
+        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous, targets=True)
         return replace(report, where=self.segment)
 
     def _values_at(self, metrics: Sequence[str], period: object) -> tuple[PeriodInfo, dict[str, object]]:

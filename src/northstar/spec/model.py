@@ -15,6 +15,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
 from northstar.spec.presets import apply_preset
+from northstar.spec.targets import AnyTarget, Target, TargetBands, TargetSeries  # noqa: F401  (re-exported)
 # The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
 from northstar.spec.settings import (ALERT_CHECKS, WEEKDAYS, AlertChannel, AlertRule, Alerts, Checks,  # noqa: F401
                                      Digest, Web, parse_clock, parse_quiet_hours)
@@ -89,6 +90,7 @@ class MetricBase(Model):
     unit: str | None = None
     tags: tuple[str, ...] = ()
     direction: Direction = "up"
+    target: AnyTarget | None = None  # a value by a date, or a series (spec/targets.py)
 
 
 class AggregateMetric(MetricBase):
@@ -169,11 +171,6 @@ class TreeNode(Model):
     description: str | None = None
 
 
-class Target(Model):
-    value: float
-    by: dt.date
-
-
 class HistoryEntry(Model):
     metric: str
     until: dt.date
@@ -192,7 +189,7 @@ class NorthStar(Model):
     grain: Grain = "week"
     customer_value: str | None = None
     tree: dict[str, TreeNode] = Field(default_factory=dict)
-    target: Target | None = None
+    target: AnyTarget | None = None
     history: tuple[HistoryEntry, ...] = ()
     offering_changes: tuple[OfferingChange, ...] = ()
 
@@ -286,3 +283,4 @@ class Spec(Model):
     checks: Checks = Field(default_factory=Checks)
     web: Web = Field(default_factory=Web)
     alerts: Alerts = Field(default_factory=Alerts)
+    target_bands: TargetBands = Field(default_factory=TargetBands)
