@@ -8,7 +8,7 @@ from northstar.analysis.tree import label_of, tree_metrics
 from northstar.engine.plan import dependency_order
 from northstar.engine.time import same_period_last_year, to_date
 from northstar.errors import NorthstarError
-from northstar.spec.model import FormulaMetric, Spec
+from northstar.spec.model import FormulaMetric, Spec, TargetSeries
 from northstar.web.forecast import forecast
 from northstar.numbers import number_or_none
 
@@ -59,6 +59,18 @@ def _domain(project: "Project", metric: str) -> Any:
         return None
 
 
+def _target(target: Any) -> dict[str, Any] | None:
+    """{value, by} (as always); a series adds its grain and {period: target}, a line its start."""
+    if target is None:
+        return None
+    out: dict[str, Any] = {"value": target.value, "by": target.by.isoformat()}
+    if isinstance(target, TargetSeries):
+        out.update(grain=target.period_grain, series={p.isoformat(): v for p, v in target.periods()})
+    elif target.from_ is not None:
+        out.update({"from": target.from_.isoformat(), "baseline": target.baseline})
+    return out
+
+
 def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
     """The overview page's data in one response (see docs/guides/web.md)."""
     spec = project.spec
@@ -88,8 +100,10 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
             "value": value, "previous": previous, "last_year": last_year,
             "change_pct": root.get("change_pct"),
             "change_pct_year": (value - last_year) / abs(last_year) if value is not None and last_year else None,
-            "target": {"value": ns.target.value, "by": ns.target.by.isoformat()} if ns.target else None,
+            "target": _target(ns.target),
             "history": [{"metric": h.metric, "until": h.until.isoformat(), "reason": h.reason} for h in ns.history],
+            # with metric targets in the spec: the review period's target, % of target and band
+            **({"progress": {k: root.get(k) for k in ("target", "progress", "band")}} if "target" in root else {}),
         },
         "review": tree.get("review"),
         "series": [{"period": r["period"], "value": _number(r[ns.metric]), "status": r.get("period_status")}

@@ -12,6 +12,7 @@
   }
 
   function treeTable(tree, metrics, grain) {
+    const targets = "target" in tree.root;  // the spec has metric targets: a "% of target" column
     const rows = flatten(tree.root, 0, []).map(({ node, depth }) => {
       const unit = metrics.unit(node.metric);
       const name = el("a", { href: NS.metricHref(node.metric), class: "indent-" + Math.min(depth, 6) },
@@ -19,12 +20,14 @@
       return {
         className: "link-" + node.link,
         cells: [name, NS.linkLabel(node), NS.withUnit(node.value, unit), NS.num(node.previous, unit),
-          NS.change(node.change_pct, metrics.direction(node.metric)), node.owner || "–"],
+          NS.change(node.change_pct, metrics.direction(node.metric))].concat(
+          targets ? [NS.targetBadge(node, unit)] : [], [node.owner || "–"]),
       };
     });
     return NS.table({
       caption: t("pages.overview.tree_caption", { period: NS.period(tree.period, grain), previous: NS.period(tree.previous_period, grain) }),
-      head: [t("pages.col.metric"), t("pages.col.link"), t("pages.col.value"), t("pages.col.previous"), t("pages.col.change"), t("pages.col.owner")],
+      head: [t("pages.col.metric"), t("pages.col.link"), t("pages.col.value"), t("pages.col.previous"), t("pages.col.change")]
+        .concat(targets ? [t("pages.col.target_progress")] : [], [t("pages.col.owner")]),
       rows: rows, numeric: [2, 3],
     });
   }
@@ -45,6 +48,9 @@
     ];
     if (ns.target) {
       items.push([t("pages.overview.target"), t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) })]);
+    }
+    if (ns.progress && NS.finite(ns.progress.target)) {  // with metric targets: this period's target
+      items.push([t("pages.col.target_progress"), NS.targetBadge(ns.progress, unit)]);
     }
     NS.fill(changes, items.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   }
