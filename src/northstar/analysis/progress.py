@@ -18,7 +18,7 @@ Pure functions of the spec's targets (`spec/targets.py`); no engine.
 - **% of target**: `value / target` for a metric where higher is better; for one where lower
   is better (`direction: down`), `target / value`, so that reaching the target or better is
   100 % or more either way. None when it is undefined: a target that is not positive (up), or
-  a value that is not positive or a negative target (down).
+  a value that is not positive or a negative target (down), or a ratio beyond a float.
 - **Band**: green from `target_bands.green` % (default 100), amber from `target_bands.amber` %
   (default 90), red below; compared exactly (as fractions).
 """
@@ -26,6 +26,7 @@ Pure functions of the spec's targets (`spec/targets.py`); no engine.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -105,8 +106,10 @@ def progress(value: float | None, target: float | None, direction: str = "up") -
     if value is None or target is None:
         return None
     if direction == "down":
-        return target / value if value > 0 and target >= 0 else None
-    return value / target if target > 0 else None
+        share = target / value if value > 0 and target >= 0 else None
+    else:
+        share = value / target if target > 0 else None
+    return share if share is not None and math.isfinite(share) else None
 
 
 def band(share: float | None, bands: TargetBands) -> str | None:

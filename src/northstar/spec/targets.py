@@ -174,13 +174,15 @@ def check_targets(spec: Any, error: Any) -> None:
     """Cross-field rules: a series at the North Star's grain or coarser, one target per metric."""
     ns = spec.north_star
     fine = GRAIN_ORDER.index(ns.grain)
-    owners: list[tuple[tuple[str | int, ...], Any]] = [(("north_star", "target"), ns.target)]
-    owners += [(("metrics", name, "target"), getattr(m, "target", None)) for name, m in spec.metrics.items()]
-    for path, target in owners:
+    owners: list[tuple[tuple[str | int, ...], str, Any]] = [(("north_star", "target"), "'north_star.target'",
+                                                             ns.target)]
+    owners += [(("metrics", name, "target"), f"metric '{name}' field 'target'", getattr(m, "target", None))
+               for name, m in spec.metrics.items()]
+    for path, where, target in owners:
         if isinstance(target, TargetSeries) and GRAIN_ORDER.index(target.period_grain) < fine:
-            error(path + ("series",), f"a target series per {target.period_grain} is finer than the North Star's "
-                  f"grain ({ns.grain}): give one target per {ns.grain} or coarser")
+            error(path + ("series",), f"{where}: a target series per {target.period_grain} is finer than the North "
+                  f"Star's grain ({ns.grain}): give one target per {ns.grain} or coarser")
     own = getattr(spec.metrics.get(ns.metric), "target", None)
     if ns.target is not None and own is not None:
-        error(("metrics", ns.metric, "target"), f"the North Star '{ns.metric}' has its target in north_star.target: "
-              "set it there only")
+        error(("metrics", ns.metric, "target"), f"metric '{ns.metric}' field 'target': the North Star has its "
+              "target in north_star.target: set it there only")
