@@ -273,7 +273,8 @@ TARGETED = {
     "  minutes_per_listener:\n    label: Minutes per listener\n":
         "  minutes_per_listener:\n    label: Minutes per listener\n"
         "    target: {value: 150, by: 2026-12-31, from: 2026-07-01, baseline: 100}\n",
-    "  avg_song_minutes:\n": "  avg_song_minutes:\n    target: {series: {2026-10: 3.5, 2026-11: 3.6}}\n",
+    "  avg_song_minutes:\n    label: Average play length\n":
+        "  avg_song_minutes:\n    label: Average play length\n    target: {series: {2026-10: 3.5, 2026-11: 3.6}}\n",
 }
 
 
@@ -430,7 +431,13 @@ def test_the_tree_and_overview_pages_show_percent_of_target(served: str) -> None
             active = nodes["active_listeners"]
             badge = page.locator("a.node[data-metric=active_listeners] tspan.target-band")
             share = f"{active['progress'] * 100:.1f}%"
-            assert badge.text_content() == f"{share} of target 150 listeners ({ {'green': 'on', 'amber': 'near', 'red': 'behind'}[active['band']]} target)"
+            words = {"green": "on target", "amber": "near target", "red": "behind target"}[active["band"]]
+            assert badge.text_content() == f"{share} of target 150 ({words})"
+            box = badge.bounding_box()
+            rect = page.locator("a.node[data-metric=active_listeners] rect").bounding_box()
+            assert box and rect and box["x"] + box["width"] <= rect["x"] + rect["width"]  # inside its node
+            label = page.locator("a.node[data-metric=active_listeners]").get_attribute("aria-label")
+            assert f"{share} of target 150\xa0listeners ({words})" in label
             assert badge.get_attribute("data-band") == active["band"]
             assert badge.evaluate("e => getComputedStyle(e).fill") == colours[active["band"]]
             assert page.locator("a.node tspan.target-band").count() == sum(

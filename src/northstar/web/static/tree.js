@@ -75,7 +75,8 @@
       if (goal !== null) {
         const band = d.band || "none";
         const line4 = svg("text", { x: n.x + 12, y: n.y + 82, class: "node-target" });
-        line4.append(svg("tspan", { class: "target-band " + band, "data-band": band }, shorten(goal, 38)));
+        // without the unit (the value line above has it), so that it fits the box
+        line4.append(svg("tspan", { class: "target-band " + band, "data-band": band }, shorten(NS.targetText(d, null), 42)));
         a.append(line4);
       }
       a.addEventListener("keydown", (e) => {
