@@ -414,7 +414,7 @@ def test_api_tree_and_overview_carry_progress(served: str) -> None:
     assert ns["target"] == {"value": 40000.0, "by": "2026-12-31"}
 
 
-def test_the_tree_and_overview_pages_show_percent_of_target(served: str) -> None:
+def test_the_tree_overview_and_metric_pages_show_percent_of_target(served: str) -> None:
     from playwright.sync_api import sync_playwright
     from test_web_pages import CHROMIUM, CHROMIUM_ARGS, Visit, _wait_for_chromium
 
@@ -456,6 +456,13 @@ def test_the_tree_and_overview_pages_show_percent_of_target(served: str) -> None
             hero = page.locator("#ns-changes .target-band")
             assert hero.get_attribute("data-band") == root["band"]
             overview.assert_clean()
+            metric = Visit(context, served)
+            page = metric.open("/metric/active_listeners")
+            card = page.locator("#summary .target-band")
+            card.wait_for(timeout=60_000)
+            assert card.get_attribute("data-band") == active["band"]
+            assert card.inner_text() == f"{share} of target 150\xa0listeners ({words})"
+            metric.assert_clean()
         finally:
             context.close()
             browser.close()
