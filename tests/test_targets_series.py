@@ -343,6 +343,10 @@ def test_the_tree_json_and_table_carry_progress(demo: dict[str, Path]) -> None:
     assert table.returncode == 0, table.stderr
     root = nodes["listening_minutes"]
     assert f"{root['progress'] * 100:.1f}% of target 40,000 (red)" in table.stdout
+    # targets are for all customers: a segment's tree (and a rolling window) is not measured against them
+    for args in (("--where", "country = 'DE'"), ("--window", "28d")):
+        other = json.loads(_cli(demo["targeted"], "tree", *args, "--format", "json").stdout)
+        assert not any({"target", "progress", "band"} & set(n) for n in _nodes(other["root"])), args
     active = nodes["active_listeners"]
     assert f"{active['progress'] * 100:.1f}% of target 150 ({active['band']})" in table.stdout
 

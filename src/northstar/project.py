@@ -159,7 +159,9 @@ class Project(PeriodsMixin):
             row = frame.iloc[0]
             values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
         previous = self._info(shift_period(start, grain, -1), grain, None, "the period before")
-        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous, targets=True)
+        # targets are set for all customers: a segment's tree is not measured against them
+        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous,
+                            targets=self.segment is None)
         return replace(report, where=self.segment)
 
     def _values_at(self, metrics: Sequence[str], period: object) -> tuple[PeriodInfo, dict[str, object]]:
