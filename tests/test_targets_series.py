@@ -440,6 +440,11 @@ def test_the_tree_overview_and_metric_pages_show_percent_of_target(served: str) 
             box = badge.bounding_box()
             rect = page.locator("a.node[data-metric=active_listeners] rect").bounding_box()
             assert box and rect and box["x"] + box["width"] <= rect["x"] + rect["width"]  # inside its node
+            for metric, node in nodes.items():  # every target line, "(behind target)" the longest
+                if node["target"] is not None:
+                    line = page.locator(f"a.node[data-metric={metric}] tspan.target-band").first.bounding_box()
+                    frame = page.locator(f"a.node[data-metric={metric}] rect").first.bounding_box()
+                    assert line and frame and line["x"] + line["width"] <= frame["x"] + frame["width"], metric
             label = page.locator("a.node[data-metric=active_listeners]").get_attribute("aria-label")
             assert f"{share} of target 150\xa0listeners ({words})" in label
             assert badge.get_attribute("data-band") == active["band"]
