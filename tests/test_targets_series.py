@@ -409,6 +409,9 @@ def test_api_tree_and_overview_carry_progress(served: str) -> None:
     with httpx.Client(base_url=served, timeout=120) as client:
         tree = client.get("/api/tree").json()
         overview = client.get("/api/overview").json()
+        targets = client.get("/api/targets").json()
+    assert {c["metric"] for c in targets["target_checks"]} == {"active_listeners", "minutes_per_listener",
+                                                               "avg_song_minutes"}
     nodes = _check_progress(tree)
     assert nodes["active_listeners"]["target"] == 150.0
     _check_progress(overview["tree"])
