@@ -96,7 +96,7 @@ def test_the_forms_of_a_target() -> None:
     ("target: {series: {}}", "week", "series"),
     ("target: {grain: day, series: {2026-01-05: 1}}", "week", "a target series per day is finer than the North Star's grain (week)"),
     ("target: {series: {2026-01: 1}}", "quarter", "a target series per month is finer than the North Star's grain (quarter)"),
-    ("target: {value: 12, by: 2026-12-31, from: 2026-01-01}", "week", "give `from` and `baseline` together"),
+    ("target: {value: 12, by: 2026-12-31, baseline: 3}", "week", "`baseline` needs `from`"),
     ("target: {value: 12, by: 2026-01-01, from: 2026-02-01, baseline: 3}", "week", "`from` (2026-02-01) must be before `by`"),
     ("target: {value: 12, by: 2026-12-31, vale: 3}", "week", "unknown key 'vale' in metric 'per_listener' field 'target'. Did you mean 'value'?"),
     ("target: {series: {2026-01: .nan}}", "week", "finite"),
@@ -173,6 +173,12 @@ def test_examples_of_the_target_of_a_period() -> None:
     assert target_at(line, dt.date(2026, 6, 22), "week", False) is None  # before the line starts
     assert target_at(line, dt.date(2027, 1, 4), "week", False) == 150.0  # after `by`: the value
     assert target_at(Target(value=7, by=dt.date(2026, 1, 1)), dt.date(2020, 1, 6), "week", True) == 7.0
+    read = Target(value=150, by=dt.date(2026, 12, 31), **{"from": dt.date(2026, 7, 1)})  # baseline: from the data
+    assert target_at(read, dt.date(2026, 10, 26), "week", False) is None  # not read: no line
+    assert target_at(read, dt.date(2026, 10, 26), "week", False, baseline=100.0) == target_at(
+        line, dt.date(2026, 10, 26), "week", False)
+    assert target_at(line, dt.date(2026, 10, 26), "week", False, baseline=1.0) == target_at(
+        line, dt.date(2026, 10, 26), "week", False)  # the spec's own baseline first
 
 
 @settings(max_examples=200, deadline=None)
@@ -273,6 +279,8 @@ TARGETED = {
     "  minutes_per_listener:\n    label: Minutes per listener\n":
         "  minutes_per_listener:\n    label: Minutes per listener\n"
         "    target: {value: 150, by: 2026-12-31, from: 2026-07-01, baseline: 100}\n",
+    "  plays_per_listener:\n    label: Plays per listener\n":  # a line from the value in the week of `from`
+        "  plays_per_listener:\n    label: Plays per listener\n    target: {value: 30, by: 2026-12-31, from: 2026-07-01}\n",
     "  avg_song_minutes:\n    label: Average play length\n":
         "  avg_song_minutes:\n    label: Average play length\n    target: {series: {2026-10: 3.5, 2026-11: 3.6}}\n",
 }
@@ -337,7 +345,9 @@ def test_the_tree_json_and_table_carry_progress(demo: dict[str, Path]) -> None:
     assert nodes["active_listeners"]["target"] == 150.0  # the Q4 level (a distinct count)
     # a week across two months of an average: each month's target weighted by its days (6 + 1)
     assert nodes["avg_song_minutes"]["target"] == float((Fraction(3.5) * 6 + Fraction(3.6)) / 7)
-    assert nodes["plays_per_listener"]["target"] is None
+    start = json.loads(_cli(demo["plain"], "query", "plays_per_listener", "--from", "2026-06-29", "--to", "2026-06-29",
+                            "--format", "json").stdout)[0]["plays_per_listener"]
+    assert nodes["plays_per_listener"]["target"] == float(Fraction(start) + (30 - Fraction(start)) * Fraction(17, 26))
     assert {n["band"] for n in nodes.values() if n["band"]} >= {"red", "green"}
     table = _cli(demo["targeted"], "tree")
     assert table.returncode == 0, table.stderr
@@ -390,7 +400,9 @@ def test_a_value_target_judges_the_inputs_and_a_plain_spec_is_unchanged(demo: di
     report = json.loads(_cli(demo["targeted"], "targets", "--format", "json").stdout)
     assert report["target"] == 40000 and "series" not in report
     metrics = {c["metric"] for c in report["target_checks"]}
-    assert metrics == {"active_listeners", "minutes_per_listener", "avg_song_minutes"}
+    assert metrics == {"active_listeners", "minutes_per_listener", "avg_song_minutes", "plays_per_listener"}
+    plays = next(c for c in report["target_checks"] if c["metric"] == "plays_per_listener")
+    assert plays["target"] == 30.0  # the week of `by`: the line's end
     assert all(c["period"] == "2026-12-28" for c in report["target_checks"])
     plain = json.loads(_cli(demo["plain"], "targets", "--format", "json").stdout)
     assert "target_checks" not in plain and "series" not in plain
@@ -411,7 +423,7 @@ def test_api_tree_and_overview_carry_progress(served: str) -> None:
         overview = client.get("/api/overview").json()
         targets = client.get("/api/targets").json()
     assert {c["metric"] for c in targets["target_checks"]} == {"active_listeners", "minutes_per_listener",
-                                                               "avg_song_minutes"}
+                                                               "avg_song_minutes", "plays_per_listener"}
     nodes = _check_progress(tree)
     assert nodes["active_listeners"]["target"] == 150.0
     _check_progress(overview["tree"])

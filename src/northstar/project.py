@@ -160,8 +160,9 @@ class Project(PeriodsMixin):
             values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
         previous = self._info(shift_period(start, grain, -1), grain, None, "the period before")
         # targets are set for all customers: a segment's tree is not measured against them
+        targets = self.segment is None
         report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous,
-                            targets=self.segment is None)
+                            targets=targets, baselines=self.target_baselines() if targets else None)
         return replace(report, where=self.segment)
 
     def _values_at(self, metrics: Sequence[str], period: object) -> tuple[PeriodInfo, dict[str, object]]:
@@ -313,11 +314,28 @@ class Project(PeriodsMixin):
             return replace(report, review=review, **self._named(report.summary))
 
         if series is not None:
-            return build_series_targets(self.spec, series, last, build)
+            return build_series_targets(self.spec, series, last, build, self.target_baselines())
         report = build(value, day)
         if has_metric_targets(self.spec):
-            report = replace(report, target_checks=target_checks(self.spec, report))
+            report = replace(report, target_checks=target_checks(self.spec, report, self.target_baselines()))
         return report
+
+    def target_baselines(self) -> dict[str, float | None]:
+        """{metric: its value in the period of `from`} for the targets with `from` and no
+        `baseline` (the start of their line; see `analysis.progress`), at the North Star's grain."""
+        from northstar.analysis.progress import baseline_periods
+        from northstar.numbers import number_or_none
+
+        out: dict[str, float | None] = {}
+        grain = self.spec.north_star.grain
+        by_day: dict[dt.date, list[str]] = {}
+        for name, day in baseline_periods(self.spec).items():
+            by_day.setdefault(period_start(day, grain), []).append(name)
+        for day, names in by_day.items():
+            frame = self.query(names, grain=grain, start=day, end=day)
+            for name in names:
+                out[name] = number_or_none(frame.iloc[0][name]) if len(frame) else None
+        return out
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM in a period (default: the review period): value, progress from baseline

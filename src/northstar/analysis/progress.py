@@ -3,9 +3,11 @@
 Pure functions of the spec's targets (`spec/targets.py`); no engine.
 
 - **The target of a period** (at the North Star's grain, the grain the tree is computed at):
-  - `{value, by}`: `value`; with `from` and `baseline`, the straight line from `baseline` in
-    the period of `from` to `value` in the period of `by` (periods counted at the grain),
-    `value` from the period of `by` on, and no target before the period of `from`.
+  - `{value, by}`: `value`; with `from`, the straight line from the baseline (`baseline`, else
+    the metric's value in the period of `from`, which the caller reads from the data) in the
+    period of `from` to `value` in the period of `by` (periods counted at the grain), `value`
+    from the period of `by` on, and no target before the period of `from` (nor without a
+    baseline value).
   - a series at the same grain: the period's own target (none for a period it does not name).
   - a coarser series (a target per month or quarter for a weekly tree), read day by day: for an
     additive metric (a count or a sum, not cumulative) each day of a coarse period carries
@@ -34,7 +36,7 @@ from typing import Any
 from northstar.spec.model import AggregateMetric, Spec, Target, TargetBands, TargetSeries
 from northstar.spec.targets import first_day, next_start
 
-__all__ = ["Progress", "band", "has_metric_targets", "is_additive", "metric_target", "progress", "progress_of",
+__all__ = ["Progress", "band", "baseline_periods", "has_metric_targets", "is_additive", "metric_target", "progress", "progress_of",
            "target_at"]
 
 
@@ -68,19 +70,24 @@ def has_metric_targets(spec: Spec) -> bool:
             or any(getattr(m, "target", None) is not None for m in spec.metrics.values()))
 
 
-def target_at(target: Target | TargetSeries | None, period: dt.date, grain: str, additive: bool) -> float | None:
-    """The target that applies to the period of `grain` starting on `period` (see the module)."""
+def target_at(target: Target | TargetSeries | None, period: dt.date, grain: str, additive: bool,
+              baseline: float | None = None) -> float | None:
+    """The target that applies to the period of `grain` starting on `period` (see the module);
+    `baseline`: the metric's value in the period of `from` when the target gives none."""
     if target is None:
         return None
     if isinstance(target, Target):
-        if target.from_ is None or target.baseline is None:
+        if target.from_ is None:
             return float(target.value)
         start, end, at = (_index(d, grain) for d in (target.from_, target.by, period))
         if at < start:
             return None
         if at >= end:
             return float(target.value)
-        base = Fraction(target.baseline)
+        first = target.baseline if target.baseline is not None else baseline
+        if first is None or not math.isfinite(first):
+            return None
+        base = Fraction(first)
         return float(base + (Fraction(target.value) - base) * Fraction(at - start, end - start))
     coarse = target.period_grain
     own = dict(target.periods())
@@ -132,9 +139,22 @@ class Progress:
         return {"target": self.target, "progress": self.progress, "band": self.band}
 
 
-def progress_of(spec: Spec, name: str, value: float | None, period: dt.date, grain: str | None = None) -> Progress:
+def baseline_periods(spec: Spec) -> dict[str, dt.date]:
+    """{metric: the date whose period's value is the start of its target line} for the targets
+    with `from` and no `baseline`: the caller reads those values from the data."""
+    out = {}
+    for name in spec.metrics:
+        target = metric_target(spec, name)
+        if isinstance(target, Target) and target.from_ is not None and target.baseline is None:
+            out[name] = target.from_
+    return out
+
+
+def progress_of(spec: Spec, name: str, value: float | None, period: dt.date, grain: str | None = None,
+                baseline: float | None = None) -> Progress:
     """A metric's target in a period (at `grain`, default the North Star's), its % and band."""
-    goal = target_at(metric_target(spec, name), period, grain or spec.north_star.grain, is_additive(spec, name))
+    goal = target_at(metric_target(spec, name), period, grain or spec.north_star.grain, is_additive(spec, name),
+                     baseline)
     metric = spec.metrics.get(name)
     share = progress(value, goal, getattr(metric, "direction", "up"))
     return Progress(goal, share, band(share, spec.target_bands))

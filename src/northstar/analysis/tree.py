@@ -124,10 +124,11 @@ _clean = number_or_none
 
 def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, previous: dt.date,
                info: PeriodInfo | None = None, previous_info: PeriodInfo | None = None,
-               targets: bool = False) -> TreeReport:
+               targets: bool = False, baselines: dict[str, float | None] | None = None) -> TreeReport:
     """Assemble the tree from {metric: (value, previous value)}; `info`/`previous_info` mark what
     is provisional or partial in the two periods. With `targets` and metric targets in the spec,
-    each node carries its target in `period`, % of target and band (`analysis.progress`)."""
+    each node carries its target in `period`, % of target and band (`analysis.progress`);
+    `baselines`: the values that start target lines given `from` without `baseline`."""
     targets = targets and has_metric_targets(spec)
 
     def node(name: str, link: str, path: tuple[str, ...], direction: str | None = None, lag: int | None = None) -> TreeNodeValue:
@@ -146,7 +147,8 @@ def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, 
                              status=info.status_of(name) if info else "final",
                              note=info.note_for(name) if info else None,
                              previous_status=previous_info.status_of(name) if previous_info else "final",
-                             progress=progress_of(spec, name, value, period) if targets else None)
+                             progress=progress_of(spec, name, value, period, baseline=(baselines or {}).get(name))
+                             if targets else None)
 
     ns = spec.north_star
     return TreeReport(project=spec.project, north_star=ns.metric, customer_value=ns.customer_value,

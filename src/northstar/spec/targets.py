@@ -3,8 +3,9 @@
 `target:` sits on the North Star (`north_star.target`) and on any metric (`metrics.X.target`):
 
 - `{value: 40000, by: 2026-12-31}`: the value the metric must have in the period of `by`;
-  with `from` and `baseline`, a straight line from `baseline` in the period of `from` to
-  `value` in the period of `by` sets the target of every period between.
+  with `from` (and `baseline`, else the metric's value in the period of `from`), a straight
+  line from the baseline in the period of `from` to `value` in the period of `by` sets the
+  target of every period between.
 - `{series: {2026-01: 100, 2026-02: 120}}`: a target per period. Keys name periods:
   `2026` (year), `2026-Q1` (quarter), `2026-01` (month); dates (`2026-01-05`) need `grain:`
   (`day` or `week`, or any grain whose first day they are), e.g.
@@ -87,7 +88,8 @@ def next_start(start: dt.date, grain: str) -> dt.date:
 
 
 class Target(Model):
-    """A value by a date; with `from` and `baseline`, the straight line from one to the other."""
+    """A value by a date; with `from`, the straight line from the baseline (`baseline`, else the
+    metric's value in the period of `from`) to it."""
 
     value: float
     by: dt.date
@@ -96,9 +98,8 @@ class Target(Model):
 
     @model_validator(mode="after")
     def _line(self) -> "Target":
-        if (self.from_ is None) != (self.baseline is None):
-            raise ValueError("give `from` and `baseline` together (the line starts at `baseline` in the period "
-                             "of `from`), or neither")
+        if self.baseline is not None and self.from_ is None:
+            raise ValueError("`baseline` needs `from`: the date whose period the line starts in")
         if self.from_ is not None and self.from_ >= self.by:
             raise ValueError(f"`from` ({self.from_.isoformat()}) must be before `by` ({self.by.isoformat()})")
         return self

@@ -50,8 +50,10 @@ class TargetCheck:
                 "required": self.required, "helps": self.helps, "status": self.status, "note": self.note}
 
 
-def target_checks(spec: Spec, report: TargetsReport) -> tuple[TargetCheck, ...]:
-    """Each formula input of the report's tree that has a `target:`, judged against its requirement."""
+def target_checks(spec: Spec, report: TargetsReport,
+                  baselines: dict[str, float | None] | None = None) -> tuple[TargetCheck, ...]:
+    """Each formula input of the report's tree that has a `target:`, judged against its requirement
+    (`baselines`: the values that start target lines given `from` without `baseline`)."""
     grain, period = report.grain, report.target_period
     out: list[TargetCheck] = []
     seen: set[str] = set()
@@ -60,7 +62,8 @@ def target_checks(spec: Spec, report: TargetsReport) -> tuple[TargetCheck, ...]:
         if node.link != "formula" or own is None or node.metric in seen:
             continue
         seen.add(node.metric)
-        out.append(_check(spec, node, target_at(own, period, grain, is_additive(spec, node.metric)), period))
+        goal = target_at(own, period, grain, is_additive(spec, node.metric), (baselines or {}).get(node.metric))
+        out.append(_check(spec, node, goal, period))
     return tuple(out)
 
 
@@ -139,10 +142,11 @@ def _period_dict(report: TargetsReport) -> dict[str, Any]:
 
 
 def build_series_targets(spec: Spec, series: TargetSeries, last_period: dt.date,
-                         build: Callable[[float, dt.date], TargetsReport]) -> SeriesTargets:
+                         build: Callable[[float, dt.date], TargetsReport],
+                         baselines: dict[str, float | None] | None = None) -> SeriesTargets:
     """`build(target, by)` (a `build_targets` over the same history) for every series period ahead."""
     points = series_points(spec, series, last_period)
     reports = tuple(build(value, by) for _start, by, value in points)
-    checks: Sequence[TargetCheck] = [c for r in reports for c in target_checks(spec, r)]
+    checks: Sequence[TargetCheck] = [c for r in reports for c in target_checks(spec, r, baselines)]
     return SeriesTargets(reports=reports, starts=tuple(s for s, _b, _v in points),
                          series_grain=series.period_grain, checks=tuple(checks))
