@@ -433,6 +433,51 @@ def test_api_tree_and_overview_carry_progress(served: str) -> None:
     assert ns["target"] == {"value": 40000.0, "by": "2026-12-31"}
 
 
+@pytest.fixture(scope="module")
+def served_series(demo: dict[str, Path]) -> Iterator[str]:
+    from test_web_pages import _serve
+
+    with _serve(demo["series"]) as origin:
+        yield origin
+
+
+def test_the_overview_draws_a_series_target_per_week(served_series: str) -> None:
+    from playwright.sync_api import sync_playwright
+    from test_web_pages import CHROMIUM, CHROMIUM_ARGS, Visit, _traces, _wait_for_chromium
+
+    with httpx.Client(base_url=served_series, timeout=120) as client:
+        overview = client.get("/api/overview").json()
+    target = overview["north_star"]["target"]
+    assert target["grain"] == "month" and target["series"] == {"2026-11-01": 80000.0, "2026-12-01": 90000.0,
+                                                                 "2027-01-01": 100000.0}
+    months = {(2026, 11): 80000, (2026, 12): 90000, (2027, 1): 100000}
+    # every week of the three months (listening minutes is a sum: each day carries its month's share)
+    want = []
+    week = dt.date(2026, 10, 26)
+    while week <= dt.date(2027, 1, 31):
+        goal = _brute_series_target(months, week, 7, True)
+        if goal is not None:
+            want.append({"period": week.isoformat(), "target": goal})
+        week += dt.timedelta(days=7)
+    assert target["path"] == want and want[0]["period"] == "2026-11-02" and want[-1]["period"] == "2027-01-25"
+    assert overview["north_star"]["progress"]["target"] is None  # the review week (Oct 26) is before the series
+    _wait_for_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
+        try:
+            visit = Visit(context, served_series)
+            page = visit.open("/")
+            traces = [t for t in _traces(page, "#trend-chart") if t["name"] == "Target"]
+            assert len(traces) == 1 and traces[0]["n"] == len(want)
+            hero = page.locator("#ns-changes").inner_text()
+            assert f"{want[0]['target']:,.0f} minutes by week of 2 Nov 2026" in hero.replace("\xa0", " "), hero
+            visit.assert_clean()
+        finally:
+            context.close()
+            browser.close()
+
+
 def test_the_tree_overview_and_metric_pages_show_percent_of_target(served: str) -> None:
     from playwright.sync_api import sync_playwright
     from test_web_pages import CHROMIUM, CHROMIUM_ARGS, Visit, _wait_for_chromium

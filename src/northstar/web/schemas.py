@@ -226,7 +226,8 @@ class NorthStarSummary(BaseModel):
     change_pct: float | None
     change_pct_year: float | None
     target: Obj | None = Field(description="{value, by} or null; a series adds `grain` and `series` "
-                                           "({period: target}), a line from a baseline `from` and `baseline`.")
+                                           "({period: target}), a line from a baseline `from` and `baseline`; "
+                                           "both add `path`: [{period, target}] per period of the grain.")
     progress: Obj | None = Field(None, description="Only with metric targets: {target, progress, band} of the "
                                                    "review period (see the tree's nodes).")
     history: list[Obj] = Field(description="Earlier North Stars: metric, until, reason.")

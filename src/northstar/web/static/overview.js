@@ -46,7 +46,10 @@
       [t("pages.overview.vs_previous", { value: NS.num(ns.previous, unit) }), NS.change(ns.change_pct, metrics.direction(ns.metric))],
       [t("pages.overview.vs_last_year", { value: NS.num(ns.last_year, unit) }), NS.change(ns.change_pct_year, metrics.direction(ns.metric))],
     ];
-    if (ns.target) {
+    const next = ns.target && ns.target.series && (ns.target.path || []).find((p) => p.period > ns.period);
+    if (next) {  // a series: the next period's target, at the scale of the value shown
+      items.push([t("pages.overview.target"), t("pages.overview.target_value", { value: NS.withUnit(next.target, unit), date: NS.period(next.period, ns.grain) })]);
+    } else if (ns.target) {
       items.push([t("pages.overview.target"), t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) })]);
     }
     if (ns.progress && NS.finite(ns.progress.target)) {  // with metric targets: this period's target
@@ -88,7 +91,14 @@
         customdata: partial.map((r) => hover(r.period, r.value) + "<br>" + t("pages.metric.partial_note")),
         hovertemplate: "%{customdata}<extra></extra>" });
     }
-    if (ns.target && series.length) {
+    if (ns.target && ns.target.path && ns.target.path.length) {  // a series or a line: its target per period
+      const path = ns.target.path;
+      traces.push({ x: path.map((p) => p.period), y: path.map((p) => p.target), mode: "lines",
+        line: { color: NS.colors.target, dash: "dot", width: 2, shape: ns.target.series ? "hv" : "linear" },
+        name: t("pages.overview.target"),
+        customdata: path.map((p) => NS.period(p.period, ns.grain) + "<br>" + t("pages.overview.target") + ": " + NS.withUnit(p.target, unit)),
+        hovertemplate: "%{customdata}<extra></extra>" });
+    } else if (ns.target && series.length) {
       const text = t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) });
       traces.push({ x: [series[0].period, ns.target.by], y: [ns.target.value, ns.target.value], mode: "lines+markers",
         line: { color: NS.colors.target, dash: "dot", width: 2 }, marker: { size: [0, 9], symbol: "diamond", color: NS.colors.target },
