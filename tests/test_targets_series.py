@@ -390,6 +390,22 @@ def test_targets_pushes_a_series_down_per_period(demo: dict[str, Path]) -> None:
     assert table.stdout.count("To reach") == 3
 
 
+def test_single_target_readers_take_a_series_at_the_north_stars_grain(demo: dict[str, Path]) -> None:
+    """The monitor's target alert (and the report's target line) read a series as its last month's
+    target pushed to its last whole week: 100,000 × 7/31 by 2027-01-31, not 100,000 a week."""
+    from northstar.analysis.progress import final_target
+    from northstar.spec.load import load_spec
+
+    week = float(Fraction(100000 * 7, 31))
+    assert final_target(load_spec(demo["series"]).spec) == (week, dt.date(2027, 1, 31))
+    assert final_target(load_spec(demo["plain"]).spec) == (40000.0, dt.date(2026, 12, 31))
+    result = _cli(demo["series"], "monitor", "--dry-run", "--no-explain", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    alerts = [a for a in json.loads(result.stdout)["alerts"] if a["kind"] == "target"]
+    assert alerts and all(a["expected"] == week and "by 2027-01-31" in a["title"] for a in alerts)
+    assert f"against the target {_fmt(week)} " in alerts[0]["title"]
+
+
 def _fmt(value: float) -> str:
     from northstar.analysis.targets.words import format_number
 

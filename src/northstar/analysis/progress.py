@@ -36,7 +36,7 @@ from typing import Any
 from northstar.spec.model import AggregateMetric, Spec, Target, TargetBands, TargetSeries
 from northstar.spec.targets import first_day, next_start
 
-__all__ = ["Progress", "band", "baseline_periods", "has_metric_targets", "is_additive", "metric_target", "progress", "progress_of",
+__all__ = ["Progress", "band", "baseline_periods", "final_target", "has_metric_targets", "target_period", "is_additive", "metric_target", "progress", "progress_of",
            "target_at"]
 
 
@@ -106,6 +106,31 @@ def target_at(target: Target | TargetSeries | None, period: dt.date, grain: str,
         total += value * days / (next_start(start, coarse) - start).days if additive else value * days
         day = stop
     return float(total if additive else total / (after - first).days)
+
+
+def target_period(start: dt.date, coarse: str, grain: str) -> dt.date:
+    """The period of `grain` a target of the `coarse` period starting on `start` is pushed to: the
+    last one wholly inside it (the last whole week of a month), else the one holding its last day."""
+    end = next_start(start, coarse)
+    period = first_day(end - dt.timedelta(days=1), grain)
+    earlier = first_day(period - dt.timedelta(days=1), grain)
+    return earlier if next_start(period, grain) > end and earlier >= start else period
+
+
+def final_target(spec: Spec) -> tuple[float, dt.date] | None:
+    """The North Star's target as one value by one date, at the North Star's grain: `{value, by}`
+    as given; a series' last period pushed to its `target_period` (its share of a monthly target
+    of a sum for a weekly North Star), by that period's last day. What reads a single target
+    (the monitor's target alert, the report's target line) reads this."""
+    ns = spec.north_star
+    target = ns.target
+    if target is None:
+        return None
+    if isinstance(target, Target):
+        return float(target.value), target.by
+    period = target_period(target.periods()[-1][0], target.period_grain, ns.grain)
+    value = target_at(target, period, ns.grain, is_additive(spec, ns.metric))
+    return None if value is None else (value, next_start(period, ns.grain) - dt.timedelta(days=1))
 
 
 def progress(value: float | None, target: float | None, direction: str = "up") -> float | None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from northstar.analysis.progress import is_additive, metric_target, target_at
+from northstar.analysis.progress import is_additive, metric_target, target_at, target_period
 from northstar.analysis.targets.calendar import period_of
 from northstar.analysis.targets.report import NodeTarget, TargetsReport
 from northstar.analysis.targets.words import format_number, lower_first
@@ -99,9 +99,8 @@ def series_points(spec: Spec, series: TargetSeries, last_period: dt.date) -> lis
     out = []
     for start, _value in series.periods():
         last_day = next_start(start, coarse) - dt.timedelta(days=1)
-        period = period_of(last_day, grain)
-        if next_start(period, grain) > next_start(start, coarse) and period_of(period - dt.timedelta(days=1), grain) >= start:
-            period = period_of(period - dt.timedelta(days=1), grain)  # the last whole week of the month
+        period = target_period(start, coarse, grain)  # the last whole week of the month
+        if period != period_of(last_day, grain):
             last_day = next_start(period, grain) - dt.timedelta(days=1)
         value = target_at(series, period, grain, additive)
         if period > last_period and value is not None:
