@@ -122,7 +122,21 @@ def _node_label(node: TreeNodeValue) -> str:
     elif node.previous_status == "provisional":
         mark = "  [yellow](the previous value is provisional)[/yellow]"
     return (f"{link}[bold]{escape(node.label)}[/bold] {number(node.value)}  "
-            f"(previous {number(node.previous)}, {change_words(node)}){owner}{formula}{mark}")
+            f"(previous {number(node.previous)}, {change_words(node)}){target_words(node)}{owner}{formula}{mark}")
+
+
+BAND_STYLES = {"green": "green", "amber": "yellow", "red": "red"}
+
+
+def target_words(node: TreeNodeValue) -> str:
+    """`  92.5% of target 1,200 (amber)`: the band in words and colour; '' without a target."""
+    p = node.progress
+    if p is None or p.target is None:
+        return ""
+    if p.progress is None:
+        return f"  [dim]target {number(p.target)}, no % (undefined)[/dim]"
+    style = BAND_STYLES[p.band or "red"]
+    return f"  [{style}]{p.progress * 100:.1f}% of target {number(p.target)} ({p.band})[/{style}]"
 
 
 def tree_renderable(report: TreeReport) -> Tree:

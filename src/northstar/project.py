@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from northstar.engine.backends import Backend
     from northstar.analysis.cohorts import CohortReport
     from northstar.analysis.targets import TargetsReport
+    from northstar.analysis.targets.series import SeriesTargets
     from northstar.checks.candidates import CandidateReport
     from northstar.checks.findings import CheckReport
     from northstar.explain.funnel import FunnelReport
@@ -201,7 +202,10 @@ class Project(PeriodsMixin):
             row = frame.iloc[0]
             values = {m: (row[m], row[f"{m}_previous"]) for m in metrics}
         previous = self._info(shift_period(start, grain, -1), grain, None, "the period before")
-        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous)
+        # targets are set for all customers: a segment's tree is not measured against them
+        targets = self.segment is None
+        report = build_tree(self.spec, values, start, shift_period(start, grain, -1), info, previous,
+                            targets=targets, baselines=self.target_baselines() if targets else None)
         return replace(report, where=self.segment)
 
     def _values_at(self, metrics: Sequence[str], period: object) -> tuple[PeriodInfo, dict[str, object]]:
@@ -312,15 +316,21 @@ class Project(PeriodsMixin):
         report = funnel(self, period, by)
         return replace(report, **self._named(report.summary))
 
-    def targets(self, target: float | None = None, by: object = None, method: str = "trend") -> "TargetsReport":
+    def targets(self, target: float | None = None, by: object = None,
+                method: str = "trend") -> "TargetsReport | SeriesTargets":
         """What each formula input of the tree must reach for the North Star to hit its target
         (`target`/`by`, else `north_star.target`), and the growth per period that implies
-        (see `northstar.analysis.targets`)."""
+        (see `northstar.analysis.targets`). A series target gives one report per period ahead
+        (`SeriesTargets`); inputs with targets of their own are judged against their requirement."""
+        from northstar.analysis.progress import has_metric_targets
         from northstar.analysis.targets import METHODS, TREND_PERIODS, build_targets, check_target_date
+        from northstar.analysis.targets.series import build_series_targets, target_checks
+        from northstar.spec.model import TargetSeries
 
         if method not in METHODS:
             raise QueryError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
         spec_target = self.spec.north_star.target
+        series = spec_target if isinstance(spec_target, TargetSeries) and target is None and by is None else None
         value = target if target is not None else (spec_target.value if spec_target else None)
         day = _date(by, "--by") or (spec_target.by if spec_target else None)
         if value is None or day is None:
@@ -331,7 +341,8 @@ class Project(PeriodsMixin):
         metrics = tree_metrics(self.spec)
         review = self.review_period()
         last = review.period
-        check_target_date(day, last, grain)
+        if series is None:
+            check_target_date(day, last, grain)
         # The trend window: whole periods only, from the first the data covers from its first day,
         # and for each metric only its final values (a provisional conversion is not a fall).
         coverage = self.coverage(metrics)
@@ -340,9 +351,36 @@ class Project(PeriodsMixin):
         history = self.final_only(self.query(metrics, grain=grain, start=start, end=last), metrics, grain)
         from northstar.domains import metric_domains
 
-        report = build_targets(self.spec, history, last, float(value), day, method,
-                               domains=metric_domains(self, metrics), provisional=review.provisional)
-        return replace(report, review=review, **self._named(report.summary))
+        domains = metric_domains(self, metrics)
+
+        def build(goal: float, when: dt.date) -> "TargetsReport":
+            report = build_targets(self.spec, history, last, float(goal), when, method, domains=domains,
+                                   provisional=review.provisional)
+            return replace(report, review=review, **self._named(report.summary))
+
+        if series is not None:
+            return build_series_targets(self.spec, series, last, build, self.target_baselines())
+        report = build(value, day)
+        if has_metric_targets(self.spec):
+            report = replace(report, target_checks=target_checks(self.spec, report, self.target_baselines()))
+        return report
+
+    def target_baselines(self) -> dict[str, float | None]:
+        """{metric: its value in the period of `from`} for the targets with `from` and no
+        `baseline` (the start of their line; see `analysis.progress`), at the North Star's grain."""
+        from northstar.analysis.progress import baseline_periods
+        from northstar.numbers import number_or_none
+
+        out: dict[str, float | None] = {}
+        grain = self.spec.north_star.grain
+        by_day: dict[dt.date, list[str]] = {}
+        for name, day in baseline_periods(self.spec).items():
+            by_day.setdefault(period_start(day, grain), []).append(name)
+        for day, names in by_day.items():
+            frame = self.query(names, grain=grain, start=day, end=day)
+            for name in names:
+                out[name] = number_or_none(frame.iloc[0][name]) if len(frame) else None
+        return out
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM in a period (default: the review period): value, progress from baseline

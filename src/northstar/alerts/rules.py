@@ -265,28 +265,32 @@ def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequenc
 def target_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
                   backtest: bool) -> list[Alert]:
     spec: Spec = project.spec  # type: ignore[attr-defined]
+    from northstar.analysis.progress import final_target
+
     ns, grain = spec.north_star, spec.north_star.grain
-    if ns.target is None or ns.metric not in metrics or ns.metric not in series:
+    final = final_target(spec)  # a series: its last period's target at the North Star's grain
+    if final is None or ns.metric not in metrics or ns.metric not in series:
         return []
+    goal, by = final
     values = series[ns.metric]
     up = spec.metrics[ns.metric].direction == "up"
     flags, facts = [], {}
     for p in _evaluated(values, start):
-        if p > ns.target.by:
+        if p > by:
             continue
-        projected = _project(project, ns.metric, values, p, grain, ns.target.by)
-        flags.append((p, _misses(projected, ns.target.value, up)))
+        projected = _project(project, ns.metric, values, p, grain, by)
+        flags.append((p, _misses(projected, goal, up)))
         facts[p] = projected
     out = []
     label = label_of(spec, ns.metric)
     for p in _onsets(flags, backtest):
         projected = facts[p]
         title = (f"North Star target at risk: {label} is projected at {format_number(projected.value)} by "
-                 f"{ns.target.by.isoformat()} ({projected.method}) against the target "
-                 f"{format_number(ns.target.value)} ({_seen(project, ns.metric, float(values[p]))} in the {grain} of "
+                 f"{by.isoformat()} ({projected.method}) against the target "
+                 f"{format_number(goal)} ({_seen(project, ns.metric, float(values[p]))} in the {grain} of "
                  f"{p.isoformat()})")
         out.append(Alert(key=f"target:{ns.metric}:{p.isoformat()}", kind="target", metric=ns.metric, label=label,
-                         period=p, title=title, value=float(values[p]), expected=ns.target.value,
+                         period=p, title=title, value=float(values[p]), expected=goal,
                          why=(_projection_words(projected),),
                          link=link_for(spec, ns.metric, p), severity="warning"))
     return out

@@ -8,6 +8,7 @@ from typing import Any
 
 from northstar.spec.expressions import parse_formula
 from northstar.analysis.periods import PeriodInfo
+from northstar.analysis.progress import Progress, has_metric_targets, progress_of
 from northstar.analysis.windows import WindowComparison
 from northstar.spec.model import FormulaMetric, Spec
 from northstar.numbers import number_or_none
@@ -29,6 +30,8 @@ class TreeNodeValue:
     status: str = "final"  # final | provisional | partial (see `northstar.analysis.periods`)
     note: str | None = None  # why the value is not final
     previous_status: str = "final"
+    # with metric targets in the spec (`analysis.progress`): the period's target, % and band
+    progress: Progress | None = None
 
     @property
     def change(self) -> float | None:
@@ -48,6 +51,7 @@ class TreeNodeValue:
             "change": self.change, "change_pct": self.change_pct, "owner": self.owner,
             "formula": self.formula, "link": self.link, "direction": self.direction, "lag": self.lag,
             "status": self.status, "note": self.note, "previous_status": self.previous_status,
+            **(self.progress.to_dict() if self.progress is not None else {}),
             "children": [c.to_dict() for c in self.children],
         }
 
@@ -119,9 +123,14 @@ _clean = number_or_none
 
 
 def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, previous: dt.date,
-               info: PeriodInfo | None = None, previous_info: PeriodInfo | None = None) -> TreeReport:
+               info: PeriodInfo | None = None, previous_info: PeriodInfo | None = None,
+               targets: bool = False, baselines: dict[str, float | None] | None = None) -> TreeReport:
     """Assemble the tree from {metric: (value, previous value)}; `info`/`previous_info` mark what
-    is provisional or partial in the two periods."""
+    is provisional or partial in the two periods. With `targets` and metric targets in the spec,
+    each node carries its target in `period`, % of target and band (`analysis.progress`);
+    `baselines`: the values that start target lines given `from` without `baseline`."""
+    targets = targets and has_metric_targets(spec)
+
     def node(name: str, link: str, path: tuple[str, ...], direction: str | None = None, lag: int | None = None) -> TreeNodeValue:
         spec_node = spec.north_star.tree.get(name)
         children: list[TreeNodeValue] = []
@@ -130,13 +139,16 @@ def build_tree(spec: Spec, values: dict[str, tuple[Any, Any]], period: dt.date, 
                 children += [node(c, "formula", path + (name,)) for c in parse_formula(spec_node.formula).names]
             children += [node(d.metric, "driver", path + (name,), d.direction, d.lag) for d in spec_node.drivers]
         value, prev = values.get(name, (None, None))
-        return TreeNodeValue(metric=name, label=label_of(spec, name), value=_clean(value), previous=_clean(prev),
+        value = _clean(value)
+        return TreeNodeValue(metric=name, label=label_of(spec, name), value=value, previous=_clean(prev),
                              owner=spec_node.owner if spec_node else None,
                              formula=spec_node.formula if spec_node else None, link=link,
                              direction=direction, lag=lag, children=tuple(children),
                              status=info.status_of(name) if info else "final",
                              note=info.note_for(name) if info else None,
-                             previous_status=previous_info.status_of(name) if previous_info else "final")
+                             previous_status=previous_info.status_of(name) if previous_info else "final",
+                             progress=progress_of(spec, name, value, period, baseline=(baselines or {}).get(name))
+                             if targets else None)
 
     ns = spec.north_star
     return TreeReport(project=spec.project, north_star=ns.metric, customer_value=ns.customer_value,

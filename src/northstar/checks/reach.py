@@ -35,7 +35,7 @@ def reach_by_segment(ctx: CheckContext, source_name: str, bases: dict[str, Aggre
     source = ctx.spec.sources[source_name]
     dims = source.dimensions if dimensions is None else dimensions
     engine = ctx.project.engine
-    what = ["reach", {n: m.model_dump(mode="json", exclude={"label", "description"}) for n, m in bases.items()}]
+    what = ["reach", {n: m.model_dump(mode="json", exclude={"label", "description", "target"}) for n, m in bases.items()}]
     with contextlib.ExitStack() as stack:
         narrowed: list[ibis.Table] = []
 

@@ -76,7 +76,7 @@ class PartStore:
         """What a part's values depend on: the engine, the zone, every source (a `sql:` source
         reads others) and the part's metrics; not the rest of the spec (the tree, alerts, the
         probe metrics analyses add), so changing those keeps what is stored."""
-        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description"}) for n in sorted(names)}
+        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description", "target"}) for n in sorted(names)}
         return self.key_of(spec, "part", metrics, source, grain, list(by), where)
 
     def key_of(self, spec: Spec, *what: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from northstar.analysis.progress import final_target
 from northstar.analysis.tree import label_of
 from northstar.analysis.periods import PeriodInfo, coverage_state
 from northstar.engine.time import same_period_last_year, to_date
@@ -80,12 +81,13 @@ def build_report(project: "Project", period: object = None, lang: str = "en") ->
     focus = tuple(project.focus(current))
     last_year_period = same_period_last_year(current, ns.grain)
     last_year = next((r["last_year"] for r in series if r["period"] == current), None)
+    final = final_target(spec)  # a series: its last period's target at the North Star's grain
     value = NorthStarValue(
         metric=ns.metric, label=label_of(spec, ns.metric), customer_value=ns.customer_value,
         unit=spec.metrics[ns.metric].unit, direction=spec.metrics[ns.metric].direction, grain=ns.grain,
         period=current, previous_period=tree.previous_period, last_year_period=last_year_period,
         value=tree.root.value, previous=tree.root.previous, last_year=last_year,
-        target=ns.target.value if ns.target else None, target_by=ns.target.by if ns.target else None)
+        target=final[0] if final else None, target_by=final[1] if final else None)
     history = tuple({"metric": h.metric, "label": label_of(spec, h.metric) if h.metric in spec.metrics else h.metric,
                      "until": h.until.isoformat(), "reason": h.reason} for h in ns.history)
     offering = tuple({"date": o.date.isoformat(), "change": o.change} for o in ns.offering_changes)

@@ -88,6 +88,10 @@ def _allowed_keys(model_loc: tuple[str | int, ...], raw: Any) -> list[str]:
                "annotations": m.Annotation}
     if not path:
         cls = m.Spec
+    elif path[-1] == "target" and (path[0] == "metrics" and len(path) == 3 or path[:1] == ["north_star"] and len(path) == 2):
+        cls = m.TargetSeries if isinstance(node, dict) and "series" in node else m.Target
+    elif path == ["target_bands"]:
+        cls = m.TargetBands
     elif path[0] == "metrics" and len(path) == 2:
         kind = m._metric_kind(node if isinstance(node, dict) else {})
         cls = {"aggregate": m.AggregateMetric, "retention": m.RetentionMetric,

@@ -16,6 +16,7 @@ from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, mo
 from northstar.spec.annotations import Annotation
 from northstar.spec.model_base import Duration, Model, parse_duration  # noqa: F401  (re-exported)
 from northstar.spec.presets import apply_preset
+from northstar.spec.targets import AnyTarget, Target, TargetBands, TargetSeries  # noqa: F401  (re-exported)
 # The settings blocks live in settings.py; they are re-exported here, where the spec's models are.
 from northstar.spec.settings import (ALERT_CHECKS, WEEKDAYS, AlertChannel, AlertRule, Alerts, Checks,  # noqa: F401
                                      Digest, Web, parse_clock, parse_quiet_hours)
@@ -90,6 +91,7 @@ class MetricBase(Model):
     unit: str | None = None
     tags: tuple[str, ...] = ()
     direction: Direction = "up"
+    target: AnyTarget | None = None  # a value by a date, or a series (spec/targets.py)
 
 
 class AggregateMetric(MetricBase):
@@ -170,11 +172,6 @@ class TreeNode(Model):
     description: str | None = None
 
 
-class Target(Model):
-    value: float
-    by: dt.date
-
-
 class HistoryEntry(Model):
     metric: str
     until: dt.date
@@ -193,7 +190,7 @@ class NorthStar(Model):
     grain: Grain = "week"
     customer_value: str | None = None
     tree: dict[str, TreeNode] = Field(default_factory=dict)
-    target: Target | None = None
+    target: AnyTarget | None = None
     history: tuple[HistoryEntry, ...] = ()
     offering_changes: tuple[OfferingChange, ...] = ()
 
@@ -336,3 +333,4 @@ class Spec(Model):
         from northstar.spec.north_stars import for_north_star
 
         return for_north_star(self, name)
+    target_bands: TargetBands = Field(default_factory=TargetBands)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Mapping
 from northstar.errors import Problem
 from northstar.spec.annotations import annotation_problems
 from northstar.spec.expressions import ExpressionError, parse_condition, parse_formula, parse_sql, short
-from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec
+from northstar.spec.model import AggregateMetric, ConversionMetric, FormulaMetric, RetentionMetric, Spec, Target
 from northstar.spec.suggest import did_you_mean, known
 from northstar.spec.timeformat import pattern_problem
+from northstar.spec.targets import check_targets
 from northstar.spec.yamlsource import LineMap
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -221,7 +222,7 @@ def _check_north_star(spec: Spec, c: _Collector) -> None:
         c.warning(("north_star", "tree"), f"the tree does not start at the North Star '{ns.metric}': add a "
                   f"node `{ns.metric}:` with the formula that decomposes it")
     _check_tree_cycles(spec, c)
-    if ns.target is not None and ns.target.value <= 0 and spec.metrics.get(ns.metric) is not None:
+    if isinstance(ns.target, Target) and ns.target.value <= 0 and spec.metrics.get(ns.metric) is not None:
         c.warning(("north_star", "target"), "the North Star target is not positive")
     for index, entry in enumerate(ns.history):
         c.metric_ref(("north_star", "history", index, "metric"), entry.metric, "history metric", spec)
@@ -308,13 +309,17 @@ def _check_focus_guardrails_funnel(spec: Spec, c: _Collector) -> None:
                 c.metric_ref(("funnel", stage), metric, f"funnel stage '{stage}' metric", spec)
 
 
+def _check_targets(spec: Spec, c: _Collector) -> None:
+    check_targets(spec, c.error)
+
+
 def validate_spec(spec: Spec, lines: LineMap) -> list[Problem]:
     """Every cross-field problem of a spec that parsed; no data is read."""
     c = _Collector(lines)
     if not _zone_ok(spec.timezone):
         c.error(("timezone",), f"unknown time zone '{short(spec.timezone, 60)}': use an IANA name such as UTC or Europe/Amsterdam")
     for check in (_check_sources, _check_metrics, _check_north_stars, _check_focus_guardrails_funnel,
-                  _check_checks, _check_alerts):
+                  _check_checks, _check_alerts, _check_targets):
         try:
             check(spec, c)
         except Exception as exc:  # one crashing check must not hide the others

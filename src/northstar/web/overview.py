@@ -10,7 +10,7 @@ from northstar.annotations import marks
 from northstar.engine.plan import dependency_order
 from northstar.engine.time import same_period_last_year, to_date
 from northstar.errors import NorthstarError
-from northstar.spec.model import FormulaMetric, Spec
+from northstar.spec.model import FormulaMetric, Spec, TargetSeries
 from northstar.web.forecast import forecast
 from northstar.numbers import number_or_none
 
@@ -90,6 +90,40 @@ def _domain(project: "Project", metric: str) -> Any:
         return None
 
 
+def _target(project: "Project") -> dict[str, Any] | None:
+    """{value, by} (as always); a series adds its grain and {period: target}, a line its start;
+    both add `path`: the target of each period of the North Star's grain they cover (the chart's
+    target line, at the scale of the values)."""
+    from northstar.analysis.progress import is_additive, target_at
+    from northstar.spec.targets import first_day, next_start
+
+    spec = project.spec
+    target, grain = spec.north_star.target, spec.north_star.grain
+    if target is None:
+        return None
+    out: dict[str, Any] = {"value": target.value, "by": target.by.isoformat()}
+    if isinstance(target, TargetSeries):
+        out.update(grain=target.period_grain, series={p.isoformat(): v for p, v in target.periods()})
+        start = target.periods()[0][0]
+    elif target.from_ is not None:
+        baseline = target.baseline
+        if baseline is None:
+            baseline = project.target_baselines().get(spec.north_star.metric)
+        out.update({"from": target.from_.isoformat(), "baseline": baseline})
+        start = target.from_
+    else:
+        return out
+    path, period = [], first_day(start, grain)
+    additive = is_additive(spec, spec.north_star.metric)
+    while period <= target.by:
+        value = target_at(target, period, grain, additive, out.get("baseline"))
+        if value is not None:
+            path.append({"period": period.isoformat(), "target": value})
+        period = next_start(period, grain)
+    out["path"] = path
+    return out
+
+
 def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
     """The overview page's data in one response (see docs/guides/web.md)."""
     spec = project.spec
@@ -122,8 +156,10 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
             "value": value, "previous": previous, "last_year": last_year,
             "change_pct": root.get("change_pct"),
             "change_pct_year": (value - last_year) / abs(last_year) if value is not None and last_year else None,
-            "target": {"value": ns.target.value, "by": ns.target.by.isoformat()} if ns.target else None,
+            "target": _target(project),
             "history": [{"metric": h.metric, "until": h.until.isoformat(), "reason": h.reason} for h in ns.history],
+            # with metric targets in the spec: the review period's target, % of target and band
+            **({"progress": {k: root.get(k) for k in ("target", "progress", "band")}} if "target" in root else {}),
         },
         "review": tree.get("review"),
         "series": [{"period": r["period"], "value": _number(r[ns.metric]), "status": r.get("period_status")}

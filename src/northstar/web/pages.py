@@ -174,7 +174,11 @@ def metric_page(request: Request, name: str) -> HTMLResponse:
     spec = _spec(request)
     if spec is not None and name not in spec.metrics:
         return _render(request, "not_found.html", "metric", status=404, name=name)
-    return _render(request, "metric.html", "metric", metric=name, config={"metric": name})
+    from northstar.analysis.progress import has_metric_targets
+
+    # with metric targets, the page asks the tree for the metric's "% of target"
+    targets = {"targets": True} if spec is not None and has_metric_targets(spec) else {}
+    return _render(request, "metric.html", "metric", metric=name, config={"metric": name, **targets})
 
 
 @router.get("/funnel", **_PAGE)

@@ -91,6 +91,11 @@ class TreeNodeOut(BaseModel):
     status: str = Field(description="final, provisional (its window has not passed), partial or outside.")
     note: str | None = Field(description="Why the value is not final, in one line.")
     previous_status: str
+    target: float | None = Field(None, description="Only when the spec has metric targets (`target:` on a metric, "
+                                 "or a series on the North Star): the target that applies to the period.")
+    progress: float | None = Field(None, description="With metric targets: % of target as a fraction (1.0 is 100%): "
+                                   "value / target, or target / value for a metric where lower is better.")
+    band: str | None = Field(None, description="With metric targets: green, amber or red (`target_bands`).")
     children: list["TreeNodeOut"]
 
 
@@ -193,6 +198,13 @@ class TargetsResponse(BaseModel):
     root: Obj = Field(description="The tree with each node's current, trend and required value; a node provisional "
                                   "in the last period has `final_period`: its current value is that period's.")
     focus: list[Obj]
+    series: list[Obj] | None = Field(None, description="Only with a target series on the North Star: one per "
+                                     "period ahead: period, series_grain, target, by, target_period, periods, "
+                                     "summary, root (the top-level fields are the last period's).")
+    target_checks: list[Obj] | None = Field(None, description="Only with metric targets: each formula input's own "
+                                            "target against what the North Star's target needs: metric, label, "
+                                            "period, target, required, helps, status (enough, not enough, no target "
+                                            "then, no requirement), note.")
 
 
 class ForecastPoint(BaseModel):
@@ -215,7 +227,11 @@ class NorthStarSummary(BaseModel):
     last_year: float | None
     change_pct: float | None
     change_pct_year: float | None
-    target: Obj | None = Field(description="{value, by} or null.")
+    target: Obj | None = Field(description="{value, by} or null; a series adds `grain` and `series` "
+                                           "({period: target}), a line from a baseline `from` and `baseline`; "
+                                           "both add `path`: [{period, target}] per period of the grain.")
+    progress: Obj | None = Field(None, description="Only with metric targets: {target, progress, band} of the "
+                                                   "review period (see the tree's nodes).")
     history: list[Obj] = Field(description="Earlier North Stars: metric, until, reason.")
 
 

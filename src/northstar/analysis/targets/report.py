@@ -138,6 +138,8 @@ class TargetsReport:
     projection: str = ""  # the trend's method in words: "trend of the last 26 weeks"
     review: Any = None  # the period reviewed (`PeriodInfo`), set by the Project
     where: str | None = None  # the customers it is for (`country = 'DE'`); None: all
+    # with metric targets in the spec: each input's own target against its requirement (`series.py`)
+    target_checks: tuple[Any, ...] | None = None
 
     def nodes(self) -> list[NodeTarget]:
         out: list[NodeTarget] = []
@@ -157,7 +159,9 @@ class TargetsReport:
                 "periods": self.periods, "trend_periods": self.trend_periods, "projection": self.projection,
                 "summary": self.summary,
                 "review": self.review.to_dict() if self.review is not None else None, "where": self.where,
-                "root": self.root.to_dict(), "focus": [f.to_dict() for f in self.focus]}
+                "root": self.root.to_dict(), "focus": [f.to_dict() for f in self.focus],
+                **({"target_checks": [c.to_dict() for c in self.target_checks]}
+                   if self.target_checks is not None else {})}
 
 
 def _status(current: float | None, trend: float | None, required: float | None, helps: int,

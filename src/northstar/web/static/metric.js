@@ -35,6 +35,27 @@
       || r.period_status === "no data" ? "circle-open" : "circle")) };
   }
 
+  /** With metric targets, a tree metric at the North Star's grain gets a "% of target" card:
+   * its node in /api/tree for the period (the tree computes the target that applies). */
+  let targetAsk = 0;
+  async function targetCard(node, period) {
+    const ask = ++targetAsk;
+    if (!NS.config.targets) return;
+    const known = await NS.metrics();
+    if (!state.info.in_tree || state.grain !== known.grain) return;
+    let tree;
+    try { tree = await NS.api("/api/tree", { period: period }); } catch (e) { return; }
+    if (ask !== targetAsk || !("target" in tree.root)) return;
+    const found = (function find(n) {
+      if (n.metric === name && n.link !== "driver") return n;
+      for (const c of n.children || []) { const f = find(c); if (f) return f; }
+      return null;
+    })(tree.root);
+    if (!found || !NS.finite(found.target)) return;
+    node.append(el("div", { class: "card" }, el("dt", {}, t("pages.col.target_progress")),
+      el("dd", {}, NS.targetBadge(found, state.info.unit))));
+  }
+
   function summary() {
     const node = document.getElementById("summary");
     const { info, grain, by } = state;
@@ -57,6 +78,7 @@
         card(t("pages.metric.value"), v),
         card(t("pages.metric.previous"), prev, NS.change(pct(v, prev), info.direction)),
         card(t("pages.metric.last_year"), year, NS.change(pct(v, year), info.direction)));
+      targetCard(node, period);
       return;
     }
     NS.fill(node, title, NS.table({

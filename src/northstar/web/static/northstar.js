@@ -318,6 +318,19 @@
       " " + label);
   };
 
+  /** "% of target" with its band (green, amber, red) in colour and words; null without a target. */
+  NS.targetText = function (item, unit) {
+    if (!item || !finite(item.target)) return null;
+    if (!finite(item.progress)) return t("pages.target.undefined", { target: NS.withUnit(item.target, unit) });
+    const share = nf({ style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(item.progress);
+    return t("pages.target.progress", { share: share, target: NS.withUnit(item.target, unit), band: t("pages.target.band." + item.band) });
+  };
+  NS.targetBadge = function (item, unit) {
+    const text = NS.targetText(item, unit);
+    if (text === null) return "–";
+    return el("span", { class: "target-band " + (item.band || "none"), "data-band": item.band || "none" }, text);
+  };
+
   NS.focusTable = function (focus, metrics) {
     if (!focus.length) return el("p", { class: "hint" }, t("pages.focus.none"));
     return NS.table({

@@ -12,6 +12,7 @@
   }
 
   function treeTable(tree, metrics, grain) {
+    const targets = "target" in tree.root;  // the spec has metric targets: a "% of target" column
     const rows = flatten(tree.root, 0, []).map(({ node, depth }) => {
       const unit = metrics.unit(node.metric);
       const name = el("a", { href: NS.metricHref(node.metric), class: "indent-" + Math.min(depth, 6) },
@@ -19,12 +20,14 @@
       return {
         className: "link-" + node.link,
         cells: [name, NS.linkLabel(node), NS.withUnit(node.value, unit), NS.num(node.previous, unit),
-          NS.change(node.change_pct, metrics.direction(node.metric)), node.owner || "–"],
+          NS.change(node.change_pct, metrics.direction(node.metric))].concat(
+          targets ? [NS.targetBadge(node, unit)] : [], [node.owner || "–"]),
       };
     });
     return NS.table({
       caption: t("pages.overview.tree_caption", { period: NS.period(tree.period, grain), previous: NS.period(tree.previous_period, grain) }),
-      head: [t("pages.col.metric"), t("pages.col.link"), t("pages.col.value"), t("pages.col.previous"), t("pages.col.change"), t("pages.col.owner")],
+      head: [t("pages.col.metric"), t("pages.col.link"), t("pages.col.value"), t("pages.col.previous"), t("pages.col.change")]
+        .concat(targets ? [t("pages.col.target_progress")] : [], [t("pages.col.owner")]),
       rows: rows, numeric: [2, 3],
     });
   }
@@ -43,8 +46,14 @@
       [t("pages.overview.vs_previous", { value: NS.num(ns.previous, unit) }), NS.change(ns.change_pct, metrics.direction(ns.metric))],
       [t("pages.overview.vs_last_year", { value: NS.num(ns.last_year, unit) }), NS.change(ns.change_pct_year, metrics.direction(ns.metric))],
     ];
-    if (ns.target) {
+    const next = ns.target && ns.target.series && (ns.target.path || []).find((p) => p.period > ns.period);
+    if (next) {  // a series: the next period's target, at the scale of the value shown
+      items.push([t("pages.overview.target"), t("pages.overview.target_value", { value: NS.withUnit(next.target, unit), date: NS.period(next.period, ns.grain) })]);
+    } else if (ns.target) {
       items.push([t("pages.overview.target"), t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) })]);
+    }
+    if (ns.progress && NS.finite(ns.progress.target)) {  // with metric targets: this period's target
+      items.push([t("pages.col.target_progress"), NS.targetBadge(ns.progress, unit)]);
     }
     NS.fill(changes, items.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   }
@@ -82,7 +91,14 @@
         customdata: partial.map((r) => hover(r.period, r.value) + "<br>" + t("pages.metric.partial_note")),
         hovertemplate: "%{customdata}<extra></extra>" });
     }
-    if (ns.target && series.length) {
+    if (ns.target && ns.target.path && ns.target.path.length) {  // a series or a line: its target per period
+      const path = ns.target.path;
+      traces.push({ x: path.map((p) => p.period), y: path.map((p) => p.target), mode: "lines",
+        line: { color: NS.colors.target, dash: "dot", width: 2, shape: ns.target.series ? "hv" : "linear" },
+        name: t("pages.overview.target"),
+        customdata: path.map((p) => NS.period(p.period, ns.grain) + "<br>" + t("pages.overview.target") + ": " + NS.withUnit(p.target, unit)),
+        hovertemplate: "%{customdata}<extra></extra>" });
+    } else if (ns.target && series.length) {
       const text = t("pages.overview.target_value", { value: NS.withUnit(ns.target.value, unit), date: NS.date(ns.target.by) });
       traces.push({ x: [series[0].period, ns.target.by], y: [ns.target.value, ns.target.value], mode: "lines+markers",
         line: { color: NS.colors.target, dash: "dot", width: 2 }, marker: { size: [0, 9], symbol: "diamond", color: NS.colors.target },

@@ -5,7 +5,8 @@
   "use strict";
   const { el, t } = NS;
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 240, H = 74, COLUMN = 400, ROW = 92, PAD = 16;
+  const W = 240, COLUMN = 400, PAD = 16;
+  let H = 74, ROW = 92;  // taller with metric targets: a fourth line says "% of target"
 
   function svg(tag, attrs, text) {
     const node = document.createElementNS(SVG, tag);
@@ -36,6 +37,9 @@
   function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
 
   function draw(tree, metrics) {
+    const targets = "target" in tree.root;  // the spec has metric targets: every node says its own
+    H = targets ? 92 : 74;
+    ROW = targets ? 110 : 92;
     const box = layout(tree.root);
     const root = svg("svg", { width: box.width, height: box.height, viewBox: "0 0 " + box.width + " " + box.height,
       class: "tree", role: "group", "aria-label": t("pages.tree.graph_label", { period: NS.period(tree.period, tree.grain) }) });
@@ -56,7 +60,8 @@
       const change = NS.change(d.change_pct, metrics.direction(d.metric));
       const label = (d.link === "root" ? "★ " : "") + (d.label || d.metric);
       const owner = d.owner ? t("pages.tree.owner", { owner: d.owner }) : "";
-      const spoken = [label, NS.withUnit(d.value, unit), change.textContent, NS.linkLabel(d), owner].filter(Boolean).join(", ");
+      const goal = targets ? NS.targetText(d, unit) : null;
+      const spoken = [label, NS.withUnit(d.value, unit), change.textContent, goal, NS.linkLabel(d), owner].filter(Boolean).join(", ");
       const a = svg("a", { href: NS.metricHref(d.metric), class: "node " + d.link, tabindex: "0",
         "aria-label": spoken, "data-metric": d.metric });
       a.append(svg("title", {}, spoken));
@@ -67,6 +72,13 @@
       line.append(svg("tspan", { class: "change " + change.className.replace("change ", "") }, change.textContent));
       a.append(line);
       a.append(svg("text", { x: n.x + 12, y: n.y + 63, class: "node-owner" }, shorten(owner || NS.linkLabel(d), 36)));
+      if (goal !== null) {
+        const band = d.band || "none";
+        const line4 = svg("text", { x: n.x + 12, y: n.y + 82, class: "node-target" });
+        // without the unit (the value line above has it), so that it fits the box
+        line4.append(svg("tspan", { class: "target-band " + band, "data-band": band }, shorten(NS.targetText(d, null), 42)));
+        a.append(line4);
+      }
       a.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); window.location.assign(a.getAttribute("href")); }
       });
