@@ -163,6 +163,17 @@ def test_the_segment_filter_in_the_header(context: BrowserContext, base_url: str
     assert _shown(page, expected["root"]["value"], unit) != _shown(page, whole["root"]["value"], unit)
     # every link keeps it: the navigation, the tree's nodes; the explain page shows the segment's explanation
     assert "where=country" in (root.get_attribute("href") or "")
+    # a metric's page: its series and its CSV for the segment
+    page.locator("#tree-graph a.node[data-metric=active_listeners]").click()
+    expect(page).to_have_url(re.compile(r"/metric/active_listeners\?where=country\+%3D\+%27DE%27$"))
+    visit.wait_ready()
+    assert _api_calls(visit, "/api/series")[-1]["where"] == [DE]
+    assert DE in parse_qs(urlparse(page.get_attribute("#csv", "href") or "").query)["where"]
+    series = api.get("/api/series", params={"metrics": "active_listeners", "compare": "true", "where": DE}).json()
+    review = [r for r in series["rows"] if r["period"] == expected["period"]][0]
+    expect(page.locator("#summary .card-value").first).to_have_text(
+        _shown(page, review["active_listeners"], project.spec.metrics["active_listeners"].unit))
+    assert not _api_calls(visit, "/api/alerts")  # the anomaly marks are the whole's: none for a segment
     page.locator("header.site nav a", has_text="Explain").click()
     expect(page).to_have_url(re.compile(r"/explain\?where=country\+%3D\+%27DE%27$"))
     visit.wait_ready()

@@ -210,6 +210,7 @@ def test_pages_and_assets_are_served_from_the_package(api: httpx.Client) -> None
 PAGES = {
     "overview": "/",
     "tree": "/tree",
+    "explain": "/explain",
     "metric": f"/metric/{NSM}",
     "funnel": "/funnel",
     "cohorts": "/cohorts",
@@ -252,6 +253,12 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         assert page.eval_on_selector("#tree-graph svg", "s => s.getBBox().width") > 500
         expect(page.locator("#tree-graph .edge-label.driver").first).to_contain_text("driver, lag")
         expect(page.locator("#tree-graph .edge-label.formula").first).to_have_text("formula")
+    elif name == "explain":
+        explained = api.get("/api/explain").json()
+        expect(page.locator("#metric")).to_have_value(NSM)
+        expect(page.locator("#period")).to_have_value(explained["period"])
+        expect(page.locator("[data-testid=explain-summary]")).to_have_text(explained["summary"])
+        expect(page.locator("#explain table").first.locator("caption")).to_have_text("Exact split of the change through the tree")
     elif name == "metric":
         traces = _assert_chart(page, "#metric-chart")
         assert [t["name"] for t in traces][:3] == ["Listening minutes", "Previous period", "Same period last year"]
