@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from test_web_pages import CHROMIUM, CHROMIUM_ARGS, Visit, _serve, _wait_for_chromium
+from test_web_pages import CHROMIUM, CHROMIUM_ARGS, Visit, _serve, _shot, _wait_for_chromium
 
 from northstar.demo import generate_demo
 from northstar.project import Project
@@ -159,6 +159,7 @@ def test_the_segment_filter_in_the_header(context: BrowserContext, base_url: str
     for node in nodes(expected["root"]):  # every node shows the segment's value
         shown = page.locator(f"#tree-graph a.node[data-metric={node['metric']}] .node-value tspan").first
         expect(shown).to_have_text(_shown(page, node["value"], project.spec.metrics[node["metric"]].unit) + "  ")
+    _shot(page, "tree-segment")
     root = page.locator(f"#tree-graph a.node[data-metric={expected['root']['metric']}]")
     assert _shown(page, expected["root"]["value"], unit) != _shown(page, whole["root"]["value"], unit)
     # every link keeps it: the navigation, the tree's nodes; the explain page shows the segment's explanation
@@ -184,11 +185,13 @@ def test_the_segment_filter_in_the_header(context: BrowserContext, base_url: str
     assert _api_calls(visit, "/api/explain")[-1]["where"] == [DE]
     # a page that cannot take it says so, and keeps it for the way back
     page.locator("header.site nav a", has_text="Cohorts").click()
+    expect(page).to_have_url(re.compile(r"/cohorts\?where="))
     visit.wait_ready()
     expect(page.locator("#segment-shown")).to_have_text(
         f"This page shows all customers: the segment filter ({DE}) does not apply to it.")
     assert "where" not in "".join(u for u in visit.requests if "/api/cohorts" in u)
     page.locator("header.site nav a", has_text="Overview").click()
+    expect(page).to_have_url(re.compile(r"/\?where="))
     visit.wait_ready()
     overview = api.get("/api/overview", params={"where": DE}).json()
     expect(page.locator("#ns-number")).to_contain_text(_shown(page, overview["north_star"]["value"], None))
@@ -288,8 +291,7 @@ def test_the_alerts_page_filters_acknowledges_and_snoozes(context: BrowserContex
 
     box = manage(acked)
     box.locator("input[name=note]").fill("on it")
-    box.locator("button[data-action=ack]").click()
-    visit.wait_ready()
+    box.locator("button[data-action=ack]").click()  # the POST, then the list again: its state shows it
     expect(rows.filter(has_text=ALERTS[acked]).locator(".alert-state")).to_have_attribute("data-state", "acknowledged")
     expect(rows.filter(has_text=ALERTS[acked]).locator(".alert-state")).to_contain_text("on it")
 
@@ -297,12 +299,13 @@ def test_the_alerts_page_filters_acknowledges_and_snoozes(context: BrowserContex
     box.locator("input[type=date]").fill("2020-01-01")  # in the past: the API's one-line error, nothing changed
     box.locator("button[data-action=snooze]").click()
     expect(box.locator("[data-testid=action-error]")).to_contain_text("Not changed: until: ")
+    _shot(page, "alerts-manage")
     box.locator("input[type=date]").fill("")
     box.locator("select[name=for]").select_option("3d")
     box.locator("input[name=note]").fill("known outage")
     box.locator("button[data-action=snooze]").click()
-    visit.wait_ready()
     expect(rows.filter(has_text=ALERTS[snoozed]).locator(".alert-state")).to_have_attribute("data-state", "snoozed")
+    visit.wait_ready()
 
     listing = {a["id"]: a for a in api.get("/api/alerts").json()["alerts"]}
     assert {k: (a["state"], a["note"]) for k, a in listing.items()} == {
