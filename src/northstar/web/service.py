@@ -307,9 +307,8 @@ class DashboardService:
         """The alerts recorded in the alerts state, newest first, with their deliveries. Read anew
         each time: the state changes without the spec or the data changing."""
         from northstar.alerts import history
-        from northstar.alerts.monitor import state_path
-
         from northstar.alerts.manage import states
+        from northstar.alerts.monitor import state_path
 
         project = self.project()
         state = history.read(state_path(project))  # once: the file may change between two reads
