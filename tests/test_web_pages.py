@@ -450,6 +450,10 @@ def test_the_alerts_page_shows_a_failed_delivery(context: BrowserContext, base_u
     expect(first.locator("li.delivery[data-status=failed]")).to_contain_text("failed")
     expect(first.locator("[data-testid=delivery-error]")).to_contain_text("HTTP 500 from the channel")
     expect(first).to_contain_text("attempts: 4")
+    expect(first.locator(".alert-state")).to_have_attribute("data-state", "open")
+    # an app without a token cannot change alerts: the page says so instead of offering buttons
+    expect(first.locator("td").last).to_have_text("Acknowledging and snoozing need a token: serve with --token.")
+    expect(page.locator("details.manage")).to_have_count(0)
     expect(page.locator("#alerts tbody tr").nth(1).locator("li.delivery[data-status=delivered]")).to_have_count(1)
     expect(page.locator("#alert-count")).to_have_text("Alerts: 2 · failed deliveries: 1")
     # whether alerting is alive: serve's last pass, and the digest (the demo spec sets none)
