@@ -210,6 +210,7 @@ def test_pages_and_assets_are_served_from_the_package(api: httpx.Client) -> None
 PAGES = {
     "overview": "/",
     "tree": "/tree",
+    "explain": "/explain",
     "metric": f"/metric/{NSM}",
     "funnel": "/funnel",
     "cohorts": "/cohorts",
@@ -252,6 +253,12 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         assert page.eval_on_selector("#tree-graph svg", "s => s.getBBox().width") > 500
         expect(page.locator("#tree-graph .edge-label.driver").first).to_contain_text("driver, lag")
         expect(page.locator("#tree-graph .edge-label.formula").first).to_have_text("formula")
+    elif name == "explain":
+        explained = api.get("/api/explain").json()
+        expect(page.locator("#metric")).to_have_value(NSM)
+        expect(page.locator("#period")).to_have_value(explained["period"])
+        expect(page.locator("[data-testid=explain-summary]")).to_have_text(explained["summary"])
+        expect(page.locator("#explain table").first.locator("caption")).to_have_text("Exact split of the change through the tree")
     elif name == "metric":
         traces = _assert_chart(page, "#metric-chart")
         assert [t["name"] for t in traces][:3] == ["Listening minutes", "Previous period", "Same period last year"]
@@ -443,6 +450,10 @@ def test_the_alerts_page_shows_a_failed_delivery(context: BrowserContext, base_u
     expect(first.locator("li.delivery[data-status=failed]")).to_contain_text("failed")
     expect(first.locator("[data-testid=delivery-error]")).to_contain_text("HTTP 500 from the channel")
     expect(first).to_contain_text("attempts: 4")
+    expect(first.locator(".alert-state")).to_have_attribute("data-state", "open")
+    # an app without a token cannot change alerts: the page says so instead of offering buttons
+    expect(first.locator("td").last).to_have_text("Acknowledging and snoozing need a token: serve with --token.")
+    expect(page.locator("details.manage")).to_have_count(0)
     expect(page.locator("#alerts tbody tr").nth(1).locator("li.delivery[data-status=delivered]")).to_have_count(1)
     expect(page.locator("#alert-count")).to_have_text("Alerts: 2 · failed deliveries: 1")
     # whether alerting is alive: serve's last pass, and the digest (the demo spec sets none)

@@ -202,3 +202,20 @@ def rows(spec: Any, state: dict[str, Any], now: dt.datetime) -> list[dict[str, A
         out.append({"id": item["key"], "metric": item.get("metric"), "period": item.get("period"),
                     "state": status, "note": note})
     return out
+
+
+STATES = ("open", "acknowledged", "snoozed")
+
+
+def states(alerts: list[dict[str, Any]], state: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
+    """`alerts` (as `history.listing` gives them) each with its `id` (its key), its `state`: open,
+    acknowledged or snoozed (a snooze that ended is open again), and the hold's `note` and
+    `until` (a snooze's end, ISO)."""
+    out = []
+    for item in alerts:
+        hold = hold_of((state.get("alerts") or {}).get(item["key"]), now)
+        status = hold[0] if hold is not None and hold[0] in STATES else "open"
+        out.append({"id": item["key"], **item, "state": status,
+                    "note": hold[1] if hold is not None and status != "open" else None,
+                    "until": hold[2].isoformat() if hold is not None and status == "snoozed" and hold[2] else None})
+    return out

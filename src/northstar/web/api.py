@@ -77,6 +77,9 @@ Segment = Annotated[str | None, Query(description="Only the customers matching a
                                     "e.g. country = 'DE' (the same review period as the whole).")]
 AlertId = Annotated[str, Path(description="The alert's id, kind:metric:period, as `northstar alerts list` "
                                            "shows it.")]
+Window = Annotated[str | None, Query(description="A rolling window instead of the period: 7d, 28d, mtd or qtd, "
+                                   "to the data's last complete day, against the window before (`window` in "
+                                   "the answer says which days).")]
 Compare = Annotated[str | None, Query(description="true adds <metric>_previous and <metric>_last_year columns.")]
 
 
@@ -128,15 +131,11 @@ async def series_csv(request: Request, metrics: Metrics, grain: Grain = None, st
 
 
 @router.get("/tree", response_model=TreeResponse, summary="The North Star and its tree for a period")
-async def tree(request: Request, period: Period = None, where: Segment = None,
-               window: Annotated[str | None, Query(description="A rolling window instead of the period: 7d, 28d, "
-                                                   "mtd or qtd, to the data's last complete day, against the "
-                                                   "window before (`window` in the answer says which days).")] = None
-               ) -> Response:
+async def tree(request: Request, period: Period = None, where: Segment = None, window: Window = None) -> Response:
     """Each node's value, previous value, change and owner (like `northstar tree`)."""
     spec = await current_spec(request)
     return await answer(request, "tree", period=params.date(period, "period"), where=params.segment(spec, where),
-                        window=window or None)
+                        window=params.window(window))
 
 
 @router.get("/explain", response_model=ExplainResponse, summary="Why a metric moved")
@@ -147,11 +146,13 @@ async def explain(request: Request,
                                                         "(YYYY-MM-DD) in the period to compare with.")] = None,
             by: Annotated[list[str] | None, Query(description="Dimensions to search for segments; default: all "
                                                               "of the sources'.")] = None,
-            where: Segment = None) -> Response:
-    """The exact split through the tree, the segments that drove it, the drivers, and a paragraph."""
+            where: Segment = None, window: Window = None) -> Response:
+    """The exact split through the tree, the segments that drove it, the drivers, and a paragraph.
+    With `window`: between the rolling window and the one before (`vs`: previous or year)."""
     spec = await current_spec(request)
     return await answer(request, "explain", metric=params.metric(spec, metric), period=params.date(period, "period"),
-                        vs=params.vs(vs), by=params.dimensions(spec, by), where=params.segment(spec, where))
+                        vs=params.vs(vs), by=params.dimensions(spec, by), where=params.segment(spec, where),
+                        window=params.window(window))
 
 
 @router.get("/checks", response_model=ChecksResponse, summary="The North Star judged against the method")
@@ -211,24 +212,35 @@ async def targets(request: Request,
 
 
 @router.get("/overview", response_model=OverviewResponse, summary="Everything the overview page shows")
-async def overview(request: Request) -> Response:
+async def overview(request: Request, where: Segment = None, window: Window = None) -> Response:
     """The North Star (value, changes, target), its series and forecast, why it moved, the tree,
-    guardrails, focus metrics and the checks' counts, in one response."""
-    return await answer(request, "overview")
+    guardrails, focus metrics and the checks' counts, in one response. With `where`: all of it for
+    that segment, except the checks (the spec judged on all customers). With `window`: the
+    headline, the tree and why it moved over the rolling window; the trend stays per period."""
+    spec = await current_spec(request)
+    return await answer(request, "overview", where=params.segment(spec, where), window=params.window(window))
 
 
 @router.get("/alerts", response_model=AlertsResponse, summary="Alerts and their delivery state")
 async def alerts(request: Request,
            metric: Annotated[str | None, Query(description="Also the anomaly marks of this metric: each scored "
                                                            "period's value, expected value, interval and "
-                                                           "whether it is an anomaly.")] = None) -> Response:
+                                                           "whether it is an anomaly.")] = None,
+           state: Annotated[str | None, Query(description="Only the alerts in this state: open, acknowledged "
+                                                          "or snoozed.")] = None) -> Response:
     """The alerts recorded by `northstar monitor` (and `serve`'s monitor), newest first, each with its
-    delivery per channel (pending, delivered, failed; attempts; last error). Never a channel's secret."""
+    id, its state (open, acknowledged, snoozed; with the note and a snooze's end) and its delivery
+    per channel (pending, delivered, failed; attempts; last error). Never a channel's secret."""
+    from northstar.alerts.manage import STATES
+
     service = _service(request)
     name = params.metric(await current_spec(request), metric)
+    chosen = params.choice(state, "state", STATES, "") if state else None
 
     def listing() -> bytes:
         body = dict(service.alerts())
+        if chosen:
+            body["alerts"] = [a for a in body["alerts"] if a["state"] == chosen]
         body["anomalies"] = service.anomalies(name) if name else None
         return dumps(body)
 

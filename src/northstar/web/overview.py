@@ -124,14 +124,22 @@ def _target(project: "Project") -> dict[str, Any] | None:
     return out
 
 
-def build_overview(service: "DashboardService", project: "Project") -> dict[str, Any]:
-    """The overview page's data in one response (see docs/guides/web.md)."""
+def build_overview(service: "DashboardService", project: "Project", where: str | None = None,
+                   window: str | None = None) -> dict[str, Any]:
+    """The overview page's data in one response (see docs/guides/web.md).
+
+    `where`: everything for one segment of the customers (as `northstar report --where`), except
+    the checks, which judge the spec on all of them. `window` (7d, 28d, mtd, qtd): the North
+    Star's headline, the tree and why it moved over the rolling window against the window
+    before; the trend, guardrails and focus metrics stay per period."""
     spec = project.spec
     ns = spec.north_star
-    tree = service.tree(None)
+    segment = project.where(where)
+    tree = service.tree(None, where)
+    review = tree.get("review")
     period = to_date(tree["period"])
     root = tree["root"]
-    series = service.series((ns.metric,), ns.grain)["rows"]
+    series = service.series((ns.metric,), ns.grain, where=where)["rows"]
     # the chart: the periods the data covers completely, up to the one under review (a partial
     # first or last period is drawn apart: `partial`)
     complete = [r for r in series if r.get("period_status") != "partial" and to_date(r["period"]) <= period]
@@ -144,34 +152,49 @@ def build_overview(service: "DashboardService", project: "Project") -> dict[str,
     notes = project.annotations(ns.metric)
     expected = [a for a in notes if a.expected and a.where is None]  # their periods are no trend
     trend = [None if covering(expected, ns.metric, to_date(r["period"]), ns.grain) else r[ns.metric] for r in final]
+    change_pct = root.get("change_pct")
+    windowed = None
+    if window is not None:
+        tree = service.tree(None, where, window)
+        root = tree["root"]
+        value, previous, change_pct = _number(root["value"]), _number(root["previous"]), root.get("change_pct")
+        frame = segment.window_values([ns.metric], window)[1]
+        last_year = _number(next(iter(frame.loc[frame["window"] == "last_year", ns.metric]), None))
+        windowed = tree["window"]
     try:
-        explanation = service.explain(None, None, "previous", ())["summary"]
+        why = service.explain(None, None, "previous", (), where, window) if window else \
+            service.explain(None, None, "previous", (), where)
+        explanation = why["summary"]
     except NorthstarError as exc:  # e.g. no value in the previous period: say why, in one line
         explanation = str(exc).splitlines()[0]
     body = {
         "project": spec.project,
+        "where": segment.segment,
+        "window": windowed,
         "north_star": {
             "metric": ns.metric, "label": label_of(spec, ns.metric), "customer_value": ns.customer_value,
             "unit": spec.metrics[ns.metric].unit, "grain": ns.grain, "period": period.isoformat(),
             "value": value, "previous": previous, "last_year": last_year,
-            "change_pct": root.get("change_pct"),
+            "change_pct": change_pct,
             "change_pct_year": (value - last_year) / abs(last_year) if value is not None and last_year else None,
             "target": _target(project),
             "history": [{"metric": h.metric, "until": h.until.isoformat(), "reason": h.reason} for h in ns.history],
             # with metric targets in the spec: the review period's target, % of target and band
             **({"progress": {k: root.get(k) for k in ("target", "progress", "band")}} if "target" in root else {}),
         },
-        "review": tree.get("review"),
+        "review": review,
         "series": [{"period": r["period"], "value": _number(r[ns.metric]), "status": r.get("period_status")}
                    for r in complete],
         "partial": [{"period": r["period"], "value": _number(r[ns.metric])} for r in partial],
-        "forecast": forecast([to_date(r["period"]) for r in final], trend, ns.grain, domain=_domain(project, ns.metric)),
+        "forecast": forecast([to_date(r["period"]) for r in final], trend, ns.grain, domain=_domain(segment, ns.metric)),
         "explanation": explanation,
         "tree": tree,
-        "guardrails": service.guardrails(None)["guardrails"],
-        "focus": service.focus(None)["focus"],
+        "guardrails": [g.to_dict() for g in segment.guardrails(None)] if where else
+        service.guardrails(None)["guardrails"],
+        "focus": [f.to_dict() for f in segment.focus(None)] if where else service.focus(None)["focus"],
         "checks": service.checks()["counts"],
         **({"annotations": marks(notes, ns.grain)} if notes else {}),
+        "notes": [f"for {segment.segment}; the checks judge the spec on all customers"] if segment.segment else [],
     }
     if len(spec.north_stars) > 1:  # several North Stars: all of them side by side (one: unchanged)
         body["north_stars"] = north_star_cards(service, project)

@@ -1,11 +1,13 @@
 """The dashboard's HTML pages and their assets (engineer B's half of `northstar.web`).
 
-`router` serves the pages `/`, `/tree`, `/metric/{name}`, `/funnel`, `/cohorts`, `/checks`,
+`router` serves the pages `/`, `/tree`, `/explain`, `/metric/{name}`, `/funnel`, `/cohorts`, `/checks`,
 `/focus` and `/alerts`, the package's own assets under `/static/` and plotly.js at `/static/plotly.min.js`
 (from the plotly Python package: never a CDN). A page is a Jinja2 shell (`templates/`): its
 texts in the negotiated language (`?lang=` or Accept-Language), its controls, and a script
 (`static/`) that reads every number from the JSON API (`/api/...`) with `fetch` and draws it.
-Filters live in the query string, so every view is a link. Nothing loads from another origin;
+Filters live in the query string, so every view is a link. The header's segment filter
+(`?where=country = 'DE'`) is kept in every navigation link and applies to the pages in
+`SEGMENT_PAGES` (their scripts pass it to the API); the others say they show all customers. Nothing loads from another origin;
 a Content-Security-Policy on every page makes the browser refuse it too.
 """
 
@@ -52,8 +54,11 @@ LOCALES = {"en": "en-GB", "nl": "nl-NL", "sv": "sv-SE"}
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "sv": "Svenska"}
 
 # (path, catalogue key of its name) in the navigation's order.
-NAV = (("/", "overview"), ("/tree", "tree"), ("/funnel", "funnel"), ("/cohorts", "cohorts"),
+NAV = (("/", "overview"), ("/tree", "tree"), ("/explain", "explain"), ("/funnel", "funnel"), ("/cohorts", "cohorts"),
        ("/focus", "focus"), ("/checks", "checks"), ("/alerts", "alerts"))
+
+# The pages that show a segment of the customers when the URL has ?where= (their API routes take it).
+SEGMENT_PAGES = frozenset({"overview", "tree", "explain", "metric", "funnel"})
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -143,17 +148,20 @@ def _page(request: Request, template: str, page: str, lang: str, keep_lang: str 
                   "href": request.url.path + "?" + urlencode([*others.items(), ("lang", code)])}
                  for code in LANGUAGES]
     north_star = request.query_params.get("north_star") or ""  # several North Stars: links stay on the one shown
-    nav = [{"href": _href(path, keep_lang, north_star=north_star), "label": tr(f"pages.nav.{key}"), "key": key,
+    where = request.query_params.get("where", "").strip()
+    nav = [{"href": _href(path, keep_lang, north_star=north_star, where=where), "label": tr(f"pages.nav.{key}"),
+            "key": key,
             "current": key == page} for path, key in NAV]
     config = {"page": page, "lang": lang, "locale": LOCALES[lang], "keepLang": keep_lang, "i18n": texts,
+              "segment": page in SEGMENT_PAGES, "canChange": bool(request.app.state.auth_required),
               "northStar": spec.north_star.metric if spec else None, "grain": spec.north_star.grain if spec else None,
               **({"northStarName": spec.north_star_name} if spec is not None and spec.north_stars else {}),
               "grains": list(GRAINS), **context.pop("config", {})}
     body = _env.get_template(template).render(
         t=tr, lang=lang, page=page, project=spec.project if spec else "Northstar", nav=nav, languages=languages, static=static,
         plotly_src=f"/static/plotly.min.js?v={plotly_version()}", config_json=_script_json(config),
-        href=lambda path, **params: _href(path, keep_lang, **{"north_star": north_star, **params}), grains=GRAINS,
-        **context)
+        href=lambda path, **params: _href(path, keep_lang, **{"north_star": north_star, "where": where, **params}),
+        grains=GRAINS, where=where, segment_applies=page in SEGMENT_PAGES, **context)
     return body.encode()
 
 
@@ -167,6 +175,11 @@ def overview_page(request: Request) -> HTMLResponse:
 @router.get("/tree", **_PAGE)
 def tree_page(request: Request) -> HTMLResponse:
     return _render(request, "tree.html", "tree")
+
+
+@router.get("/explain", **_PAGE)
+def explain_page(request: Request) -> HTMLResponse:
+    return _render(request, "explain.html", "explain")
 
 
 @router.get("/metric/{name}", **_PAGE)

@@ -149,3 +149,14 @@ def segment(spec: Spec, value: str | None, parameter: str = "where") -> str | No
         return check_segment(spec, value)
     except QueryError as exc:
         raise ApiError(400, "bad_parameter", str(exc), parameter) from None
+
+
+def window(value: str | None, parameter: str = "window") -> str | None:
+    """A rolling window (7d, 28d, mtd, qtd), or None when not given."""
+    from northstar.analysis.windows import WINDOWS
+
+    if value is None or value.strip() == "":
+        return None
+    if value.strip() not in WINDOWS:
+        raise bad_parameter(parameter, f"'{value}' is not one of {', '.join(WINDOWS)}")
+    return value.strip()

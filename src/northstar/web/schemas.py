@@ -247,7 +247,12 @@ class OverviewResponse(BaseModel):
     tree: TreeResponse
     guardrails: list[Obj]
     focus: list[Obj]
-    checks: dict[str, int] = Field(description="Findings of `northstar check` by severity.")
+    checks: dict[str, int] = Field(description="Findings of `northstar check` by severity (always on all "
+                                               "customers).")
+    where: str | None = Field(None, description="The segment filter it is for; null: all customers.")
+    window: dict[str, Any] | None = Field(None, description="With ?window=: the windows the headline, the tree "
+                                                            "and the explanation compare.")
+    notes: list[str] = Field(default_factory=list, description="What differs for a segment.")
     north_stars: list[Obj] | None = Field(default=None, description="With several North Stars (`north_stars:`): "
                                           "each side by side, the primary first: {name, primary, current, metric, "
                                           "label, customer_value, unit, grain, period, value, previous, change_pct, "
@@ -263,6 +268,7 @@ class AlertDeliveryOut(BaseModel):
 
 
 class AlertOut(BaseModel):
+    id: str = Field(description="The alert's id for snoozing and acknowledging (its key).")
     key: str = Field(description="kind:metric:period.")
     kind: str | None = Field(description="anomaly, guardrail, focus, target (or digest).")
     metric: str | None
@@ -276,6 +282,9 @@ class AlertOut(BaseModel):
     expected: float | None
     message_key: str | None = Field(description="The message that carried it (related alerts share one).")
     deliveries: list[AlertDeliveryOut] = Field(description="Per channel; empty when it was only recorded.")
+    state: str = Field(description="open, acknowledged or snoozed (a snooze that ended is open again).")
+    note: str | None = Field(None, description="The acknowledgement's or the snooze's note.")
+    until: str | None = Field(None, description="When a snooze ends (ISO).")
 
 
 class AnomalyPoint(BaseModel):

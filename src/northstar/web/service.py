@@ -294,9 +294,10 @@ class DashboardService:
                            lambda p: jsonable(p.where(where).tree(period, window=window).to_dict()))
 
     def explain(self, metric: str | None = None, period: str | None = None, vs: str = "previous",
-                by: tuple[str, ...] = (), where: str | None = None) -> dict[str, Any]:
-        return self.result("explain", (metric, period, vs, by, where),
-                           lambda p: jsonable(p.where(where).explain(metric, period, vs, list(by)).to_dict()))
+                by: tuple[str, ...] = (), where: str | None = None, window: str | None = None) -> dict[str, Any]:
+        return self.result("explain", (metric, period, vs, by, where, window),
+                           lambda p: jsonable(p.where(where).explain(metric, period, vs, list(by),
+                                                                     window=window).to_dict()))
 
     def checks(self) -> dict[str, Any]:
         return self.result("checks", (), lambda p: jsonable(p.check().to_dict()))
@@ -330,20 +331,22 @@ class DashboardService:
         """The alerts recorded in the alerts state, newest first, with their deliveries. Read anew
         each time: the state changes without the spec or the data changing."""
         from northstar.alerts import history
+        from northstar.alerts.manage import states
         from northstar.alerts.monitor import state_path
 
         project = self.project()
         state = history.read(state_path(project))  # once: the file may change between two reads
-        return jsonable({"alerts": history.listing(project.spec, state),
+        alerts = history.listing(project.spec, state)
+        return jsonable({"alerts": states(alerts, state, dt.datetime.now(dt.timezone.utc)),
                          "schedule": history.schedule_status(project.spec, state)})
 
     def anomalies(self, metric: str) -> dict[str, Any]:
         return self.result("anomalies", (metric,), lambda p: jsonable(_anomalies(p, metric)))
 
-    def overview(self) -> dict[str, Any]:
+    def overview(self, where: str | None = None, window: str | None = None) -> dict[str, Any]:
         from northstar.web.overview import build_overview
 
-        return self.result("overview", (), lambda p: jsonable(build_overview(self, p)))
+        return self.result("overview", (where, window), lambda p: jsonable(build_overview(self, p, where, window)))
 
 
 def _anomalies(project: Project, metric: str) -> dict[str, Any]:

@@ -151,9 +151,19 @@
     if (lang) query.set("lang", lang);
     const northStar = NS.params().get("north_star");  // several North Stars: stay on the one shown
     if (northStar && !query.has("north_star")) query.set("north_star", northStar);
+    const where = NS.where();  // the header's segment filter travels with every link
+    if (where && !query.has("where")) query.set("where", where);
     const text = query.toString();
     return path + (text ? "?" + text : "");
   };
+  /** The segment filter of the URL (?where=), or null. */
+  NS.where = () => (NS.params().get("where") || "").trim() || null;
+  // The routes that take ?where=: on a page showing a segment, every call to them carries it.
+  const SEGMENTED = ["/api/tree", "/api/explain", "/api/funnel", "/api/targets", "/api/series", "/api/series.csv", "/api/overview"];
+  function segmented(path, params) {
+    const where = config.segment && SEGMENTED.includes(path) ? NS.where() : null;
+    return where && !(params && params.where) ? Object.assign({}, params, { where: where }) : params;
+  }
   NS.metricHref = (name, params) => NS.href("/metric/" + encodeURIComponent(name), params);
   /** Update the query string (empty values removed) without reloading; language links follow. */
   NS.setParams = function (values) {
@@ -206,6 +216,7 @@
   // ---- the API -------------------------------------------------------------------------------
   /** GET /api/...: the JSON body, or an Error with the API's one-line message. */
   NS.api = async function (path, params) {
+    params = segmented(path, params);
     const url = new URL(path, window.location.origin);
     for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
     const northStar = NS.params().get("north_star");  // the North Star the page is for (the API's default: the primary)
@@ -222,6 +233,7 @@
     return body;
   };
   NS.apiUrl = function (path, params) {
+    params = segmented(path, params);
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") query.set(k, v);
     const text = query.toString();

@@ -13,6 +13,8 @@
 
   function treeTable(tree, metrics, grain) {
     const targets = "target" in tree.root;  // the spec has metric targets: a "% of target" column
+    const caption = tree.window ? t("pages.overview.tree_caption_window", { window: tree.window.description })
+      : t("pages.overview.tree_caption", { period: NS.period(tree.period, grain), previous: NS.period(tree.previous_period, grain) });
     const rows = flatten(tree.root, 0, []).map(({ node, depth }) => {
       const unit = metrics.unit(node.metric);
       const name = el("a", { href: NS.metricHref(node.metric), class: "indent-" + Math.min(depth, 6) },
@@ -25,7 +27,7 @@
       };
     });
     return NS.table({
-      caption: t("pages.overview.tree_caption", { period: NS.period(tree.period, grain), previous: NS.period(tree.previous_period, grain) }),
+      caption: caption,
       head: [t("pages.col.metric"), t("pages.col.link"), t("pages.col.value"), t("pages.col.previous"), t("pages.col.change")]
         .concat(targets ? [t("pages.col.target_progress")] : [], [t("pages.col.owner")]),
       rows: rows, numeric: [2, 3],
@@ -40,10 +42,13 @@
       ? "“" + ns.customer_value + "”" : t("pages.overview.no_customer_value");
     NS.fill(document.getElementById("ns-number"), NS.num(ns.value, unit),
       unit && unit !== "%" ? el("span", { class: "unit" }, " " + unit) : null);
-    document.getElementById("ns-period").textContent = NS.cap(t("pages.overview.period", { period: NS.period(ns.period, ns.grain), grain: NS.grainName(ns.grain) }));
+    const w = data.window;  // a rolling window: its days, against the window before and a year before
+    document.getElementById("ns-period").textContent = w ? NS.cap(w.description)
+      : NS.cap(t("pages.overview.period", { period: NS.period(ns.period, ns.grain), grain: NS.grainName(ns.grain) }));
     const changes = document.getElementById("ns-changes");
     const items = [
-      [t("pages.overview.vs_previous", { value: NS.num(ns.previous, unit) }), NS.change(ns.change_pct, metrics.direction(ns.metric))],
+      [t(w ? "pages.overview.vs_window_before" : "pages.overview.vs_previous", { value: NS.num(ns.previous, unit) }),
+        NS.change(ns.change_pct, metrics.direction(ns.metric))],
       [t("pages.overview.vs_last_year", { value: NS.num(ns.last_year, unit) }), NS.change(ns.change_pct_year, metrics.direction(ns.metric))],
     ];
     const next = ns.target && ns.target.series && (ns.target.path || []).find((p) => p.period > ns.period);
@@ -130,18 +135,31 @@
       NS.change(c.change_pct, "up"))));
   }
 
-  NS.run(async (current) => {
-    const [data, metrics] = await Promise.all([NS.api("/api/overview"), NS.metrics()]);
-    if (!current()) return;
+  const form = document.getElementById("controls");
+  function load() {
+    return NS.run(async (current) => {
+      const windowed = NS.params().get("window");  // a rolling window (7d, 28d, mtd, qtd) for the headline
+      const [data, metrics] = await Promise.all([NS.api("/api/overview", { window: windowed }), NS.metrics()]);
+      if (!current()) return;
+      form.elements.window.value = windowed || "";
+      draw(data, metrics);
+    });
+  }
+
+  function draw(data, metrics) {
     northStars(data.north_stars);
     hero(data, metrics);
     trend(data);
     const explanation = document.getElementById("explanation");
     NS.fill(explanation, data.explanation || t("pages.overview.no_explanation"), " ",
-      el("a", { href: NS.metricHref(data.north_star.metric, { period: data.north_star.period }) }, t("pages.overview.explain_more")));
+      el("a", { href: data.window ? NS.href("/explain", { window: data.window.window })
+        : NS.metricHref(data.north_star.metric, { period: data.north_star.period }) },
+        t(data.window ? "pages.overview.explain_more_window" : "pages.overview.explain_more")));
     NS.fill(document.getElementById("tree-table"), treeTable(data.tree, metrics, data.north_star.grain));
     NS.fill(document.getElementById("guardrails"), NS.guardrailTable(data.guardrails, metrics, data.north_star.grain));
     NS.fill(document.getElementById("focus"), NS.focusTable(data.focus, metrics));
     NS.checkCounts(document.getElementById("check-counts"), data.checks || {});
-  });
+  }
+  NS.bindControls(form, ["window"], (values) => { NS.setParams(values); load(); });
+  load();
 })();
