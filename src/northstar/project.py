@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from northstar.analysis.periods import (PeriodInfo, first_whole, last_day)
+from northstar.analysis.periods import (PeriodInfo, last_day)
 from northstar.analysis.status import FocusStatus, GuardrailStatus, focus_status, guardrail_status
 from northstar.project_periods import PeriodsMixin, _date
 from northstar.analysis.tree import TreeReport, build_tree, tree_metrics
@@ -320,67 +320,16 @@ class Project(PeriodsMixin):
                 method: str = "trend") -> "TargetsReport | SeriesTargets":
         """What each formula input of the tree must reach for the North Star to hit its target
         (`target`/`by`, else `north_star.target`), and the growth per period that implies
-        (see `northstar.analysis.targets`). A series target gives one report per period ahead
-        (`SeriesTargets`); inputs with targets of their own are judged against their requirement."""
-        from northstar.analysis.progress import has_metric_targets
-        from northstar.analysis.targets import METHODS, TREND_PERIODS, build_targets, check_target_date
-        from northstar.analysis.targets.series import build_series_targets, target_checks
-        from northstar.spec.model import TargetSeries
+        (see `northstar.analysis.targets.of_project`)."""
+        from northstar.analysis.targets.of_project import targets_of
 
-        if method not in METHODS:
-            raise QueryError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
-        spec_target = self.spec.north_star.target
-        series = spec_target if isinstance(spec_target, TargetSeries) and target is None and by is None else None
-        value = target if target is not None else (spec_target.value if spec_target else None)
-        day = _date(by, "--by") or (spec_target.by if spec_target else None)
-        if value is None or day is None:
-            missing = "target value" if value is None else "target date"
-            raise QueryError(f"no {missing}: pass --target VALUE --by DATE, or set north_star.target: "
-                             "{value: ..., by: YYYY-MM-DD} in the spec")
-        grain = self.spec.north_star.grain
-        metrics = tree_metrics(self.spec)
-        review = self.review_period()
-        last = review.period
-        if series is None:
-            check_target_date(day, last, grain)
-        # The trend window: whole periods only, from the first the data covers from its first day,
-        # and for each metric only its final values (a provisional conversion is not a fall).
-        coverage = self.coverage(metrics)
-        first = first_whole(grain, coverage) if coverage is not None else last
-        start = max(shift_period(last, grain, -(TREND_PERIODS[grain] - 1)), min(first, last))
-        history = self.final_only(self.query(metrics, grain=grain, start=start, end=last), metrics, grain)
-        from northstar.domains import metric_domains
-
-        domains = metric_domains(self, metrics)
-
-        def build(goal: float, when: dt.date) -> "TargetsReport":
-            report = build_targets(self.spec, history, last, float(goal), when, method, domains=domains,
-                                   provisional=review.provisional)
-            return replace(report, review=review, **self._named(report.summary))
-
-        if series is not None:
-            return build_series_targets(self.spec, series, last, build, self.target_baselines())
-        report = build(value, day)
-        if has_metric_targets(self.spec):
-            report = replace(report, target_checks=target_checks(self.spec, report, self.target_baselines()))
-        return report
+        return targets_of(self, target, by, method)
 
     def target_baselines(self) -> dict[str, float | None]:
-        """{metric: its value in the period of `from`} for the targets with `from` and no
-        `baseline` (the start of their line; see `analysis.progress`), at the North Star's grain."""
-        from northstar.analysis.progress import baseline_periods
-        from northstar.numbers import number_or_none
+        """{metric: its value in the period of `from`} for the targets with `from` and no `baseline`."""
+        from northstar.analysis.targets.of_project import target_baselines
 
-        out: dict[str, float | None] = {}
-        grain = self.spec.north_star.grain
-        by_day: dict[dt.date, list[str]] = {}
-        for name, day in baseline_periods(self.spec).items():
-            by_day.setdefault(period_start(day, grain), []).append(name)
-        for day, names in by_day.items():
-            frame = self.query(names, grain=grain, start=day, end=day)
-            for name in names:
-                out[name] = number_or_none(frame.iloc[0][name]) if len(frame) else None
-        return out
+        return target_baselines(self)
 
     def focus(self, period: object = None) -> list[FocusStatus]:
         """Each team's OMTM in a period (default: the review period): value, progress from baseline

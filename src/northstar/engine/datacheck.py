@@ -10,7 +10,8 @@ from northstar.engine.sql_to_ibis import to_ibis
 from northstar.errors import DataError, Problem, first_line
 from northstar.spec.expressions import short
 from northstar.spec.model import AggregateMetric, FormulaMetric, Source
-from northstar.spec.validate import metric_expressions, time_format_path, validate_columns
+from northstar.spec.validate import metric_expressions, time_format_path
+from northstar.spec.validate_columns import validate_columns
 from northstar.engine.sources import csv_text_sample
 from northstar.engine.timeguess import (PLAUSIBLE_YEARS, describe_year, epoch_datetime, iso_like, plausible_units,
                                         text_advice, yyyymmdd_date)
