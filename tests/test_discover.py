@@ -242,6 +242,32 @@ def test_running_again_changes_nothing(demo_dir: Path) -> None:
     assert once.count("# How often the North Star changes") == 1
 
 
+def test_with_several_north_stars_it_updates_the_one_named(demo_dir: Path) -> None:
+    """The demo has `north_stars:` (music, the primary, and podcasts): discover changes the
+    entry `--north-star` names, in place, and leaves the other one as it was."""
+    spec_path = demo_dir / "northstar.yml"
+    before = load_spec(spec_path).spec
+    answers = demo_dir / "answers.yml"
+    answers.write_text("grain: month\nchange_frequency: When the shows change\n")
+    result = run(["--north-star", "podcasts", "discover", "--answers", "answers.yml"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    text = spec_path.read_text()
+    assert "north_star:" not in [line.split(" ")[0] for line in text.splitlines()]  # no second form
+    after = load_spec(spec_path).spec
+    assert after.for_north_star("podcasts").north_star.grain == "month"
+    assert after.for_north_star("music").north_star == before.for_north_star("music").north_star
+    lines = text.splitlines()
+    at = lines.index("  - name: podcasts")
+    assert lines[at - 1] == "  # How often the North Star changes (discover, step 9): When the shows change"
+    assert text.count("# How often the North Star changes") == 1
+    again = run(["--north-star", "podcasts", "discover", "--answers", "answers.yml"], demo_dir)
+    assert again.returncode == 0, again.stderr
+    assert spec_path.read_text() == text  # running again changes nothing
+    unknown = run(["--north-star", "podcast", "discover", "--yes"], demo_dir)
+    assert unknown.returncode == 2 and "'podcast' is not a North Star of the spec" in unknown.stderr
+    assert spec_path.read_text() == text
+
+
 # ---- bad answers: one line, file:line, exit 2 ----------------------------------------------------
 
 @pytest.mark.parametrize(("answers", "line", "message"), [

@@ -64,7 +64,8 @@ def discover(state: State, data: tuple[str, ...], answers_file: str | None, yes:
     if interactive:
         stdout.print("[bold]Northstar discover[/bold]: the 9 steps to your North Star Metric. "
                      "Press Enter to accept a proposal.")
-    result = run_discover(state.spec_path, list(data) or None, answers, TerminalAsker(stdout) if interactive else None)
+    result = run_discover(state.spec_path, list(data) or None, answers, TerminalAsker(stdout) if interactive else None,
+                          state.north_star)
     decisions, changes = result.decisions, result.changes
     stdout.print()
     for note in decisions.notes:

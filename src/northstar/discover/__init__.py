@@ -46,14 +46,15 @@ class DiscoverResult:
 
 
 def run_discover(spec_path: str | Path, data: str | Sequence[str] | None = None, answers: Answers = NO_ANSWERS,
-                 asker: Asker | None = None) -> DiscoverResult:
+                 asker: Asker | None = None, north_star: str | None = None) -> DiscoverResult:
     """Run the 9 steps and write (or update) the spec. Without an asker, the answers file
-    answers and proposals fill in the rest (what `--answers` and `--yes` do)."""
-    setup = make_setup(spec_path, data, answers)
+    answers and proposals fill in the rest (what `--answers` and `--yes` do). With several
+    North Stars (`north_stars:`), `north_star` names the one worked on (None: the primary)."""
+    setup = make_setup(spec_path, data, answers, north_star)
     decisions = run_guide(setup, asker or FileAsker(answers))
     changes = plan_changes(setup, decisions)
     created = setup.existing is None
-    text = write_spec(setup.spec_path, changes, setup.data)
+    text = write_spec(setup.spec_path, changes, setup.data, north_star)
     return DiscoverResult(setup.spec_path, created, decisions, changes, text)
 
 

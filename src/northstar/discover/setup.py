@@ -46,6 +46,7 @@ class Setup:
     existing: LoadedSpec | None
     inputs: tuple[DataInput, ...]
     answers: Answers
+    north_star: str | None = None  # with `north_stars:`, the one discover works on (None: the primary)
 
     @property
     def data(self) -> str:
@@ -66,7 +67,8 @@ class Setup:
 
     @property
     def existing_spec(self) -> Spec | None:
-        return self.existing.spec if self.existing else None
+        """The existing spec, seen from the North Star discover works on."""
+        return self.existing.spec.for_north_star(self.north_star) if self.existing else None
 
     def source_columns(self, data: DataInput | None = None) -> dict[str, str | None]:
         """The timestamp and entity an existing source declares (they win over guesses; no entity
@@ -220,12 +222,20 @@ def _new_source_name(spec: Spec | None, pattern: str) -> str:
     return f"events_{index}"
 
 
-def make_setup(spec_path: str | Path, data: str | Sequence[str] | None, answers: Answers) -> Setup:
-    """Load the existing spec (if any), find the data, and check the answers that depend on them."""
+def make_setup(spec_path: str | Path, data: str | Sequence[str] | None, answers: Answers,
+               north_star: str | None = None) -> Setup:
+    """Load the existing spec (if any), find the data, and check the answers that depend on them.
+    `north_star`: with `north_stars:`, the one to work on (QueryError naming `--north-star` for
+    a name the spec does not have)."""
     spec_path = Path(spec_path)
     existing = load_spec(spec_path) if spec_path.exists() else None
+    if existing is not None:
+        existing.spec.for_north_star(north_star)  # an unknown name fails here, before any question
+    elif north_star is not None:
+        raise QueryError(f"--north-star {north_star}: there is no spec at {spec_path} yet; discover writes "
+                         "one North Star (`north_star:`), run it without --north-star")
     inputs = _inputs(existing, _patterns(existing, data, answers))
-    setup = Setup(spec_path, existing, inputs, answers)
+    setup = Setup(spec_path, existing, inputs, answers, north_star)
     for item in inputs:
         if item.reuse_source is None:
             continue

@@ -54,15 +54,27 @@ def _apply_tree(ns: CommentedMap, tree: dict[str, dict[str, Any]]) -> None:
             yaml_edit.append_item(nodes[name]["drivers"], yaml_edit.node(driver, flow=True))
 
 
-def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
-    """Apply the changes to a round-trip document (additions and settings only)."""
+def north_star_block(doc: CommentedMap, name: str | None) -> CommentedMap:
+    """The mapping discover edits: `north_star:`, or with `north_stars:` the entry named `name`
+    (None: the primary, `primary: true` else the first)."""
+    entries = doc.get("north_stars")
+    if not isinstance(entries, CommentedSeq) or not entries:
+        return yaml_edit.section(doc, "north_star")
+    if name is not None:
+        return next(e for e in entries if isinstance(e, CommentedMap) and e.get("name") == name)
+    return next((e for e in entries if isinstance(e, CommentedMap) and e.get("primary") is True), entries[0])
+
+
+def apply(doc: CommentedMap, changes: Changes, updating: bool, north_star: str | None = None) -> None:
+    """Apply the changes to a round-trip document (additions and settings only); with
+    `north_stars:`, to the entry of `north_star` (None: the primary)."""
     yaml_edit.set_key(doc, "project", changes.project, yaml_edit.TOP_ORDER)
     if not updating:
         yaml_edit.set_key(doc, "timezone", "UTC", yaml_edit.TOP_ORDER)
     for name, body in changes.sources:
         yaml_edit.append(yaml_edit.section(doc, "sources"), name, yaml_edit.node(body))
     _add_metrics(doc, changes.metrics, updating)
-    ns = yaml_edit.section(doc, "north_star")
+    ns = north_star_block(doc, north_star)
     for key, value in changes.north_star.items():
         yaml_edit.set_key(ns, key, value, NORTH_STAR_ORDER)
     if changes.history is not None:
@@ -79,15 +91,21 @@ def apply(doc: CommentedMap, changes: Changes, updating: bool) -> None:
             yaml_edit.set_key(checks, key, yaml_edit.node(value, key), ())
 
 
-def _tidy(text: str, change_frequency: str, new: bool) -> str:
-    """The step-9 comment above `north_star:` (replacing an earlier one), and a blank line
+def _tidy(text: str, change_frequency: str, new: bool, entry: str | None = None) -> str:
+    """The step-9 comment above `north_star:`, or with several North Stars above the entry
+    `- name: <entry>` of `north_stars:` (replacing an earlier one there), and a blank line
     before a top-level key (or the comments just above it) that follows an indented line, or in
     a new spec any top-level section."""
-    lines = [line for line in text.splitlines() if not line.startswith(CHANGE_MARK)]
+    lines = text.splitlines()
+    anchor = re.compile(r"^north_star:" if entry is None else rf"^(\s*)- name: ['\"]?{re.escape(entry)}['\"]?\s*(#.*)?$")
     out: list[str] = []
     for line in lines:
-        if line.startswith("north_star:"):
-            out.append(f"{CHANGE_MARK} {' '.join(change_frequency.split())}")
+        found = anchor.match(line)
+        if found:
+            while out and out[-1].lstrip().startswith(CHANGE_MARK):
+                out.pop()
+            indent = found.group(1) if entry is not None else ""
+            out.append(f"{indent}{CHANGE_MARK} {' '.join(change_frequency.split())}")
         out.append(line)
     index = 1
     while index < len(out):
@@ -109,24 +127,27 @@ def header(data: str) -> str:
             "`northstar check` judges this North Star; docs/reference/spec.md lists every key.")
 
 
-def render(existing_text: str | None, changes: Changes, data: str) -> str:
-    """The spec text after the changes: `existing_text` updated, or a new spec."""
+def render(existing_text: str | None, changes: Changes, data: str, north_star: str | None = None) -> str:
+    """The spec text after the changes: `existing_text` updated, or a new spec; with
+    `north_stars:`, the North Star `north_star` (None: the primary) is the one changed."""
     yaml = yaml_edit.round_trip(existing_text)
     if existing_text is not None:
         doc = yaml.load(existing_text)
     else:
         doc = CommentedMap()
         doc.yaml_set_start_comment(header(data))
-    apply(doc, changes, updating=existing_text is not None)
+    apply(doc, changes, updating=existing_text is not None, north_star=north_star)
     out = io.StringIO()
     yaml.dump(doc, out)
-    return _tidy(out.getvalue(), changes.change_frequency, new=existing_text is None)
+    entries = doc.get("north_stars")
+    entry = north_star_block(doc, north_star).get("name") if isinstance(entries, CommentedSeq) and entries else None
+    return _tidy(out.getvalue(), changes.change_frequency, new=existing_text is None, entry=entry)
 
 
-def write_spec(path: Path, changes: Changes, data: str) -> str:
+def write_spec(path: Path, changes: Changes, data: str, north_star: str | None = None) -> str:
     """Render, validate (SpecError naming the spec's lines) and write atomically; returns the text."""
     existing = path.read_text(encoding="utf-8") if path.exists() else None
-    text = render(existing, changes, data)
+    text = render(existing, changes, data, north_star)
     parse_spec(text, str(path))
     write_atomic(path, text)
     return text
