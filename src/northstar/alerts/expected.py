@@ -6,24 +6,22 @@ it lists) in each period of the North Star's grain it has a day in. `monitor` th
   `silenced`, and `--dry-run`/`--format json` say by which annotation;
 - leaves those periods out of the history the anomaly model learns from (`without`), so the
   weeks after a closure are not judged against a closure.
+Which periods an expected annotation covers is `analysis.expected`'s, shared with every
+forecast (the overview's band, `targets`' trends, the target and focus projections here).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
+from northstar.analysis.expected import covering, expected_annotations, without
 from northstar.analysis.periods import last_day
 from northstar.spec.annotations import Annotation
 
 SILENCED_KINDS = ("anomaly", "segment")
-log = logging.getLogger("northstar.alerts.expected")
+__all__ = ["SILENCED_KINDS", "Silenced", "covering", "expected_annotations", "silence", "with_during", "without"]
 
 
 @dataclass(frozen=True)
@@ -38,35 +36,6 @@ class Silenced:
                 "period": self.alert.period.isoformat(), "title": self.alert.title,
                 "annotation": self.annotation.id, "annotation_title": self.annotation.title,
                 "during": self.annotation.words()}
-
-
-def expected_annotations(project: Any) -> list[Annotation]:
-    """The expected annotations about everyone (those for one segment silence nothing on the total)."""
-    try:
-        return [a for a in project.annotations() if a.expected and a.where is None]
-    except Exception as exc:  # noqa: BLE001 - an unreadable annotations file must not stop the alerts
-        log.warning("alerts: annotations not read, none silences an alert: %s", str(exc).splitlines()[0])
-        return []
-
-
-def covering(annotations: Sequence[Annotation], metric: str, period: dt.date, grain: str) -> Annotation | None:
-    """The first expected annotation about `metric` with a day in the period starting `period`."""
-    end = last_day(period, grain)
-    return next((a for a in annotations if a.covers(metric) and a.overlaps(period, end)), None)
-
-
-def without(series: pd.Series, annotations: Sequence[Annotation], metric: str, grain: str,
-            before: dt.date) -> pd.Series:
-    """`series` with the periods before `before` that an expected annotation covers as missing
-    (the anomaly model skips missing periods: they are neither history nor judged)."""
-    if not annotations or not len(series):
-        return series
-    hidden = [p < before and covering(annotations, metric, p, grain) is not None for p in series.index]
-    if not any(hidden):
-        return series
-    out = series.copy()
-    out[np.array(hidden)] = np.nan
-    return out
 
 
 def silence(project: Any, alerts: list[Any], annotations: Sequence[Annotation]) -> tuple[list[Any], list[Silenced]]:

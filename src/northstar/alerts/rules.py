@@ -14,12 +14,14 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import pandas as pd
 
-from northstar.alerts.expected import expected_annotations, without
 from northstar.alerts.model import Alert
 from northstar.alerts.scoring import score_metric
+from northstar.analysis.expected import expected_annotations, without
 from northstar.analysis.projection import Projection, project
 from northstar.analysis.status import focus_status, guardrail_status
 from northstar.analysis.targets.calendar import periods_apart
@@ -202,11 +204,12 @@ def guardrail_alerts(project: object, series: dict[str, pd.Series], metrics: Seq
 
 
 def _project(project_: object, metric: str, values: pd.Series, at: dt.date, grain: str,
-             until: dt.date) -> Projection | None:
+             until: dt.date, expected: Sequence[Any] = ()) -> Projection | None:
     """The series up to `at` projected to the period of `until` by `analysis.projection` (the
-    method `targets` and the dashboard use), inside the metric's domain; None with fewer than 3
+    method `targets` and the dashboard use), inside the metric's domain, the periods before `at`
+    that an expected annotation covers left out (`analysis.expected`); None with fewer than 3
     known values."""
-    known = values[[p <= at for p in values.index]]
+    known = without(values[[p <= at for p in values.index]], expected, metric, grain, at)
     if known.dropna().size < 3:
         return None
     from northstar.domains import metric_domain
@@ -231,7 +234,7 @@ def _projection_words(projection: Projection) -> str:
 
 
 def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
-                 backtest: bool) -> list[Alert]:
+                 backtest: bool, expected: Sequence[Any] = ()) -> list[Alert]:
     spec: Spec = project.spec  # type: ignore[attr-defined]
     grain = spec.north_star.grain
     out: list[Alert] = []
@@ -243,7 +246,7 @@ def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequenc
         for p in _evaluated(values, start):
             as_of = shift_period(p, grain, 1) - dt.timedelta(days=1)
             status = focus_status(f, values[p], as_of)
-            projected = _project(project, f.metric, values, p, grain, f.to) if status.status == "behind" else None
+            projected = _project(project, f.metric, values, p, grain, f.to, expected) if status.status == "behind" else None
             up = f.baseline is None or f.target >= f.baseline
             flags.append((p, _misses(projected, f.target, up)))
             facts[p] = (status, projected)
@@ -263,7 +266,7 @@ def focus_alerts(project: object, series: dict[str, pd.Series], metrics: Sequenc
 
 
 def target_alerts(project: object, series: dict[str, pd.Series], metrics: Sequence[str], start: dt.date,
-                  backtest: bool) -> list[Alert]:
+                  backtest: bool, expected: Sequence[Any] = ()) -> list[Alert]:
     spec: Spec = project.spec  # type: ignore[attr-defined]
     from northstar.analysis.progress import final_target
 
@@ -278,7 +281,7 @@ def target_alerts(project: object, series: dict[str, pd.Series], metrics: Sequen
     for p in _evaluated(values, start):
         if p > by:
             continue
-        projected = _project(project, ns.metric, values, p, grain, by)
+        projected = _project(project, ns.metric, values, p, grain, by, expected)
         flags.append((p, _misses(projected, goal, up)))
         facts[p] = projected
     out = []
@@ -307,7 +310,7 @@ def evaluate(project: object, start: dt.date | None = None, explain: bool = True
     backtest = start is not None
     fired: list[Fired] = []
     cache: dict[tuple, list[Alert]] = {}
-    expected = expected_annotations(project)  # their periods are no history (alerts/expected.py)
+    expected = expected_annotations(project)  # their periods are no history (analysis/expected.py)
     for index, rule in enumerate(rules):
         names = watched(spec, rule)
         alerts: list[Alert] = []
@@ -324,7 +327,8 @@ def evaluate(project: object, start: dt.date | None = None, explain: bool = True
                 alerts += cache[key]
         if "segment" in rule.checks:
             alerts += _segments(project, series, names, rule, start)
-        for check, fn in (("guardrail", guardrail_alerts), ("focus", focus_alerts), ("target", target_alerts)):
+        for check, fn in (("guardrail", guardrail_alerts), ("focus", partial(focus_alerts, expected=expected)),
+                          ("target", partial(target_alerts, expected=expected))):
             if check in rule.checks:
                 if backtest:
                     alerts += fn(project, series, names, period_start(start, grain), backtest=True)

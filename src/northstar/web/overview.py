@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from northstar.alerts.expected import covering
+from northstar.analysis.expected import covering
 from northstar.analysis.tree import label_of, tree_metrics
 from northstar.annotations import marks
 from northstar.engine.plan import dependency_order

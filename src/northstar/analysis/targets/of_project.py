@@ -55,10 +55,16 @@ def targets_of(project: Project, target: float | None = None, by: object = None,
     from northstar.domains import metric_domains
 
     domains = metric_domains(project, metrics)
+    from northstar.analysis.expected import covering, expected_annotations
+
+    expected = expected_annotations(project)  # a planned closure is no trend (analysis/expected.py)
+
+    def left_out(metric: str, period: dt.date) -> bool:
+        return covering(expected, metric, period, grain) is not None
 
     def build(goal: float, when: dt.date) -> TargetsReport:
         report = build_targets(project.spec, history, last, float(goal), when, method, domains=domains,
-                               provisional=review.provisional)
+                               provisional=review.provisional, left_out=left_out if expected else None)
         return replace(report, review=review, **project._named(report.summary))
 
     if series is not None:

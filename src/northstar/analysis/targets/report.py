@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,7 +203,8 @@ def _as_tree(spec: Spec) -> Spec:
 
 def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, target: float, by: dt.date,
                   method: str = "trend", domains: Mapping[str, Domain] | None = None,
-                  provisional: Mapping[str, dt.date] | None = None) -> TargetsReport:
+                  provisional: Mapping[str, dt.date] | None = None,
+                  left_out: Callable[[str, dt.date], bool] | None = None) -> TargetsReport:
     """The requirements down the North Star's tree for reaching `target` by `by`.
 
     `history`: a `period` column (the first day of each period, oldest first, ending at
@@ -214,6 +215,8 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
     `provisional`: metrics whose value in the last period is provisional (their window has not
     passed); the history holds their final values only, and their current value is the last final
     one (`final_period` says of which period).
+    `left_out(metric, period)`: periods the trends leave out (an expected annotation covers
+    them: `analysis.expected`); the current values are never left out.
     """
     if method not in METHODS:
         raise QueryError(f"unknown method '{method}': use {' or '.join(METHODS)}")
@@ -257,6 +260,8 @@ def build_targets(spec: Spec, history: pd.DataFrame, last_period: dt.date, targe
                 known = [(p, v) for p, v in zip(window["period"], values) if _num(v) is not None]
                 if known:
                     finals[name], current[name] = known[-1][0], _num(known[-1][1])
+            if left_out is not None and "period" in window.columns:
+                values = [None if p < last_period and left_out(name, p) else v for p, v in zip(window["period"], values)]
             trends[name] = fit_trend(values, periods, domain(name), grain) if values else Trend(None, None, "none", 0)
         return current[name], trends[name]
 
