@@ -260,12 +260,13 @@ class Project(PeriodsMixin):
         return rank_candidates(self, metrics, against)
 
     def refresh(self, since: object = None, full: bool = False,
-                progress: "Callable[[str, int, int], None] | None" = None) -> "RefreshReport":
+                progress: "Callable[[str, int, int], None] | None" = None, every: bool = False) -> "RefreshReport":
         """Bring the stored per-period results up to date with the data by running the daily set
-        (tree, overview, explain, a monitor pass that sends nothing, checks): see `refresh.py`."""
+        (tree, overview, explain, a monitor pass that sends nothing, checks): see `refresh.py`.
+        `every`: for every North Star of the spec, not only this one."""
         from northstar.refresh import refresh
 
-        return refresh(self, _date(since, "--since"), full, progress)
+        return refresh(self, _date(since, "--since"), full, progress, every)
 
     def cohorts(self, metric: str, grain: str | None = None, start: object = None,
                 end: object = None, partial: bool = False) -> "CohortReport":

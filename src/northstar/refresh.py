@@ -47,8 +47,9 @@ class RefreshReport:
 
 
 def refresh(project: Any, since: dt.date | None = None, full: bool = False,
-            progress: Callable[[str, int, int], None] | None = None) -> RefreshReport:
-    """Run the daily set on `project`, reusing what is stored; see the module's docstring."""
+            progress: Callable[[str, int, int], None] | None = None, every: bool = False) -> RefreshReport:
+    """Run the daily set on `project`, reusing what is stored; see the module's docstring.
+    `every`: for each North Star of the spec (`alerts.monitor.views`), not only `project`'s."""
     from northstar.engine import parts
 
     folder = project.path.parent / ".northstar"
@@ -58,17 +59,20 @@ def refresh(project: Any, since: dt.date | None = None, full: bool = False,
     elif since is not None:  # whole results are made of the stored periods: they go, the periods are marked
         shutil.rmtree(folder / "cache", ignore_errors=True)
         parts.force(folder / "parts", since)
+    from northstar.alerts.monitor import views
     from northstar.web.service import DashboardService
 
     engine = project.engine
     engine.scanned.clear()
-    service = DashboardService(project)  # the overview's checks are the check step's
+    # the overview's checks are the check step's: one service per North Star
+    services = [(view, DashboardService(view)) for view in views(project, every)]
     seconds: dict[str, float] = {}
     for at, step in enumerate(STEPS):
         if progress is not None:
             progress(step, at, len(STEPS))
         began = time.perf_counter()
-        run_step(project, service, step)
+        for view, service in services:
+            run_step(view, service, step)
         seconds[step] = time.perf_counter() - began
     if progress is not None:
         progress("done", len(STEPS), len(STEPS))

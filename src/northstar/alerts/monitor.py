@@ -32,7 +32,7 @@ log = logging.getLogger("northstar.alerts.monitor")
 @dataclass
 class Outgoing:
     message: AlertMessage
-    rule: int
+    rule: int  # the index of its rule among the whole spec's rules (`all_rules`), whichever North Star fired it
     channels: tuple[str, ...]
     status: str = "ready"  # ready | printed | sent | failed | pending | cooldown | quiet hours | snoozed
     #                        | acknowledged | dry run | backtest
@@ -46,6 +46,7 @@ class MonitorResult:
     backtest: bool = False
     review: Any = None  # the review period (`Project.review_period`): the one every command names
     silenced: list[Any] = field(default_factory=list)  # alerts an expected annotation held (`alerts/expected.py`)
+    reviews: dict[str, Any] = field(default_factory=dict)  # a pass over several North Stars: each one's review period
 
     @property
     def messages(self) -> list[AlertMessage]:
@@ -57,7 +58,9 @@ class MonitorResult:
                 "messages": [{**o.message.to_dict(), "id": _lead(o.message), "rule": o.rule, "channels": list(o.channels),
                               "status": o.status,
                               "deliveries": [_delivery_dict(d) for d in o.deliveries]} for o in self.outgoing],
-                **({"silenced": [x.to_dict() for x in self.silenced]} if self.silenced else {})}
+                **({"silenced": [x.to_dict() for x in self.silenced]} if self.silenced else {}),
+                **({"reviews": {name: r.to_dict() if r is not None else None for name, r in self.reviews.items()}}
+                   if self.reviews else {})}
 
 
 def _lead(message: AlertMessage) -> str:
@@ -143,6 +146,26 @@ def cooled(message: AlertMessage, rule: AlertRule, sent: dict[str, dt.datetime],
     return any(family(key) in families and now - at < window for key, at in sent.items())
 
 
+def all_rules(spec: Any) -> tuple[AlertRule, ...]:
+    """The whole spec's alert rules, whichever North Star `spec` is seen from (`Outgoing.rule`
+    indexes these: a view of one North Star has only the rules that serve it)."""
+    return rules_of(getattr(spec, "_every_north_star", None) or spec)
+
+
+def _whole_index(spec: Any, rule: AlertRule) -> int:
+    rules = all_rules(spec)
+    return next((i for i, r in enumerate(rules) if r is rule), 0)  # the default rule: index 0
+
+
+def views(project: Any, every: bool) -> list[Any]:
+    """The projects a pass evaluates: with `every` and several North Stars, one per North Star,
+    the primary first; else `project` alone."""
+    names = project.spec.north_star_names
+    if not every or len(names) < 2:
+        return [project]
+    return [project.for_north_star(name) for name in names]
+
+
 def _messages(project: Any, fired: list[Fired]) -> list[Outgoing]:
     from northstar.alerts.expected import with_during
 
@@ -151,8 +174,28 @@ def _messages(project: Any, fired: list[Fired]) -> list[Outgoing]:
     for index, rule in enumerate(rules):
         alerts = with_during(project, [f.alert for f in fired if f.rule == index])
         for message in group(project.spec, alerts):
-            out.append(Outgoing(message, index, tuple(rule.channels)))
+            out.append(Outgoing(message, _whole_index(project.spec, rule), tuple(rule.channels)))
     return out
+
+
+def _evaluated(project: Any, every: bool, start: dt.date | None, explain: bool) -> MonitorResult:
+    """The alerts of each North Star the pass covers (`views`), grouped in messages: an alert a
+    North Star before it already fired (a shared metric, a shared guardrail) is not repeated."""
+    alerts: list[Alert] = []
+    outgoing: list[Outgoing] = []
+    silenced: list[Any] = []
+    reviews: dict[str, Any] = {}
+    for view in views(project, every):
+        fired, quiet = _silence(view, evaluate(view, start=start, explain=explain))
+        seen = {a.key for a in alerts}
+        fired = [f for f in fired if f.alert.key not in seen]
+        alerts += _unique(fired)
+        outgoing += _messages(view, fired)
+        silenced += [x for x in quiet if x.alert.key not in {y.alert.key for y in silenced}]
+        reviews[view.north_star_name or view.spec.north_star.metric] = _review(view)
+    review = next(iter(reviews.values()), None)
+    return MonitorResult(alerts, outgoing, backtest=start is not None, review=review, silenced=silenced,
+                         reviews=reviews if len(reviews) > 1 else {})
 
 
 def _silence(project: Any, fired: list[Fired]) -> tuple[list[Fired], list[Any]]:
@@ -171,18 +214,21 @@ def _unique(fired: list[Fired]) -> list[Alert]:
     return list({f.alert.key: f.alert for f in fired}.values())
 
 
-def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, explain: bool = True) -> MonitorResult:
-    """One pass: evaluate, group, apply cooldown and quiet hours, deliver (unless `dry_run`)."""
+def run(project: Any, now: dt.datetime | None = None, dry_run: bool = False, explain: bool = True,
+        every: bool = False) -> MonitorResult:
+    """One pass: evaluate, group, apply cooldown and quiet hours, deliver (unless `dry_run`).
+    `every`: watch every North Star of the spec (`views`), not only the one `project` is for."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return dispatch(project, plan(project, now, dry_run, explain), now, dry_run)
+    return dispatch(project, plan(project, now, dry_run, explain, every), now, dry_run)
 
 
-def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = True) -> MonitorResult:
+def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = True,
+         every: bool = False) -> MonitorResult:
     """The computing half of a pass (it needs the engine): the alerts, grouped in messages, each
     marked `ready` to send or why not (no channel, cooldown, quiet hours, dry run)."""
-    fired, silenced = _silence(project, evaluate(project, explain=explain))
-    outgoing = _messages(project, fired)
-    rules = rules_of(project.spec)
+    result = _evaluated(project, every, None, explain)
+    outgoing = result.outgoing
+    rules = all_rules(project.spec)
     state = load_state(state_path(project))
     sent = delivered_times(state)
     held = holds(state, now) if isinstance(state, dict) else {}
@@ -201,13 +247,13 @@ def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = 
             item.status = "dry run"
         if hold is not None and hold[0] == "snooze ended" and item.message.key in sent and hold[2] is not None:
             item.message = reminder(item.message, hold[2])  # sent again once the snooze is over
-    return MonitorResult(_unique(fired), outgoing, review=_review(project), silenced=silenced)
+    return result
 
 
 def dispatch(project: Any, result: MonitorResult, now: dt.datetime, dry_run: bool = False) -> MonitorResult:
     """The sending half of a pass (no engine: `serve` runs it outside the dashboard's computation
     lock): deliver the `ready` messages, send again what earlier runs left, record the alerts."""
-    rules = rules_of(project.spec)
+    rules = all_rules(project.spec)
     path = state_path(project)
     ready = [o for o in result.outgoing if o.status == "ready"]
     tried: set[str] = set()
@@ -275,25 +321,31 @@ def _record(path: Path, outgoing: list[Outgoing], now: dt.datetime) -> None:
         log.warning("alerts: could not record the alerts in %s: %s", path, exc.strerror or exc)
 
 
-def backtest(project: Any, start: dt.date, explain: bool = True) -> MonitorResult:
+def backtest(project: Any, start: dt.date, explain: bool = True, every: bool = False) -> MonitorResult:
     """Replay history from `start`: the alerts that would have fired, grouped as they would have
     been sent (cooldown and quiet hours, which depend on when runs happen, are not applied)."""
-    fired, silenced = _silence(project, evaluate(project, start=start, explain=explain))
-    outgoing = _messages(project, fired)
-    for o in outgoing:
+    result = _evaluated(project, every, start, explain)
+    for o in result.outgoing:
         o.status = "backtest"
-    return MonitorResult(_unique(fired), outgoing, backtest=True, review=_review(project), silenced=silenced)
+    return result
 
 
 def render_text(result: MonitorResult) -> str:
     preface = ""
-    if result.review is not None and not result.backtest:
-        review = result.review
-        preface = f"Review period: the {review.grain} of {review.period.isoformat()} ({review.why})"
-        if review.provisional:
+    reviews = result.reviews or ({"": result.review} if result.review is not None else {})
+    together: dict[tuple, list[tuple[str, Any]]] = {}  # North Stars with the same review period: one line
+    for name, review in reviews.items() if not result.backtest else ():
+        if review is not None:
+            together.setdefault((review.grain, review.period, review.why), []).append((name, review))
+    for (grain, period, why), items in together.items():
+        names = ", ".join(name for name, _ in items if name)
+        provisional = {m: d for _, review in items for m, d in review.provisional.items()}
+        preface += f"Review period{f' ({names})' if names else ''}: the {grain} of {period.isoformat()} ({why})"
+        if provisional:
             preface += "; provisional there, so not judged yet: " + ", ".join(
-                f"{m} (until the data reaches {d.isoformat()})" for m, d in review.provisional.items())
-        preface += "\n\n"
+                f"{m} (until the data reaches {d.isoformat()})" for m, d in provisional.items())
+        preface += "\n"
+    preface += "\n" if preface else ""
     quiet = "".join(f"\nsilenced {x.alert.key}: {x.alert.title} (expected: {x.annotation.words()}, id "
                     f"{x.annotation.id})" for x in result.silenced)
     if not result.outgoing:

@@ -116,7 +116,7 @@ def prepare(project: Any, now: dt.datetime) -> Prepared:
     work = Prepared(project, path, now, what)
     if what.monitor:
         try:
-            work.result = monitor.plan(project, now)
+            work.result = monitor.plan(project, now, every=True)  # the server serves every North Star
         except Exception as exc:  # noqa: BLE001 - a failing pass never stops the server
             work.error = _one_line(exc)
     if what.digest is not None:

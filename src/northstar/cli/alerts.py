@@ -19,7 +19,8 @@ from northstar.errors import QueryError
 @click.pass_obj
 def monitor(state: State, backtest: bool, start: str | None, dry_run: bool, no_explain: bool, fmt: str) -> None:
     """Run the alert rules once (for cron or CI): anomalies, guardrails, focus off track, target
-    at risk; send to the rules' channels. Exits non-zero only when Northstar itself fails."""
+    at risk; send to the rules' channels. With several North Stars, it watches every one (unless
+    --north-star names one). Exits non-zero only when Northstar itself fails."""
     from northstar.alerts import monitor as mon
     from northstar.output import json_text
 
@@ -31,11 +32,11 @@ def monitor(state: State, backtest: bool, start: str | None, dry_run: bool, no_e
             first = dt.date.fromisoformat(start)
         except ValueError:
             raise QueryError(f"--from: '{start}' is not a date; write YYYY-MM-DD") from None
-        result = mon.backtest(project, first, explain=not no_explain)
+        result = mon.backtest(project, first, explain=not no_explain, every=state.north_star is None)
     else:
         if start:
             raise QueryError("--from applies only with --backtest")
-        result = mon.run(project, dry_run=dry_run, explain=not no_explain)
+        result = mon.run(project, dry_run=dry_run, explain=not no_explain, every=state.north_star is None)
     if fmt == "json":
         click.echo(json_text(result.to_dict(), indent=2, default=str))
     else:

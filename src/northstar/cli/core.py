@@ -198,7 +198,8 @@ def demo(state: State, directory: str, users: int, seed: int, serve_after: bool,
 @click.pass_obj
 def refresh(state: State, since: str | None, full: bool, fmt: str) -> None:
     """Bring the stored results up to date with new data (only the periods it touches), ahead of
-    the day's commands and pages: the tree, the overview, explain, a monitor pass, the checks."""
+    the day's commands and pages: the tree, the overview, explain, a monitor pass, the checks
+    (for every North Star of the spec, unless --north-star names one)."""
     import json
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -212,7 +213,7 @@ def refresh(state: State, since: str | None, full: bool, fmt: str) -> None:
         def progress(step: str, done: int, total: int) -> None:
             bar.update(task, description=f"refreshing: {step}", completed=done, total=total)
 
-        report = project.refresh(since=since, full=full, progress=progress)
+        report = project.refresh(since=since, full=full, progress=progress, every=state.north_star is None)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
