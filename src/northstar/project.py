@@ -117,7 +117,11 @@ class Project(PeriodsMixin):
     @property
     def engine(self) -> MetricEngine:
         if self._engine is None:
-            self._engine = MetricEngine(self.loaded, self._backend)
+            # one engine for every North Star (the sources and metrics of all: a view of one sees
+            # fewer, `spec/ownership.py`), so all views share its stored results
+            every = self.spec._every_north_star
+            self._engine = MetricEngine(self.loaded if every is None else replace(self.loaded, spec=every),
+                                        self._backend)
         return self._engine
 
     # ---- validation ------------------------------------------------------------------------
@@ -158,6 +162,7 @@ class Project(PeriodsMixin):
         """
         names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         dims = (by,) if isinstance(by, str) else tuple(by)
+        self._check_visible(names)
         if window is not None:
             if grain or start or end or compare:
                 raise QueryError("--window: windows set their own dates; leave out --grain, --from, --to "
@@ -167,6 +172,18 @@ class Project(PeriodsMixin):
                               where=where or None, start=_date(start, "--from"), end=_date(end, "--to"),
                               compare=compare)
         return self.engine.query(request)
+
+    def _check_visible(self, names: Sequence[str]) -> None:
+        """QueryError for a metric of another North Star than this one (`spec/ownership.py`)."""
+        every = self.spec._every_north_star
+        for name in names if every is not None else ():
+            if name not in self.spec.metrics and name in every.metrics:
+                from northstar.engine.plan import unknown_metric
+                from northstar.spec.ownership import metric_owners
+
+                owner = metric_owners(every).get(name)
+                raise QueryError(f"{unknown_metric(self.spec, name)} ('{name}' belongs to North Star '{owner}': "
+                                 f"--north-star {owner})")
 
     def rolling(self, window: str) -> "WindowComparison":
         """The windows of `window` (7d, 28d, mtd, qtd) that every command compares: ending on the

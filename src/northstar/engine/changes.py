@@ -232,7 +232,7 @@ class FileIndex:
         self.cache = cache
 
     def _key(self, name: str) -> str:
-        source = self.cache.spec.sources[name].model_dump(mode="json", exclude={"label", "description"})
+        source = self.cache.spec.sources[name].model_dump(mode="json", exclude={"label", "description", "north_star"})
         return self.cache.hashed("files", name, source, str(self.cache.base_dir))
 
     def load(self, name: str) -> dict[str, Any]:

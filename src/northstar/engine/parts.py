@@ -76,13 +76,17 @@ class PartStore:
         """What a part's values depend on: the engine, the zone, every source (a `sql:` source
         reads others) and the part's metrics; not the rest of the spec (the tree, alerts, the
         probe metrics analyses add), so changing those keeps what is stored."""
-        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description", "target"}) for n in sorted(names)}
+        metrics = {n: spec.metrics[n].model_dump(mode="json", exclude={"label", "description", "target", "north_star"})
+                   for n in sorted(names)}
         return self.key_of(spec, "part", metrics, source, grain, list(by), where)
 
     def key_of(self, spec: Spec, *what: Any) -> str:
-        """A key for `what` (plain JSON) computed from the data of the spec's sources."""
+        """A key for `what` (plain JSON) computed from the data of the spec's sources (all of them:
+        a view of one North Star, which sees fewer, stores and reuses the same parts)."""
         engine = spec.engine.model_dump(mode="json", exclude={"cache", "cache_max_mb"})
-        sources = {n: s.model_dump(mode="json", exclude={"label", "description"}) for n, s in spec.sources.items()}
+        every = getattr(spec, "_every_north_star", None) or spec
+        sources = {n: s.model_dump(mode="json", exclude={"label", "description", "north_star"})
+                   for n, s in every.sources.items()}
         return self.cache.hashed(engine, spec.timezone, sources, *what)
 
     def load(self, key: str) -> Entry | None:

@@ -59,6 +59,7 @@ class Source(Model):
     late_data: Duration | None = None
     label: str | None = None
     description: str | None = None
+    north_star: str | None = None  # the North Star (of `north_stars:`) it belongs to; none: shared (spec/ownership.py)
 
     @model_validator(mode="before")
     @classmethod
@@ -92,6 +93,7 @@ class MetricBase(Model):
     tags: tuple[str, ...] = ()
     direction: Direction = "up"
     target: AnyTarget | None = None  # a value by a date, or a series (spec/targets.py)
+    north_star: str | None = None  # the North Star it belongs to; none: its source's, else shared (spec/ownership.py)
 
 
 class AggregateMetric(MetricBase):

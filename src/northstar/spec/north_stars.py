@@ -2,12 +2,14 @@
 
 A company has one North Star unless its products differ a lot (method.md): then each product
 line gets its own, one of them primary. `north_stars:` lists them, each a `north_star:` block
-with a `name` and at most one `primary: true` (none: the first is primary). Sources, metrics and
-the funnel are shared; a focus metric, guardrail or alert rule is shared too unless it names
-the North Star it belongs to (`north_star: NAME`).
+with a `name` and at most one `primary: true` (none: the first is primary). The funnel is
+shared; a source, metric, focus metric, guardrail or alert rule is shared too unless it names
+the North Star it belongs to (`north_star: NAME`; a metric also belongs to its source's:
+`ownership.py`).
 
 `for_north_star(spec, name)` is the spec as one North Star sees it: `north_star` is that one,
-and the focus metrics, guardrails and alert rules are the shared ones and its own. Every
+and the sources, metrics, focus metrics, guardrails and alert rules are the shared ones and
+its own. Every
 command, route and page works on such a view, so nothing else needs to know there are several.
 """
 
@@ -69,10 +71,14 @@ def for_north_star(spec: "Spec", name: str | None, option: str = "--north-star")
     def mine(item: Any) -> bool:
         return item.north_star is None or item.north_star == name
 
+    from northstar.spec.ownership import visible
+
     north_star = NorthStar.model_construct(**{field: getattr(chosen, field) for field in NorthStar.model_fields})
     alerts = whole.alerts.model_copy(update={"rules": tuple(r for r in whole.alerts.rules if mine(r))})
+    sources, metrics = visible(whole, name)
     view = whole.model_copy(update={"north_star": north_star, "focus": tuple(f for f in whole.focus if mine(f)),
-                                    "guardrails": tuple(g for g in whole.guardrails if mine(g)), "alerts": alerts})
+                                    "guardrails": tuple(g for g in whole.guardrails if mine(g)), "alerts": alerts,
+                                    "sources": sources, "metrics": metrics})
     view._north_star_name, view._every_north_star = name, whole
     return view
 

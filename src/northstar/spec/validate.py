@@ -235,6 +235,9 @@ def _check_north_stars(spec: Spec, c: _Collector) -> None:
     from northstar.spec.north_stars import check_north_stars
 
     check_north_stars(spec, c, _check_north_star)
+    from northstar.spec.ownership import check_ownership
+
+    check_ownership(spec, c)
 
 
 def _check_checks(spec: Spec, c: _Collector) -> None:
