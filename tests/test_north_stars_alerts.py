@@ -120,3 +120,13 @@ def test_refresh_runs_the_daily_set_for_every_north_star(spec: Path) -> None:
     again.engine.scanned.clear()
     again.tree()
     assert not again.engine.scanned  # beta's tree was refreshed too: nothing left to scan
+
+
+def test_the_digest_reviews_every_north_star_the_primary_first(spec: Path) -> None:
+    both = mon.digest(Project.load(spec), findings=False, every=True)
+    one = mon.digest(Project.load(spec), findings=False)
+    beta = mon.digest(Project.load(spec).for_north_star("beta"), findings=False)
+    assert both.title == one.title and both.title.startswith("Two lines weekly review: A events")
+    assert both.text == one.text + "\n\n" + beta.title + "\n" + beta.text
+    assert both.key == f"digest:a_events+b_events:{LAST}"
+    assert "North Star: B events 50 (was 100)" in beta.text

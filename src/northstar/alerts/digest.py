@@ -20,8 +20,20 @@ def digest_lang(spec: Any, lang: str | None = None) -> str:
     return chosen if chosen in LANGUAGES else "en"
 
 
-def digest(project: Any, findings: bool = True, lang: str | None = None) -> AlertMessage:
-    """The weekly review as one message (see the module docstring)."""
+def digest(project: Any, findings: bool = True, lang: str | None = None, every: bool = False) -> AlertMessage:
+    """The weekly review as one message (see the module docstring). `every`: with several North
+    Stars, the review of each, the primary first, in one message (titled by the primary's)."""
+    parts = [_digest(view, findings, lang) for view in (project.north_stars() if every else [project])]
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    text = "\n\n".join([first.text, *(f"{p.title}\n{p.text}" for p in parts[1:])])
+    key = "digest:" + "+".join(p.key.split(":")[1] for p in parts) + ":" + first.key.rsplit(":", 1)[1]
+    return AlertMessage(key=key, title=first.title, alerts=(), text=text)
+
+
+def _digest(project: Any, findings: bool, lang: str | None) -> AlertMessage:
+    """The weekly review of the North Star `project` is for."""
     from northstar.alerts.rules import link_for, why_of
     from northstar.analysis.tree import label_of
     from northstar.report import text

@@ -362,9 +362,10 @@ def render_text(result: MonitorResult) -> str:
     return preface + "\n\n".join(blocks) + "\n\n" + tail + (" (backtest)" if result.backtest else "") + quiet
 
 
-def digest(project: Any, findings: bool = True, lang: str | None = None) -> AlertMessage:
+def digest(project: Any, findings: bool = True, lang: str | None = None, every: bool = False) -> AlertMessage:
     """The weekly review: the North Star, its change and why, the OMTMs, the guardrails and the
-    top findings of `northstar check`, as one message in `lang` (default: `alerts.digest.lang`)."""
+    top findings of `northstar check`, as one message in `lang` (default: `alerts.digest.lang`);
+    `every`: of each North Star of the spec, the primary first."""
     from northstar.alerts.digest import digest as build
 
-    return build(project, findings=findings, lang=lang)
+    return build(project, findings=findings, lang=lang, every=every)

@@ -121,7 +121,7 @@ def prepare(project: Any, now: dt.datetime) -> Prepared:
             work.error = _one_line(exc)
     if what.digest is not None:
         try:
-            work.digest = digest(project)
+            work.digest = digest(project, every=True)  # every North Star the server serves
         except Exception as exc:  # noqa: BLE001 - the next slot tries again; the server goes on
             work.digest_error = _one_line(exc)
     return work

@@ -53,7 +53,8 @@ def monitor(state: State, backtest: bool, start: str | None, dry_run: bool, no_e
 @click.option("--dry-run", is_flag=True, help="Print the digest; never send.")
 @click.pass_obj
 def digest(state: State, channel: str | None, dry_run: bool) -> None:
-    """The weekly review (North Star, change, why, OMTMs, guardrails, findings), sent to a channel."""
+    """The weekly review (North Star, change, why, OMTMs, guardrails, findings), sent to a channel;
+    with several North Stars, of each (unless --north-star names one)."""
     from northstar.alerts import monitor as mon
 
     project = state.project()
@@ -62,7 +63,7 @@ def digest(state: State, channel: str | None, dry_run: bool) -> None:
     if name is not None and name not in alerts.channels:
         raise QueryError(f"--channel: '{name}' is not defined under alerts.channels"
                          + (f" (defined: {', '.join(sorted(alerts.channels))})" if alerts.channels else ""))
-    message = mon.digest(project)
+    message = mon.digest(project, every=state.north_star is None)
     if name is None or dry_run:
         stdout.print(message.title + "\n" + message.text, markup=False, highlight=False)
         return
