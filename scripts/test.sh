@@ -29,4 +29,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-exec .venv/bin/python -m pytest -q --durations=30 "$@"
+# Two workers, one test file to a worker (each file's module fixtures built once): 47 min instead of 66 on
+# these 2-core machines. Every server a test starts (PostgreSQL, Spark, SMTP, HTTP peers) takes a free port.
+exec .venv/bin/python -m pytest -q --durations=30 -n 2 --dist loadfile "$@"

@@ -401,7 +401,11 @@ def test_single_target_readers_take_a_series_at_the_north_stars_grain(demo: dict
     assert final_target(load_spec(demo["plain"]).spec) == (40000.0, dt.date(2026, 12, 31))
     result = _cli(demo["series"], "monitor", "--dry-run", "--no-explain", "--format", "json")
     assert result.returncode == 0, result.stderr
+    # the monitor watches every North Star: the podcasts' own target (30,000 by 2026-12-31) is theirs
     alerts = [a for a in json.loads(result.stdout)["alerts"] if a["kind"] == "target"]
+    podcasts = [a for a in alerts if a["metric"] == "podcast_minutes"]
+    assert all(a["expected"] == 30000 and "by 2026-12-31" in a["title"] for a in podcasts)
+    alerts = [a for a in alerts if a["metric"] == "listening_minutes"]
     assert alerts and all(a["expected"] == week and "by 2027-01-31" in a["title"] for a in alerts)
     assert f"against the target {_fmt(week)} " in alerts[0]["title"]
 

@@ -147,7 +147,10 @@ def test_results_are_the_projects_own(client: TestClient, project: Project) -> N
     metrics = client.get("/api/metrics").json()
     assert [m["name"] for m in metrics["metrics"]] == list(project.spec.metrics)
     assert metrics["north_star"] == "listening_minutes" and metrics["grain"] == "week"
-    assert metrics["dimensions"] == ["country", "platform", "plan", "channel", "first_channel", "show"]
+    # `show` is a column of the podcasts' own source (north_star: podcasts): theirs, not the primary's
+    assert metrics["dimensions"] == ["country", "platform", "plan", "channel", "first_channel"]
+    podcasts = client.get("/api/metrics?north_star=podcasts").json()
+    assert podcasts["north_star"] == "podcast_minutes" and "show" in podcasts["dimensions"]
     by_name = {m["name"]: m for m in metrics["metrics"]}
     assert by_name["minutes_per_listener"]["kind"] == "formula" and by_name["minutes_per_listener"]["in_tree"]
     assert by_name["minutes_per_listener"]["dimensions"] == ["country", "platform", "plan", "channel"]
