@@ -303,3 +303,20 @@ def test_explain_over_a_window_adds_up_to_the_change(tmp_path: Path, kind: str) 
     assert result.to_dict()["window"]["window"] == kind
     with pytest.raises(QueryError, match="^--vs: with --window, '2024-01-01' is not previous or year$"):
         project.explain(window=kind, vs="2024-01-01")
+
+
+def test_explain_over_a_window_names_the_windows_not_their_first_days(tmp_path: Path) -> None:
+    """The table's title and the markdown heading name each side by its days: the windows'
+    starts alone (2024-03-25 → ...) would read as weeks."""
+    spec = _steady(tmp_path)
+    result = Project.load(spec).explain(window="7d")
+    assert result.spans() == {"period": (date(2024, 3, 25), date(2024, 3, 31)),
+                              "baseline": (date(2024, 3, 18), date(2024, 3, 24))}
+    code, out, err = _cli(spec, "explain", "--window", "7d")
+    assert code == 0, err
+    assert "Minutes: 2024-03-18 to 2024-03-24 → 2024-03-25 to 2024-03-31" in out
+    code, out, err = _cli(spec, "explain", "--window", "7d", "--format", "markdown")
+    assert code == 0, err
+    assert out.splitlines()[0] == "## Minutes: 2024-03-25 to 2024-03-31 against 2024-03-18 to 2024-03-24"
+    weekly = Project.load(spec).explain()
+    assert weekly.side_names() == {"period": weekly.period.isoformat(), "baseline": weekly.baseline_period.isoformat()}

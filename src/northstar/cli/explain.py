@@ -43,7 +43,8 @@ def explain(state: State, metric: str | None, period: str | None, vs: str, by: t
         click.echo(_markdown(result), nl=False)
         return
     stdout.print(result.summary, markup=False, highlight=False)
-    tree = Table(title=f"{result.label}: {result.baseline_period} → {result.period}")
+    names = result.side_names()
+    tree = Table(title=f"{result.label}: {names['baseline']} → {names['period']}")
     for column in ("metric", "before", "now", "change", "contribution", "share"):
         tree.add_column(column, justify="left" if column == "metric" else "right")
 
@@ -92,7 +93,8 @@ def _segment_name(segment: object) -> str:
 
 def _markdown(result: object) -> str:
     r = result  # an Explanation
-    lines = [f"## {r.label}: {r.period} against {r.baseline_period}", "", r.summary, "",  # type: ignore[attr-defined]
+    names = r.side_names()  # type: ignore[attr-defined]
+    lines = [f"## {r.label}: {names['period']} against {names['baseline']}", "", r.summary, "",  # type: ignore[attr-defined]
              "| input | before | now | change | share |", "|---|---:|---:|---:|---:|"]
 
     def add(node: object, depth: int) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from northstar.analysis.periods import last_day
 from northstar.explain.model import Explanation
 from northstar.spec.annotations import during
 
@@ -16,13 +15,9 @@ def annotated(project: Any, e: Explanation) -> Explanation:
     found = project.annotations(e.metric)
     if not found:
         return e
-    now = (e.period, last_day(e.period, e.grain))
-    then = (e.baseline_period, last_day(e.baseline_period, e.grain))
-    baseline_name = f"{e.grain} of {e.baseline_period.isoformat()}"
-    if e.window is not None:  # a rolling window: its own days, and the window it is compared with
-        now = (e.window.current.first, e.window.current.last)
-        base = next(w for w in e.window.sides().values() if w.first == e.baseline_period)
-        then, baseline_name = (base.first, base.last), f"{base.first.isoformat()} to {base.last.isoformat()}"
+    spans = e.spans()  # a rolling window: its own days, and the window it is compared with
+    now, then = spans["period"], spans["baseline"]
+    baseline_name = e.side_names()["baseline"] if e.window is not None else f"{e.grain} of {e.baseline_period.isoformat()}"
     marked = []
     for a in found:
         sides = [side for side, (first, last) in (("period", now), ("baseline", then)) if a.overlaps(first, last)]

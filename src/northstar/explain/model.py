@@ -167,6 +167,25 @@ class Explanation(Displayable):
         """The segment that drove the change, named in words (see `explain/segments.py`)."""
         return self.segments[0] if self.segments else None
 
+    def spans(self) -> dict[str, tuple[dt.date, dt.date]]:
+        """{"period": (first, last day), "baseline": (first, last day)}: the days each side covers
+        (a rolling window's own days, else the whole periods)."""
+        from northstar.analysis.periods import last_day
+
+        if self.window is not None:
+            base = next((w for w in self.window.sides().values() if w.first == self.baseline_period),
+                        self.window.previous)
+            return {"period": (self.window.current.first, self.window.current.last), "baseline": (base.first, base.last)}
+        return {"period": (self.period, last_day(self.period, self.grain)),
+                "baseline": (self.baseline_period, last_day(self.baseline_period, self.grain))}
+
+    def side_names(self) -> dict[str, str]:
+        """{"period": ..., "baseline": ...}: '2026-10-26' for a calendar period, '2018-11-24 to
+        2018-11-30' for a rolling window (its start alone would read as a period)."""
+        if self.window is None:
+            return {"period": self.period.isoformat(), "baseline": self.baseline_period.isoformat()}
+        return {side: f"{first.isoformat()} to {last.isoformat()}" for side, (first, last) in self.spans().items()}
+
     @property
     def change(self) -> float | None:
         if self.value is None or self.baseline is None:

@@ -51,8 +51,10 @@ def tree_text(r: TreeReport) -> str:
 
 
 def explanation_text(e: Explanation) -> str:
-    lines = [f"Explanation of {e.metric}, {e.grain} of {e.period.isoformat()} vs {e.baseline_period.isoformat()}",
-             e.summary]
+    names = e.side_names()
+    when = (f"{names['period']} vs {names['baseline']}" if e.window is not None
+            else f"{e.grain} of {names['period']} vs {names['baseline']}")
+    lines = [f"Explanation of {e.metric}, {when}", e.summary]
     for c in sorted(e.root.children, key=lambda c: -abs(c.contribution)):
         share = f", {percent(c.share, 'en', 0)} of the change" if c.share is not None else ""
         lines.append(f"  {c.label}: {number(c.baseline)} → {number(c.value)} "
