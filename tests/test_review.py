@@ -107,6 +107,12 @@ def test_a_sixty_day_conversion_does_not_move_the_review_period(shop: tuple[Shop
     digest = monitor.digest(project, findings=False)
     assert f"the week of {week.isoformat()}" in digest.title
     assert "provisional" in digest.text.lower() and "Visit conversion" in digest.text
+    # a provisional value is what has matured so far, not a verdict: said beside the number,
+    # only there (a final guardrail's value has no "so far")
+    guard_lines = {line.split(" (")[0]: line for line in digest.text.splitlines() if line.startswith("  - ")}
+    visit = next(line for name, line in guard_lines.items() if name.startswith("  - Visit conversion"))
+    assert " so far (min " in visit and "⧗ provisional until" in visit
+    assert all("so far" not in line for name, line in guard_lines.items() if "Visit conversion" not in name)
     overview = DashboardService(Project.load(spec)).overview()
     assert overview["north_star"]["period"] == week.isoformat() == overview["review"]["period"]
     assert overview["tree"]["period"] == week.isoformat()

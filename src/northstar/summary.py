@@ -32,7 +32,8 @@ def print_overview(console: Console, project: Any) -> None:
             table.add_column(col, justify="left" if col in ("metric", "status") else "right")
         for g in guards:
             mark = status_mark(g)
-            table.add_row(g.metric, g.period.isoformat() if g.period else "–", number(g.value, 2), number(g.min, 2), number(g.max, 2), mark)
+            value = number(g.value, 2) + (" so far" if g.status == "provisional" else "")
+            table.add_row(g.metric, g.period.isoformat() if g.period else "–", value, number(g.min, 2), number(g.max, 2), mark)
         console.print(table)
     focus = project.focus()
     if focus:
@@ -41,6 +42,6 @@ def print_overview(console: Console, project: Any) -> None:
             table.add_column(col, justify="right" if col in ("value", "baseline", "target", "progress") else "left")
         for f in focus:
             progress = f"{f.progress * 100:.0f}%" if f.progress is not None else "–"
-            table.add_row(f.team, f.metric, number(f.value, 2), number(f.baseline, 2), number(f.target, 2),
+            table.add_row(f.team, f.metric, number(f.value, 2) + (" so far" if f.status == "provisional" else ""), number(f.baseline, 2), number(f.target, 2),
                           f.deadline.isoformat() if f.deadline else "–", progress, status_mark(f))
         console.print(table)

@@ -73,7 +73,7 @@ def _digest(project: Any, findings: bool, lang: str | None) -> AlertMessage:
     focus = project.focus(review.period)
     if focus:
         lines.append(tr("focus"))
-        lines.extend("  - " + tr("focus_item", team=f.team, label=label_of(spec, f.metric), value=value(f.value, f.metric),
+        lines.extend("  - " + tr("focus_item", team=f.team, label=label_of(spec, f.metric), value=value(f.value, f.metric) + text.so_far(f, lang),
                                  target=value(f.target, f.metric), status=text.item_status(f, lang))
                      for f in focus)
     guards = project.guardrails(review.period)
@@ -82,7 +82,7 @@ def _digest(project: Any, findings: bool, lang: str | None) -> AlertMessage:
         for g in guards:
             bounds = " ".join(b for b in (tr("min", value=value(g.min, g.metric)) if g.min is not None else "",
                                           tr("max", value=value(g.max, g.metric)) if g.max is not None else "") if b)
-            lines.append("  - " + tr("guardrail_item", label=label_of(spec, g.metric), value=value(g.value, g.metric),
+            lines.append("  - " + tr("guardrail_item", label=label_of(spec, g.metric), value=value(g.value, g.metric) + text.so_far(g, lang),
                                      bounds=bounds, status=text.item_status(g, lang)))
     if findings:
         lines.extend(_findings(project, lang))

@@ -117,6 +117,12 @@ def status_words(status: str, lang: str) -> str:
     return f"{marks.get(status, '•')} " + t(f"report.status.{status.replace(' ', '_')}", lang)
 
 
+def so_far(item: Any, lang: str) -> str:
+    """' so far' after a provisional value (its window has not passed: 0% of a 14-day conversion
+    after 3 days is not a breach), else nothing."""
+    return " " + t("report.so_far", lang) if getattr(item, "status", None) == "provisional" else ""
+
+
 def item_status(item: Any, lang: str) -> str:
     """A guardrail's or OMTM's status in words; a provisional one (its window has not passed) says
     until when, and its last final verdict with that period."""
