@@ -155,6 +155,30 @@ def test_a_snoozed_alert_is_held_then_delivered_after_the_snooze(demo: Path, rec
     assert receiver.keys()[held] == 1 and len(receiver.requests) == len(second.outgoing) - 1 + 2
 
 
+def test_without_channels_a_snoozed_alert_says_so_where_it_is_printed(demo: Path) -> None:
+    """A team that only reads `monitor`'s output (no channel yet) snoozes an alert: the next pass
+    still prints it (nothing is sent anyway) but marked, so the snooze visibly took."""
+    spec = demo / "printing.yml"
+    spec.write_text((demo / "northstar.yml").read_text() + """
+alerts:
+  state: .northstar/printing.json
+  rules:
+    - {metrics: [listening_minutes, active_listeners, minutes_per_listener, revenue, activation_rate],
+       checks: [anomaly, guardrail, focus, target], sensitivity: 0.5, min_history: 12}
+""")
+    project = Project.load(spec)
+    start = dt.datetime(2026, 11, 25, 11, tzinfo=UTC)
+    first = mon.run(project, now=start, explain=False)
+    assert first.outgoing and {o.status for o in first.outgoing} == {"printed"}
+    held, *others = [o.message.key for o in first.outgoing]
+    manage.snooze(mon.state_path(project), held, start + dt.timedelta(days=3), "known", start)
+    second = mon.run(project, now=start + dt.timedelta(hours=1), explain=False)
+    status = {o.message.key: o.status for o in second.outgoing}
+    assert status[held] == "snoozed" and all(status[k] == "printed" for k in others), status
+    text = mon.render_text(second)
+    assert f"  [snoozed]  (id {held})" in text and text.count("[snoozed]") == 1
+
+
 def test_an_acknowledgement_ends_when_the_deviation_stops_firing(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     now = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)

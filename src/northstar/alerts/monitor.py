@@ -235,10 +235,10 @@ def plan(project: Any, now: dt.datetime, dry_run: bool = False, explain: bool = 
     for item in outgoing:
         rule = rules[item.rule]
         hold = held.get(family(item.message.key))
-        if not item.channels:
+        if hold is not None and hold[0] != "snooze ended":
+            item.status = hold[0]  # snoozed | acknowledged: said even where it would only be printed
+        elif not item.channels:
             item.status = "printed"
-        elif hold is not None and hold[0] != "snooze ended":
-            item.status = hold[0]  # snoozed | acknowledged
         elif hold is None and cooled(item.message, rule, sent, now):
             item.status = "cooldown"
         elif in_quiet_hours(rule, now, project.spec.timezone):
@@ -355,6 +355,8 @@ def render_text(result: MonitorResult) -> str:
         head = f"== {o.message.title}"
         if o.channels and not result.backtest:
             head += f"  [{o.status}: {', '.join(o.channels)}]"
+        elif o.status in ("snoozed", "acknowledged"):
+            head += f"  [{o.status}]"
         head += f"  (id {_lead(o.message)})"
         blocks.append(head + "\n" + o.message.text)
     n, m = len(result.alerts), len(result.outgoing)
