@@ -240,6 +240,13 @@ def test_every_page_renders_from_the_api(name: str, context: BrowserContext, bas
         expect(page.locator("#tree-table tbody tr")).to_have_count(len(_nodes(overview["tree"]["root"])))
         expect(page.locator("#tree-table tbody")).to_contain_text("driver, lag 2")
         expect(page.locator("#guardrails tbody tr")).to_have_count(len(overview["guardrails"]))
+        for g in overview["guardrails"]:  # a provisional value is what matured so far, not a verdict
+            row = page.locator(f"#guardrails tbody tr:has(a[href*='/metric/{g['metric']}'])")
+            if g["status"] == "provisional":
+                expect(row).to_contain_text("so far")
+            else:
+                expect(row).not_to_contain_text("so far")
+        assert any(g["status"] == "provisional" for g in overview["guardrails"])  # the demo's trial conversion
         expect(page.locator("#focus tbody tr")).to_have_count(len(overview["focus"]))
         expect(page.locator("#explanation")).to_contain_text(overview["explanation"])
         warnings = page.locator("#check-counts a[href*='severity=warning']")

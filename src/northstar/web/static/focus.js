@@ -14,7 +14,7 @@
       el("h2", { id: "focus-h-" + index }, f.team + " · ", el("a", { href: NS.metricHref(f.metric, { from: f.start, to: f.deadline }) }, label)),
       el("dl", { class: "inline" },
         el("dt", {}, t("pages.col.owner")), el("dd", {}, f.owner || "–"),
-        el("dt", {}, t("pages.col.value")), el("dd", {}, NS.withUnit(f.value, unit)),
+        el("dt", {}, t("pages.col.value")), el("dd", {}, NS.withUnit(f.value, unit) + NS.soFar(f)),
         el("dt", {}, t("pages.col.baseline_target")), el("dd", {}, NS.num(f.baseline, unit) + " → " + NS.num(f.target, unit)),
         el("dt", {}, t("pages.col.window")), el("dd", {}, NS.date(f.start) + " – " + NS.date(f.deadline)),
         el("dt", {}, t("pages.col.progress")), el("dd", {}, NS.progress(f)),

@@ -135,6 +135,8 @@
     return el("span", {}, badge, " ", el("span", { class: "hint" }, NS.t("pages.status.provisional_until", { date: NS.date(item.provisional_until) })
       + (last && last.period ? "; " + NS.t("pages.status.last_final", { status: NS.t("pages.status." + String(last.status).replace(" ", "_")), period: NS.date(last.period) }) : "")));
   };
+  /** " so far" after a provisional value (its window has not passed: not a verdict yet). */
+  NS.soFar = (item) => (item && item.status === "provisional" ? " " + NS.t("pages.status.so_far") : "");
   const SEVERITY = { error: "✖", warning: "⚠", info: "ℹ" };
   NS.severity = function (severity) {
     return el("span", { class: "badge sev-" + severity }, (SEVERITY[severity] || "") + " " + NS.t("pages.severity." + severity));
@@ -317,7 +319,7 @@
       caption: t("pages.overview.guardrails_caption"),
       head: [t("pages.col.metric"), t("pages.col.period"), t("pages.col.value"), t("pages.col.bound"), t("pages.col.status")],
       rows: guardrails.map((g) => [el("a", { href: NS.metricHref(g.metric) }, metrics.label(g.metric)),
-        NS.period(g.period, grain), NS.withUnit(g.value, metrics.unit(g.metric)), bound(g, metrics.unit(g.metric)), NS.status(g.status, g)]),
+        NS.period(g.period, grain), NS.withUnit(g.value, metrics.unit(g.metric)) + NS.soFar(g), bound(g, metrics.unit(g.metric)), NS.status(g.status, g)]),
       numeric: [2],
     });
   };
