@@ -309,6 +309,13 @@ def test_cli_markdown_to_stdout_and_files(demo: Path, report, tmp_path: Path) ->
                "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "Varför den rörde sig" in out.read_text(encoding="utf-8") and "Varför" not in done.stdout
+    # `--out -` is stdout, as for every Unix tool (it wrote a file named "-"), in either format
+    before = sorted(p.name for p in work.iterdir())
+    piped = run(work, "report", "--format", "markdown", "--out", "-")
+    assert piped.returncode == 0 and piped.stdout == shown.stdout, piped.stderr
+    page = run(work, "report", "--out", "-")
+    assert page.returncode == 0 and page.stdout.startswith("<!DOCTYPE html>") and "wrote" not in page.stdout
+    assert sorted(p.name for p in work.iterdir()) == before
 
 
 @pytest.mark.parametrize(("args", "message"), [

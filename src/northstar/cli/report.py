@@ -17,8 +17,8 @@ class ReportError(NorthstarError):
 @cli.command()
 @click.option("--period", help="A date in the period to review (default: the last complete period).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="The file to write (default: northstar-report-<period>.html or .md; Markdown without "
-                   "--out goes to stdout).")
+              help="The file to write, or - for stdout (default: northstar-report-<period>.html or .md; "
+                   "Markdown without --out goes to stdout).")
 @click.option("--format", "fmt", type=click.Choice(["html", "markdown"]), default="html", show_default=True)
 @click.option("--where", help="Only the customers matching a filter on dimensions, e.g. \"country = 'DE'\" "
               "(same review period as the whole; a source without the dimension is refused).")
@@ -32,7 +32,7 @@ def report(state: State, period: str | None, out: Path | None, fmt: str, lang: s
     check_lang(lang)  # before any computing: a wrong language is a one-line error
     result = build_report(state.project().where(where), period=period, lang=lang)
     content = render(result, fmt)
-    if fmt == "markdown" and out is None:
+    if (fmt == "markdown" and out is None) or str(out) == "-":
         click.echo(content, nl=False)
         return
     path = out or Path(default_filename(result, fmt))
